@@ -1,0 +1,75 @@
+/**
+ * The tool catalog contract. Files in tools/ import ONLY this module (and tools/shared/*).
+ * A ToolSpec is data: everything cross-cutting (annotations, policy, confirmation, audit,
+ * dry-run, idempotency, retries, result shaping) is derived from these fields in src/.
+ */
+import type { z } from 'zod';
+
+export const RESOURCES = [
+  'contacts',
+  'tags',
+  'companies',
+  'opportunities',
+  'orders',
+  'payments',
+  'products',
+  'subscriptions',
+  'campaigns',
+  'emails',
+  'notes',
+  'tasks',
+  'hooks',
+  'users',
+] as const;
+export type Resource = (typeof RESOURCES)[number];
+
+export type Access = 'read' | 'write';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  /** Public tool name (snake_case). */
+  readonly name: string;
+  readonly title: string;
+  /** What it does, when to use it, side effects. <= 1000 chars. */
+  readonly description: string;
+  readonly resource: Resource;
+  readonly access: Access;
+  readonly method: HttpMethod;
+  /** Path under the base URL exactly as Keap documents it, e.g. '/v2/contacts/{contact_id}'. */
+  readonly path: string;
+  /** zod raw shape of the input. Every field must be .describe()d. Path placeholders are fields. */
+  readonly input: Shape;
+  /**
+   * For POST/PATCH/PUT: input keys sent in the query string (e.g. 'duplicate_option', 'update_mask',
+   * 'fields'). All other non-path keys go to the JSON body. GET/DELETE send every non-path key as query.
+   */
+  readonly query?: readonly string[];
+  /** For POST/PUT endpoints whose header carries an input (e.g. X-Hook-Secret). Rarely used. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Needs a human's confirmation by default (money, sends, subscriptions, deletes, sequences). */
+  readonly confirm?: boolean;
+  /** REST Hook event key the call fires, e.g. 'contact.add'. */
+  readonly event?: string;
+  /** True when repeating the call has no additional effect (set semantics). Default: GET/PUT/PATCH/DELETE. */
+  readonly idempotent?: boolean;
+  /** Accepts an optional `idempotency_key` (added by the machinery). */
+  readonly idempotencyKey?: boolean;
+  /** For list tools: the property of Keap's response holding the items ('contacts'); '' when the body is an array. */
+  readonly listKey?: string;
+  /** The read tool a model should use to check the outcome of this write, e.g. 'get_order'. */
+  readonly checkWith?: string;
+  /** The tool that finds valid ids for this tool's path ids (for 404 hints), e.g. 'list_contacts'. */
+  readonly findWith?: string;
+  /**
+   * Plain-words preview of what the call will do, shown to the human before confirmation,
+   * e.g. "Charge payment method 12 of contact 7 $25.00 for order 99". Pure function of the input.
+   */
+  readonly preview?: (input: Readonly<Record<string, unknown>>) => string;
+}
+
+export type AnyToolSpec = ToolSpec<z.ZodRawShape>;
+
+/** Identity helper that keeps per-entry inference and freezes the entry. */
+export function defineTool<Shape extends z.ZodRawShape>(spec: ToolSpec<Shape>): ToolSpec<Shape> {
+  return Object.freeze(spec);
+}

@@ -1,0 +1,79 @@
+/**
+ * Contract shared by the sandbox's own modules (core + resources). The sandbox is an
+ * independent Keap: nothing under src/sandbox may import from src/ outside src/sandbox or from tools/.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type SbMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export interface SbRequest {
+  readonly method: SbMethod;
+  /** Path after the base URL, e.g. '/v2/contacts/12' (no query string). */
+  readonly path: string;
+  /** Path parameters by the placeholder names of the route, e.g. { contact_id: '12' }. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  /** Parsed JSON body (undefined when none). Form bodies (OAuth /token) are in `form`. */
+  readonly body: unknown;
+  readonly form?: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+  /** The authenticated credential (set by core auth before the handler runs). */
+  readonly auth: { readonly credentialId: string; readonly kind: 'pat' | 'oauth'; readonly userId: number };
+}
+
+export interface SbResponse {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type SbHandler = (req: SbRequest, sb: SandboxApi) => SbResponse | Promise<SbResponse>;
+
+export interface SbRoute {
+  readonly method: SbMethod;
+  /** Keap's documented path with placeholders, e.g. '/v2/contacts/{contact_id}' or '/v2/subscriptions/{subscription_id}:deactivate'. */
+  readonly path: string;
+  readonly handler: SbHandler;
+}
+
+/** A record of something that would have been real (email, charge, subscription start/cancel). */
+export interface LedgerEntry {
+  readonly kind: 'email_sent' | 'charge' | 'payment_recorded' | 'subscription_started' | 'subscription_cancelled';
+  readonly at: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** In-memory table keyed by numeric id, insertion-ordered. */
+export interface SbTable<T extends { id: number }> {
+  nextId(): number;
+  insert(row: T): T;
+  get(id: number): T | undefined;
+  update(id: number, patch: Partial<T>): T | undefined;
+  delete(id: number): boolean;
+  all(): T[];
+  size(): number;
+}
+
+/** What resource modules see of the running sandbox. */
+export interface SandboxApi {
+  /** Base URL the sandbox serves on, e.g. 'http://127.0.0.1:4321' (used for hook apiUrl). */
+  readonly baseUrl: string;
+  /** Named table, created on first use. Tables are wiped by reset(). */
+  table<T extends { id: number }>(name: string): SbTable<T>;
+  /** Deterministic PRNG in [0,1) for seeding (seeded by the sandbox seed number). */
+  random(): number;
+  /** Current time (ISO strings are produced from this). */
+  now(): Date;
+  /** Record a REST Hook event for object id (delivered by the hooks module to verified hooks). */
+  emit(eventKey: string, objectType: string, id: number | string): void;
+  /** Append to the ledger. */
+  record(kind: LedgerEntry['kind'], data: Record<string, unknown>): void;
+}
+
+/** A resource module: its routes and how it seeds its part of the demo account. */
+export interface SbModule {
+  readonly name: string;
+  readonly routes: readonly SbRoute[];
+  /** Seed this module's tables. Modules are seeded in array order (users, tags, companies, contacts, …). */
+  seed?(sb: SandboxApi): void;
+}
