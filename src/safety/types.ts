@@ -1,0 +1,117 @@
+/**
+ * Contract between the chokepoint (src/pipeline.ts) and the safety layer (src/safety/*).
+ * The pipeline calls, in order: authorize → (dry_run) → confirm → idempotency.begin → Keap → idempotency.complete,
+ * and writes one audit record per call and decision.
+ */
+import type { AnyToolSpec } from '../registry/define.js';
+import type { ErrorCategory, KeapBudget } from '../keap/types.js';
+
+export type Grant = 'none' | 'read' | 'write';
+export type ConfirmationMode = 'none' | 'confirm' | 'human_secret';
+
+/** Input fields the machinery adds to tool schemas; never sent to Keap. */
+export const SAFETY_FIELDS = ['dry_run', 'idempotency_key', 'confirmation_token', 'human_secret'] as const;
+
+export interface PolicyApi {
+  /** Agent names known to the policy. */
+  agents(): readonly string[];
+  defaultAgent(): string;
+  /** Agent for an HTTP bearer token (compared by SHA-256), or undefined. */
+  agentForToken(token: string): string | undefined;
+  /** True when the policy has at least one agent with a token (HTTP must then require one). */
+  requiresTokens(): boolean;
+  /** Tool is listed for and callable by the agent. */
+  isAllowed(agent: string, spec: AnyToolSpec): boolean;
+  /** Why not (for the "not allowed by server policy" message). */
+  denialReason(agent: string, spec: AnyToolSpec): string;
+  confirmationMode(agent: string, spec: AnyToolSpec): ConfirmationMode;
+}
+
+export interface ElicitResult {
+  readonly action: 'accept' | 'decline' | 'cancel';
+  readonly content?: Readonly<Record<string, unknown>>;
+}
+/** Sends an MCP form elicitation to the client. Absent when the client lacks the capability. */
+export type Elicit = (message: string, requestedSchema: Record<string, unknown>) => Promise<ElicitResult>;
+
+export interface ConfirmCall {
+  readonly agent: string;
+  readonly spec: AnyToolSpec;
+  /** Canonical arguments: the validated input without SAFETY_FIELDS. */
+  readonly args: Readonly<Record<string, unknown>>;
+  /** Plain-words preview of the effect (who is charged how much, who gets which email, what is deleted). */
+  readonly preview: string;
+  readonly mode: Exclude<ConfirmationMode, 'none'>;
+  readonly token?: string;
+  readonly humanSecret?: string;
+  readonly elicit?: Elicit;
+}
+
+export type ConfirmOutcome =
+  | { readonly kind: 'proceed'; readonly via: 'elicitation' | 'token' }
+  | { readonly kind: 'required'; readonly token: string; readonly expiresAt: string; readonly needsHumanSecret: boolean }
+  | { readonly kind: 'declined'; readonly action: 'decline' | 'cancel' }
+  | { readonly kind: 'rejected'; readonly reason: string };
+
+export interface ConfirmerApi {
+  confirm(call: ConfirmCall): Promise<ConfirmOutcome>;
+}
+
+export type IdempotencyBegin =
+  | { readonly state: 'new' }
+  | { readonly state: 'replay'; readonly result: unknown }
+  | { readonly state: 'conflict' }
+  /** A record exists whose call never finished (crash / ambiguous failure): outcome unknown. */
+  | { readonly state: 'unknown' };
+
+export interface IdempotencyApi {
+  /** Atomically claims (agent, key) for this tool + arguments hash, 24 h. */
+  begin(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin;
+  /** Stores the result for replays. */
+  complete(agent: string, key: string, result: unknown): void;
+  /** The call definitely did not happen (rejected before Keap / 4xx): forget the claim. */
+  release(agent: string, key: string): void;
+  /** Ambiguous failure: keep the record as outcome-unknown. */
+  markUnknown(agent: string, key: string): void;
+}
+
+export type AuditDecision =
+  | 'allowed'
+  | 'denied'
+  | 'confirmation_required'
+  | 'confirmed'
+  | 'declined'
+  | 'dry_run'
+  | 'idempotent_replay';
+
+export interface AuditRecord {
+  readonly agent: string;
+  readonly session: string | undefined;
+  readonly tool: string;
+  readonly resource: string;
+  readonly access: string;
+  readonly decision: AuditDecision;
+  readonly method?: string;
+  /** Path template, e.g. '/v2/contacts/{contact_id}'. */
+  readonly path?: string;
+  readonly status?: number;
+  readonly attempts?: number;
+  readonly duration_ms?: number;
+  readonly error_category?: ErrorCategory;
+  readonly budget?: KeapBudget;
+  /** Raw validated arguments; the audit module hashes personal data before writing. */
+  readonly args: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditApi {
+  /** Appends one JSON line and flushes it to disk before returning. Adds `time`. */
+  write(record: AuditRecord): void;
+  close(): void;
+}
+
+export interface SafetyApi {
+  readonly policy: PolicyApi;
+  readonly confirmer: ConfirmerApi;
+  readonly idempotency: IdempotencyApi;
+  readonly audit: AuditApi;
+}
