@@ -68,6 +68,16 @@ export interface SandboxApi {
   emit(eventKey: string, objectType: string, id: number | string): void;
   /** Append to the ledger. */
   record(kind: LedgerEntry['kind'], data: Record<string, unknown>): void;
+  /** Subscribe to emitted events (the hooks module does). Returns an unsubscribe function. */
+  onEvent(listener: (event: SbEvent) => void): () => void;
+}
+
+export interface SbEvent {
+  readonly eventKey: string;
+  readonly objectType: string;
+  readonly id: number | string;
+  /** ISO time of the change. */
+  readonly at: string;
 }
 
 /** A resource module: its routes and how it seeds its part of the demo account. */
@@ -76,4 +86,44 @@ export interface SbModule {
   readonly routes: readonly SbRoute[];
   /** Seed this module's tables. Modules are seeded in array order (users, tags, companies, contacts, …). */
   seed?(sb: SandboxApi): void;
+  /** Called once when the server starts listening; may return a stopper called on close(). */
+  start?(sb: SandboxApi): (() => void | Promise<void>) | undefined;
+}
+
+/** Options of startSandbox() (src/sandbox/server.ts). */
+export interface SandboxOptions {
+  readonly host?: string;
+  /** 0 = ephemeral. */
+  readonly port?: number;
+  /** Seed number for the deterministic demo account (default 42). */
+  readonly seed?: number;
+  /** Enable the /__sandbox/ control surface (default false). */
+  readonly control?: boolean;
+  /** When set, only these API keys are accepted; otherwise any non-empty key is a PAT. */
+  readonly apiKeys?: readonly string[];
+  /** OAuth clients allowed at /token (default: one client 'sandbox-client' / 'sandbox-secret'). */
+  readonly oauthClients?: readonly { readonly id: string; readonly secret: string }[];
+  /** Access-token lifetime in seconds (default 86400). */
+  readonly accessTokenTtlSec?: number;
+  /** Rate limits, each overridable (defaults: Keap's). */
+  readonly limits?: Partial<SandboxLimits>;
+  /** Delay before a hook batch is delivered (default 1000 ms) and the retry delays after a failure. */
+  readonly hookDelayMs?: number;
+  readonly hookRetryDelaysMs?: readonly number[];
+}
+
+export interface SandboxLimits {
+  readonly patPerSecond: number; // 10
+  readonly patPerMinute: number; // 240
+  readonly patPerDay: number; // 30000
+  readonly oauthPerMinute: number; // 1500
+  readonly oauthPerDay: number; // 150000
+  readonly spikePerSecond: number; // 25
+  readonly tenantPerMinute: number; // 10000
+}
+
+export interface RunningSandbox {
+  readonly baseUrl: string;
+  readonly api: SandboxApi;
+  close(): Promise<void>;
 }
