@@ -3,8 +3,9 @@
  * The pipeline calls, in order: authorize → (dry_run) → confirm → idempotency.begin → Keap → idempotency.complete,
  * and writes one audit record per call and decision.
  */
-import type { AnyToolSpec } from '../registry/define.js';
+
 import type { ErrorCategory, KeapBudget } from '../keap/types.js';
+import type { AnyToolSpec } from '../registry/define.js';
 
 export type Grant = 'none' | 'read' | 'write';
 export type ConfirmationMode = 'none' | 'confirm' | 'human_secret';
@@ -49,7 +50,12 @@ export interface ConfirmCall {
 
 export type ConfirmOutcome =
   | { readonly kind: 'proceed'; readonly via: 'elicitation' | 'token' }
-  | { readonly kind: 'required'; readonly token: string; readonly expiresAt: string; readonly needsHumanSecret: boolean }
+  | {
+      readonly kind: 'required';
+      readonly token: string;
+      readonly expiresAt: string;
+      readonly needsHumanSecret: boolean;
+    }
   | { readonly kind: 'declined'; readonly action: 'decline' | 'cancel' }
   | { readonly kind: 'rejected'; readonly reason: string };
 

@@ -1,3 +1,5 @@
+// NOTE TO EVERY HELPER (temporary): read /work/notes/common.md now — working rules (no git commit, no npm install,
+// touch only your own files, time box). The lead removes this line.
 /**
  * Contract shared by the sandbox's own modules (core + resources). The sandbox is an
  * independent Keap: nothing under src/sandbox may import from src/ outside src/sandbox or from tools/.
@@ -70,6 +72,19 @@ export interface SandboxApi {
   record(kind: LedgerEntry['kind'], data: Record<string, unknown>): void;
   /** Subscribe to emitted events (the hooks module does). Returns an unsubscribe function. */
   onEvent(listener: (event: SbEvent) => void): () => void;
+  /** Current runtime configuration (changeable through POST /__sandbox/config). Added by core. */
+  config(): SandboxConfig;
+}
+
+/** Runtime configuration (read through SandboxApi.config(); changed by POST /__sandbox/config). */
+export interface SandboxConfig {
+  readonly seed: number;
+  readonly limits: SandboxLimits;
+  readonly accessTokenTtlSec: number;
+  /** Delay before a hook batch is delivered (default 1000 ms). */
+  readonly hookDelayMs: number;
+  /** Delays of the retries after a failed delivery (default [1000, 2000, 4000]). */
+  readonly hookRetryDelaysMs: readonly number[];
 }
 
 export interface SbEvent {
@@ -110,6 +125,8 @@ export interface SandboxOptions {
   /** Delay before a hook batch is delivered (default 1000 ms) and the retry delays after a failure. */
   readonly hookDelayMs?: number;
   readonly hookRetryDelaysMs?: readonly number[];
+  /** Log one line per request to stderr (method, path, status, ms; never credentials). Default false. */
+  readonly logRequests?: boolean;
 }
 
 export interface SandboxLimits {

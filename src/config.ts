@@ -1,0 +1,185 @@
+/**
+ * Configuration: environment variables and matching command-line flags (a flag wins), validated once with zod.
+ * A bad value fails at start-up naming the variable and its flag. This is the only module that reads process.env.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const DEFAULT_BASE_URL = 'https://api.infusionsoft.com/crm/rest';
+export const DEFAULT_AUTHORIZE_URL = 'https://accounts.infusionsoft.com/app/oauth/authorize';
+export const DEFAULT_TOKEN_URL = 'https://api.infusionsoft.com/token';
+
+/** One row per setting: env variable, flag, default, description (also the README's configuration table). */
+export const SETTINGS = [
+  { env: 'KEAP_API_KEY', flag: undefined, def: '', doc: 'Keap personal access token or service account key' },
+  { env: 'KEAP_API_BASE_URL', flag: '--base-url', def: DEFAULT_BASE_URL, doc: 'Keap REST base URL' },
+  { env: 'KEAP_OAUTH_CLIENT_ID', flag: undefined, def: '', doc: 'OAuth client id (instead of an API key)' },
+  { env: 'KEAP_OAUTH_CLIENT_SECRET', flag: undefined, def: '', doc: 'OAuth client secret' },
+  { env: 'KEAP_OAUTH_AUTHORIZE_URL', flag: undefined, def: DEFAULT_AUTHORIZE_URL, doc: 'OAuth authorize URL' },
+  { env: 'KEAP_OAUTH_TOKEN_URL', flag: undefined, def: DEFAULT_TOKEN_URL, doc: 'OAuth token URL' },
+  { env: 'KEAP_MCP_STATE_DIR', flag: '--state-dir', def: '~/.keap-mcp', doc: 'State store (tokens, idempotency)' },
+  { env: 'KEAP_MCP_LOG_LEVEL', flag: '--log-level', def: 'info', doc: 'Log level on stderr' },
+  { env: 'KEAP_POLICY', flag: '--policy', def: '', doc: 'Policy file (agents, grants, confirmations)' },
+  { env: 'KEAP_AGENT', flag: '--agent', def: '', doc: 'Agent for stdio (default: the policy default agent)' },
+  { env: 'KEAP_AUDIT_LOG', flag: '--audit-log', def: '', doc: 'Audit log file (JSON lines)' },
+  { env: 'KEAP_READ_ONLY', flag: '--read-only', def: 'false', doc: 'Cap every agent at read access' },
+  { env: 'KEAP_MAX_WAIT_MS', flag: '--max-wait-ms', def: '30000', doc: 'Longest wait for Keap rate limits' },
+  { env: 'KEAP_MCP_HTTP_HOST', flag: '--host', def: '127.0.0.1', doc: 'HTTP bind address' },
+  { env: 'KEAP_MCP_HTTP_PORT', flag: '--port', def: '3000', doc: 'HTTP port (0 = any free port)' },
+] as const;
+
+export type SettingName = (typeof SETTINGS)[number]['env'];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalText = z
+  .string()
+  .transform((s) => s.trim())
+  .transform((s) => (s === '' ? undefined : s));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((s) => ['', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(s), 'must be true or false')
+  .transform((s) => ['true', '1', 'yes', 'on'].includes(s));
+
+const url = z
+  .string()
+  .trim()
+  .refine((s) => /^https?:\/\/[^\s]+$/.test(s) && URL.canParse(s), 'must be an http(s) URL')
+  .transform((s) => s.replace(/\/+$/, ''));
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be an integer ${min}-${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be an integer ${min}-${max}`);
+
+const schema = z.object({
+  KEAP_API_KEY: optionalText,
+  KEAP_API_BASE_URL: url,
+  KEAP_OAUTH_CLIENT_ID: optionalText,
+  KEAP_OAUTH_CLIENT_SECRET: optionalText,
+  KEAP_OAUTH_AUTHORIZE_URL: url,
+  KEAP_OAUTH_TOKEN_URL: url,
+  KEAP_MCP_STATE_DIR: z.string().trim().min(1, 'must not be empty'),
+  KEAP_MCP_LOG_LEVEL: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((s) => (LOG_LEVELS as readonly string[]).includes(s), `must be one of ${LOG_LEVELS.join(', ')}`),
+  KEAP_POLICY: optionalText,
+  KEAP_AGENT: optionalText,
+  KEAP_AUDIT_LOG: optionalText,
+  KEAP_READ_ONLY: bool,
+  KEAP_MAX_WAIT_MS: int(0, 3_600_000),
+  KEAP_MCP_HTTP_HOST: z.string().trim().min(1, 'must not be empty'),
+  KEAP_MCP_HTTP_PORT: int(0, 65_535),
+});
+
+export interface OAuthConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly authorizeUrl: string;
+  readonly tokenUrl: string;
+}
+
+export interface Config {
+  readonly transport: 'stdio' | 'http';
+  /** Run against the in-process Keap sandbox instead of Keap. */
+  readonly sandbox: boolean;
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly oauth: OAuthConfig | undefined;
+  readonly stateDir: string;
+  readonly logLevel: string;
+  readonly policyFile: string | undefined;
+  readonly agent: string | undefined;
+  readonly auditLog: string | undefined;
+  readonly readOnly: boolean;
+  readonly maxWaitMs: number;
+  readonly http: { readonly host: string; readonly port: number };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Flags of the server command (subcommands parse their own). */
+export interface ServeFlags {
+  readonly http?: boolean;
+  readonly sandbox?: boolean;
+  readonly values?: Partial<Record<SettingName, string>>;
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+}
+
+/** Pure: flags + an environment → a validated, frozen Config. Throws ConfigError naming the setting. */
+export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, string | undefined>>): Config {
+  const raw: Record<string, string> = {};
+  for (const s of SETTINGS) raw[s.env] = flags.values?.[s.env] ?? env[s.env] ?? s.def;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      const flag = SETTINGS.find((s) => s.env === name)?.flag;
+      return `${name}${flag ? ` (${flag})` : ''}: ${i.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  if ((c.KEAP_OAUTH_CLIENT_ID === undefined) !== (c.KEAP_OAUTH_CLIENT_SECRET === undefined)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  KEAP_OAUTH_CLIENT_ID and KEAP_OAUTH_CLIENT_SECRET must be set together',
+    );
+  }
+  const oauth =
+    c.KEAP_OAUTH_CLIENT_ID !== undefined && c.KEAP_OAUTH_CLIENT_SECRET !== undefined
+      ? {
+          clientId: c.KEAP_OAUTH_CLIENT_ID,
+          clientSecret: c.KEAP_OAUTH_CLIENT_SECRET,
+          authorizeUrl: c.KEAP_OAUTH_AUTHORIZE_URL,
+          tokenUrl: c.KEAP_OAUTH_TOKEN_URL,
+        }
+      : undefined;
+  return Object.freeze({
+    transport: flags.http ? 'http' : 'stdio',
+    sandbox: flags.sandbox === true,
+    baseUrl: c.KEAP_API_BASE_URL,
+    apiKey: c.KEAP_API_KEY,
+    oauth,
+    stateDir: expandHome(c.KEAP_MCP_STATE_DIR),
+    logLevel: c.KEAP_MCP_LOG_LEVEL,
+    policyFile: c.KEAP_POLICY,
+    agent: c.KEAP_AGENT,
+    auditLog: c.KEAP_AUDIT_LOG,
+    readOnly: c.KEAP_READ_ONLY,
+    maxWaitMs: c.KEAP_MAX_WAIT_MS,
+    http: Object.freeze({ host: c.KEAP_MCP_HTTP_HOST, port: c.KEAP_MCP_HTTP_PORT }),
+  });
+}
+
+/** The process environment (the only read of process.env in the project). */
+export function processEnv(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}
+
+export function hasCredentials(config: Config): boolean {
+  return config.apiKey !== undefined || config.oauth !== undefined;
+}
+
+export const MISSING_CREDENTIALS_MESSAGE = [
+  'keap-mcp: no Keap credentials configured.',
+  '  Set KEAP_API_KEY (a Keap personal access token or service account key),',
+  '  or KEAP_OAUTH_CLIENT_ID and KEAP_OAUTH_CLIENT_SECRET and run `keap-mcp auth login`,',
+  '  or try the built-in sandbox with `keap-mcp --sandbox` (nothing real happens).',
+].join('\n');

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * `keap-mcp`: the package's bin. Parses the command line, loads the configuration, wires the Keap client,
+ * the safety layer and the MCP server, and starts the chosen transport. Nothing else lives here.
+ */
+import { randomBytes } from 'node:crypto';
+import { ALL_TOOLS } from '../tools/index.js';
+import { runAuthCli } from './auth/cli.js';
+import { openTokenStore } from './auth/token-store.js';
+import { parseCommand, USAGE, UsageError } from './cli.js';
+import {
+  type Config,
+  ConfigError,
+  hasCredentials,
+  loadConfig,
+  MISSING_CREDENTIALS_MESSAGE,
+  processEnv,
+} from './config.js';
+import { createKeapClient, type KeapCredential } from './keap/client.js';
+import { createLogger } from './logger.js';
+import { runSandboxCli } from './sandbox/server.js';
+import { startSandbox } from './sandbox/server.js';
+import { createSafety, runAuditCli } from './safety/index.js';
+import { createServer, SERVER_VERSION } from './server.js';
+import { openStateDb } from './state/db.js';
+import { startHttp } from './transports/http.js';
+import { startStdio } from './transports/stdio.js';
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+function configOrExit(flags: Parameters<typeof loadConfig>[0]): Config {
+  try {
+    return loadConfig(flags, processEnv());
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`keap-mcp: ${err.message}`, 2);
+    throw err;
+  }
+}
+
+function connectHelp(url: string, sandbox: boolean): string {
+  const snippet = JSON.stringify({ mcpServers: { keap: { type: 'http', url } } });
+  return [
+    `keap-mcp ${SERVER_VERSION}: MCP over Streamable HTTP at ${url}${sandbox ? '  (SANDBOX: a fake Keap account, nothing real happens)' : ''}`,
+    `  health:     curl ${url.replace(/\/mcp$/, '/healthz')}`,
+    `  inspector:  npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
+    `  mcp.json:   ${snippet}`,
+    '  Ctrl-C stops the server.',
+  ].join('\n');
+}
+
+async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
+
+  const db = openStateDb(config.sandbox ? undefined : config.stateDir);
+  const safety = createSafety({
+    policyFile: config.policyFile,
+    readOnly: config.readOnly,
+    sandbox: config.sandbox,
+    auditLogPath: config.auditLog,
+    db,
+    logger,
+    knownTools: ALL_TOOLS.map((t) => t.name),
+  });
+
+  let baseUrl = config.baseUrl;
+  let credential: KeapCredential;
+  let closeSandbox: (() => Promise<void>) | undefined;
+  if (config.sandbox) {
+    const key = `sandbox-${randomBytes(12).toString('hex')}`;
+    const sb = await startSandbox({ host: '127.0.0.1', port: 0, apiKeys: [key] });
+    baseUrl = sb.baseUrl;
+    credential = { kind: 'pat', apiKey: key };
+    closeSandbox = () => sb.close();
+  } else if (config.apiKey !== undefined) {
+    credential = { kind: 'pat', apiKey: config.apiKey };
+  } else if (config.oauth !== undefined) {
+    credential = {
+      kind: 'oauth',
+      clientId: config.oauth.clientId,
+      clientSecret: config.oauth.clientSecret,
+      tokenUrl: config.oauth.tokenUrl,
+      tokens: openTokenStore(db),
+    };
+  } else {
+    fail(MISSING_CREDENTIALS_MESSAGE, 1);
+  }
+  const client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
+  const make = (agent: string) => createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
+  const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
+
+  let stop: () => Promise<void>;
+  if (config.transport === 'http') {
+    const http = await startHttp({
+      host: config.http.host,
+      port: config.http.port,
+      policy: safety.policy,
+      makeServer: make,
+      logger,
+      sandbox: config.sandbox,
+    });
+    process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
+    logger.info({ url: http.url, keap: where }, 'keap-mcp listening');
+    stop = () => http.close();
+  } else {
+    const agent = config.agent ?? safety.policy.defaultAgent();
+    if (!safety.policy.agents().includes(agent)) {
+      fail(`keap-mcp: KEAP_AGENT "${agent}" is not an agent of the policy (${safety.policy.agents().join(', ')})`, 2);
+    }
+    const stdio = await startStdio(make(agent));
+    logger.info({ agent, keap: where }, `keap-mcp serving over stdio against ${where}`);
+    stop = () => stdio.close();
+    void stdio.closed.then(() => shutdown(0));
+  }
+
+  let stopping = false;
+  async function shutdown(code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    await stop().catch(() => undefined);
+    await client.close().catch(() => undefined);
+    await closeSandbox?.().catch(() => undefined);
+    safety.audit.close();
+    db.close();
+    process.exit(code);
+  }
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+}
+
+async function main(argv: string[]): Promise<void> {
+  let cmd: ReturnType<typeof parseCommand>;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    if (err instanceof UsageError) fail(`keap-mcp: ${err.message}\n${USAGE}`, 2);
+    throw err;
+  }
+  switch (cmd.kind) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    case 'version':
+      process.stdout.write(`${SERVER_VERSION}\n`);
+      return;
+    case 'sandbox':
+      await runSandboxCli([...cmd.argv]);
+      return;
+    case 'audit': {
+      const config = configOrExit({});
+      process.exitCode = await runAuditCli([...cmd.argv], { auditLogPath: config.auditLog });
+      return;
+    }
+    case 'auth': {
+      const config = configOrExit({});
+      process.exitCode = await runAuthCli([...cmd.argv], { config, logger: createLogger(config.logLevel) });
+      return;
+    }
+    case 'serve':
+      await serve(configOrExit(cmd.flags));
+      return;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  fail(`keap-mcp: ${err instanceof Error ? err.message : String(err)}`, 1);
+});

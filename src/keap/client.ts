@@ -1,0 +1,454 @@
+/**
+ * The one HTTP module that talks to Keap (API calls and the OAuth token endpoint). undici keep-alive pool per
+ * origin with connect/headers/body timeouts, JSON in and out, per-credential rate limits (limiter.ts), the retry
+ * ladder (retry.ts), error mapping (errors.ts), OAuth refresh (single-flight per credential) and a request id per
+ * call in the debug logs. Secrets never reach a log line or an error message.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import { type FetchLike, OAuthGrantError, refreshTokens } from '../auth/oauth.js';
+import type { StoredTokens, TokenStore } from '../auth/token-store.js';
+import type { Logger } from '../logger.js';
+import { type CredentialKind, errorFromResponse, OUTCOME_UNKNOWN_MESSAGE, sanitize } from './errors.js';
+import { type ClientLimits, CredentialLimiter } from './limiter.js';
+import { type AttemptOutcome, classifyNetworkError, DEFAULT_RETRY_POLICY, decideRetry, type RetryPolicy } from './retry.js';
+import { type KeapBudget, type KeapClientApi, KeapError, type KeapRequest, type KeapResponse, type QueryValue } from './types.js';
+
+export type { ClientLimits } from './limiter.js';
+
+export type KeapCredential =
+  | { readonly kind: 'pat'; readonly apiKey: string }
+  | {
+      readonly kind: 'oauth';
+      readonly clientId: string;
+      readonly clientSecret: string;
+      readonly tokenUrl: string;
+      readonly tokens: TokenStore;
+    };
+
+export interface ClientTimeouts {
+  /** TCP/TLS connect (default 10 s). */
+  readonly connectMs?: number;
+  /** Until the response headers arrive (default 30 s). */
+  readonly headersMs?: number;
+  /** Between body chunks (default 30 s). */
+  readonly bodyMs?: number;
+}
+
+export interface CreateKeapClientOptions {
+  /** e.g. 'https://api.infusionsoft.com/crm/rest' (real Keap) or the sandbox's base URL. */
+  readonly baseUrl: string;
+  readonly credential: KeapCredential;
+  readonly limits?: Partial<ClientLimits>;
+  /** Longest wait for a rate-limit slot before failing fast (default 20 s). */
+  readonly maxWaitMs?: number;
+  readonly timeouts?: ClientTimeouts;
+  /** Attempts in total per call (default 4). */
+  readonly maxAttempts?: number;
+  /** Bound on one call, retries and sleeps included (default 60 s). */
+  readonly totalTimeoutMs?: number;
+  /** Refresh an OAuth access token this long before it expires (default 5 min, at most half its lifetime). */
+  readonly refreshSkewMs?: number;
+  /** Backoff tuning (tests). */
+  readonly retry?: Partial<Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs' | 'rateLimitDelayMs'>>;
+  readonly logger: Logger;
+  readonly userAgent?: string;
+}
+
+const DEFAULT_USER_AGENT = 'keap-mcp/0.1.0';
+
+function makeAgent(t: ClientTimeouts | undefined): Agent {
+  return new Agent({
+    connect: { timeout: t?.connectMs ?? 10_000 },
+    headersTimeout: t?.headersMs ?? 30_000,
+    bodyTimeout: t?.bodyMs ?? 30_000,
+    keepAliveTimeout: 10_000,
+    connections: 32,
+  });
+}
+
+function headerValue(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Reads Keap's x-keap-* budget headers. */
+export function parseBudget(h: Record<string, string | string[] | undefined>): KeapBudget {
+  const throttleAvailable = num(headerValue(h, 'x-keap-product-throttle-available'));
+  const quotaAvailable = num(headerValue(h, 'x-keap-product-quota-available'));
+  const quotaExpiryMs = num(headerValue(h, 'x-keap-product-quota-expiry-time'));
+  const tenantAvailable = num(headerValue(h, 'x-keap-tenant-throttle-available'));
+  return {
+    ...(throttleAvailable !== undefined ? { throttleAvailable } : {}),
+    ...(quotaAvailable !== undefined ? { quotaAvailable } : {}),
+    ...(quotaExpiryMs !== undefined ? { quotaExpiryMs } : {}),
+    ...(tenantAvailable !== undefined ? { tenantAvailable } : {}),
+  };
+}
+
+/** Query string: arrays repeat the parameter (OpenAPI form/explode, Keap's default); undefined is dropped. */
+export function buildQuery(query: Readonly<Record<string, QueryValue>> | undefined): string {
+  if (!query) return '';
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) sp.append(k, String(item));
+    else sp.append(k, String(v));
+  }
+  const s = sp.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/**
+ * A WHATWG-fetch-shaped function over undici.request on the given dispatcher (for oauth4webapi's customFetch).
+ * Keeps the token endpoint traffic inside this module.
+ */
+export function fetchVia(dispatcher: Dispatcher): FetchLike {
+  return async (url, init) => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers as ConstructorParameters<typeof Headers>[0]).forEach((v, k) => {
+      headers[k] = v;
+    });
+    const body =
+      init.body === undefined || init.body === null
+        ? undefined
+        : typeof init.body === 'string'
+          ? init.body
+          : init.body instanceof URLSearchParams
+            ? init.body.toString()
+            : String(init.body);
+    const res = await undiciRequest(url, {
+      dispatcher,
+      method: init.method as Dispatcher.HttpMethod,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
+    const text = await res.body.text();
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const item of v) out.append(k, item);
+      else out.set(k, v);
+    }
+    const nullBody = res.statusCode === 204 || res.statusCode === 304;
+    return new Response(nullBody ? null : text, { status: res.statusCode, headers: out });
+  };
+}
+
+/** A fetch for the OAuth endpoints outside a client (auth login). Close it when done. */
+export function createKeapFetch(timeouts?: ClientTimeouts): { fetch: FetchLike; close(): Promise<void> } {
+  const agent = makeAgent(timeouts);
+  return { fetch: fetchVia(agent), close: () => agent.close() };
+}
+
+// ---- shared per-credential state (limiter, refresh flight) -------------------------------------------------
+
+interface Shared {
+  limiter: CredentialLimiter;
+  refreshFlight: Promise<StoredTokens> | undefined;
+  refs: number;
+}
+
+const sharedByCredential = new Map<string, Shared>();
+
+function credentialKey(baseUrl: string, c: KeapCredential): string {
+  const id =
+    c.kind === 'pat'
+      ? `pat:${createHash('sha256').update(c.apiKey).digest('hex')}`
+      : `oauth:${c.tokenUrl}:${c.clientId}:${c.tokens.name}`;
+  return `${new URL(baseUrl).origin}|${id}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function authError(message: string): KeapError {
+  return new KeapError({ category: 'authentication', message, status: 401, retryable: false });
+}
+
+export const LOGIN_HINT = 'Run `keap-mcp auth login` to authorise again.';
+
+export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
+  const log = opts.logger.child({ component: 'keap-client' });
+  const base = new URL(opts.baseUrl);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const cred = opts.credential;
+  const kind: CredentialKind = cred.kind;
+  const secrets = cred.kind === 'pat' ? [cred.apiKey] : [cred.clientSecret];
+  const agent = makeAgent(opts.timeouts);
+  const tokenFetch = fetchVia(agent);
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY_POLICY,
+    ...(opts.retry ?? {}),
+    maxAttempts: opts.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+    totalTimeoutMs: opts.totalTimeoutMs ?? DEFAULT_RETRY_POLICY.totalTimeoutMs,
+  };
+  const refreshSkewMs = opts.refreshSkewMs ?? 5 * 60_000;
+  const key = credentialKey(opts.baseUrl, cred);
+  let shared = sharedByCredential.get(key);
+  if (!shared) {
+    shared = { limiter: new CredentialLimiter(kind, opts.limits, opts.maxWaitMs ?? 20_000), refreshFlight: undefined, refs: 0 };
+    sharedByCredential.set(key, shared);
+  }
+  shared.refs += 1;
+  const sh = shared;
+  let closed = false;
+
+  // ---- OAuth tokens ----
+  function isFresh(t: StoredTokens, now: number): boolean {
+    const lifetime = Math.max(0, t.expiresAt - t.obtainedAt);
+    const skew = Math.min(refreshSkewMs, lifetime / 2);
+    return t.expiresAt - skew > now;
+  }
+
+  /** Single-flight refresh: every caller that finds `staleAccess` in use shares one POST /token. */
+  function refresh(staleAccess: string): Promise<StoredTokens> {
+    if (cred.kind !== 'oauth') throw new Error('not an OAuth credential');
+    if (sh.refreshFlight) return sh.refreshFlight;
+    const c = cred;
+    const flight = (async (): Promise<StoredTokens> => {
+      const cur = c.tokens.load();
+      if (!cur) throw authError(`No Keap OAuth tokens are stored. ${LOGIN_HINT}`);
+      // Another client (or process) already rotated the pair: use it.
+      if (cur.accessToken !== staleAccess && isFresh(cur, Date.now())) return cur;
+      const started = Date.now();
+      try {
+        const next = await refreshTokens(
+          { clientId: c.clientId, clientSecret: c.clientSecret, tokenUrl: c.tokenUrl, authorizeUrl: c.tokenUrl },
+          cur,
+          tokenFetch,
+        );
+        c.tokens.save(next); // persisted atomically before anyone uses it
+        log.info({ expiresAt: new Date(next.expiresAt).toISOString(), ms: Date.now() - started }, 'oauth tokens refreshed');
+        return next;
+      } catch (e) {
+        if (e instanceof OAuthGrantError && (e.error === 'invalid_grant' || e.error === 'invalid_client')) {
+          const again = c.tokens.load();
+          if (again && again.refreshToken !== cur.refreshToken) return again; // rotated by someone else meanwhile
+          if (e.error === 'invalid_grant') c.tokens.clear();
+          log.warn({ error: e.error }, 'oauth refresh rejected');
+          throw authError(
+            e.error === 'invalid_grant'
+              ? `Keap rejected the stored refresh token (invalid_grant: it was already used, revoked or expired); the stored tokens were removed. ${LOGIN_HINT}`
+              : 'Keap rejected the OAuth client credentials (invalid_client). Check KEAP_CLIENT_ID / KEAP_CLIENT_SECRET.',
+          );
+        }
+        if (e instanceof KeapError) throw e;
+        log.warn({ err: sanitize(e instanceof Error ? e.message : String(e), secrets) }, 'oauth refresh failed');
+        throw new KeapError({
+          category: 'unavailable',
+          message: 'Could not refresh the Keap OAuth token (token endpoint unreachable or failing); try again shortly.',
+          retryable: true,
+        });
+      }
+    })();
+    sh.refreshFlight = flight;
+    flight.then(
+      () => {
+        if (sh.refreshFlight === flight) sh.refreshFlight = undefined;
+      },
+      () => {
+        if (sh.refreshFlight === flight) sh.refreshFlight = undefined;
+      },
+    );
+    return flight;
+  }
+
+  async function authHeaders(): Promise<{ headers: Record<string, string>; accessToken?: string }> {
+    if (cred.kind === 'pat') return { headers: { 'x-keap-api-key': cred.apiKey } };
+    if (sh.refreshFlight) {
+      const t = await sh.refreshFlight;
+      return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
+    }
+    let t = cred.tokens.load();
+    if (!t) throw authError(`No Keap OAuth tokens are stored. ${LOGIN_HINT}`);
+    if (!isFresh(t, Date.now())) t = await refresh(t.accessToken);
+    return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
+  }
+
+  // ---- one attempt ----
+  interface Sent {
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: unknown;
+    malformed: boolean;
+  }
+
+  async function send(req: KeapRequest, auth: Record<string, string>, signal: AbortSignal): Promise<Sent> {
+    const url = `${base.origin}${basePath}${req.path}${buildQuery(req.query)}`;
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': opts.userAgent ?? DEFAULT_USER_AGENT,
+      ...(req.headers ?? {}),
+      ...auth,
+    };
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      body = JSON.stringify(req.body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await undiciRequest(url, {
+      dispatcher: agent,
+      method: req.method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      signal,
+    });
+    const text = await res.body.text();
+    let parsed: unknown = null;
+    let malformed = false;
+    if (text.trim() !== '') {
+      try {
+        parsed = JSON.parse(text) as unknown;
+      } catch {
+        parsed = text;
+        malformed = res.statusCode < 300;
+      }
+    }
+    return { status: res.statusCode, headers: res.headers, body: parsed, malformed };
+  }
+
+  async function request(req: KeapRequest): Promise<KeapResponse> {
+    if (closed) throw new KeapError({ category: 'unavailable', message: 'the Keap client is closed', retryable: false });
+    if (!/^\/v[12]\//.test(req.path)) {
+      throw new KeapError({ category: 'input', message: `path must start with /v1/ or /v2/: ${req.path}`, retryable: false });
+    }
+    const requestId = randomUUID();
+    const started = Date.now();
+    const deadline = started + policy.totalTimeoutMs;
+    let attempt = 0;
+    let refreshed = false;
+    let budget: KeapBudget = sh.limiter.budget();
+    for (;;) {
+      await sh.limiter.acquire(req.priority, req.signal);
+      attempt += 1;
+      const auth = await authHeaders();
+      const attemptStart = Date.now();
+      const remaining = Math.max(1, deadline - attemptStart);
+      const timeout = AbortSignal.timeout(remaining);
+      const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+      let outcome: AttemptOutcome;
+      let res: Sent | undefined;
+      try {
+        res = await send(req, auth.headers, signal);
+        budget = parseBudget(res.headers);
+        sh.limiter.observe(budget);
+        outcome = res.malformed ? { kind: 'network', failure: 'ambiguous' } : { kind: 'status', status: res.status };
+        if (res.status === 429) sh.limiter.throttled(policy.rateLimitDelayMs);
+        log.debug(
+          { requestId, method: req.method, path: req.path, attempt, status: res.status, ms: Date.now() - attemptStart, budget },
+          'keap response',
+        );
+      } catch (e) {
+        if (req.signal?.aborted) {
+          throw new KeapError({
+            category: req.idempotent ? 'unavailable' : 'outcome_unknown',
+            message: req.idempotent ? 'the request was cancelled' : `the request was cancelled in flight. ${OUTCOME_UNKNOWN_MESSAGE}`,
+            retryable: false,
+            attempts: attempt,
+          });
+        }
+        outcome = { kind: 'network', failure: classifyNetworkError(e) };
+        log.debug(
+          {
+            requestId,
+            method: req.method,
+            path: req.path,
+            attempt,
+            failure: outcome.failure,
+            code: errorCode(e),
+            ms: Date.now() - attemptStart,
+          },
+          'keap request failed',
+        );
+      }
+      const decision = decideRetry({
+        outcome,
+        attempt,
+        idempotent: req.idempotent,
+        elapsedMs: Date.now() - started,
+        canRefresh: cred.kind === 'oauth' && !refreshed,
+        policy,
+      });
+      switch (decision.action) {
+        case 'done': {
+          const r = res as Sent;
+          if (r.status < 400) {
+            return { status: r.status, body: r.body, attempts: attempt, durationMs: Date.now() - started, budget, requestId };
+          }
+          throw errorFromResponse({
+            status: r.status,
+            body: r.body,
+            method: req.method,
+            path: req.path,
+            credentialKind: kind,
+            attempts: attempt,
+            budget,
+            ...(r.status === 429 ? { retryAfterSec: Math.ceil(policy.rateLimitDelayMs / 1000) } : {}),
+            secrets,
+          });
+        }
+        case 'refresh':
+          refreshed = true;
+          log.debug({ requestId }, 'keap 401: refreshing the oauth token once');
+          await refresh(auth.accessToken ?? '');
+          continue;
+        case 'retry':
+          log.debug({ requestId, attempt, delayMs: decision.delayMs, reason: decision.reason }, 'keap retry');
+          await sleep(decision.delayMs);
+          continue;
+        case 'outcome_unknown':
+          log.warn({ requestId, method: req.method, path: req.path, attempt }, 'keap outcome unknown');
+          throw new KeapError({
+            category: 'outcome_unknown',
+            message: `${req.method} ${req.path} failed after it was sent (${res ? `HTTP ${res.status}${res.malformed ? ', unreadable body' : ''}` : 'connection lost or timed out'}). ${OUTCOME_UNKNOWN_MESSAGE}`,
+            ...(res ? { status: res.status } : {}),
+            retryable: false,
+            attempts: attempt,
+            budget,
+          });
+        case 'fail':
+          throw new KeapError({
+            category: 'unavailable',
+            message: `Keap could not be reached for ${req.method} ${req.path} after ${attempt} attempt(s); try again later.`,
+            ...(res ? { status: res.status } : {}),
+            retryable: true,
+            attempts: attempt,
+            budget,
+          });
+      }
+    }
+  }
+
+  return {
+    request,
+    async close() {
+      if (closed) return;
+      closed = true;
+      sh.refs -= 1;
+      if (sh.refs <= 0) {
+        sharedByCredential.delete(key);
+        await sh.limiter.stop();
+      }
+      await agent.close();
+    },
+  };
+}
+
+function errorCode(e: unknown): string | undefined {
+  let x: unknown = e;
+  for (let i = 0; i < 4 && typeof x === 'object' && x !== null; i += 1) {
+    const c = (x as { code?: unknown }).code;
+    if (typeof c === 'string') return c;
+    x = (x as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

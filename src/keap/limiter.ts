@@ -1,0 +1,261 @@
+/**
+ * Per-credential rate limiting (the only module that does it), on bottleneck (no `expiration` option: its expiry
+ * path leaks capacity in 2.19.5, see tooling.md §5).
+ *
+ * Shape: one bottleneck per credential with `maxConcurrent: 1` acts as a strict priority queue of *send slots*
+ * (writes priority 1, reads priority 5, so a write never waits behind queued reads). The job that owns the head
+ * of the queue computes the earliest moment a request may leave without breaking any window, sleeps until then,
+ * records the send and releases the queue; the HTTP exchange itself runs outside the queue, so slow responses do
+ * not slow the pacing.
+ *
+ * Windows (all sliding, which is stricter than Keap's fixed windows): per second (PAT 10, spike ceiling 25 for
+ * every kind) over 1000 ms + `windowMarginMs` (network jitter between our clock and the gateway's), a minimum gap
+ * between two sends (smooths bursts for Keap's effective-count spike arrest), per minute, per UTC day. Keap's own
+ * x-keap-* budget headers tighten the local view: when the gateway says fewer calls are left than we think (another
+ * process uses the same key), we wait for its window to roll.
+ *
+ * When the wait for a slot would exceed `maxWaitMs`, `acquire()` fails fast with KeapError 'rate_limited'
+ * ("rate limited: retry after N s") and nothing is sent.
+ */
+import Bottleneck from 'bottleneck';
+import { rateLimitedError } from './errors.js';
+import type { KeapBudget } from './types.js';
+
+export interface ClientLimits {
+  /** Per-second limit of the token kind (PAT/SAK 10; OAuth has none beyond the spike ceiling). */
+  readonly perSecond: number | undefined;
+  /** Keap's spike arrest (25/s, every kind). */
+  readonly spikePerSecond: number;
+  readonly perMinute: number;
+  readonly perDay: number;
+  /** Added to the 1 s and 60 s windows (default 40 ms). */
+  readonly windowMarginMs: number;
+  /** Minimum gap between two sends (default: half the even spacing of the per-second limit). */
+  readonly minGapMs: number | undefined;
+}
+
+export type CredentialKindForLimits = 'pat' | 'oauth';
+
+export function defaultLimits(kind: CredentialKindForLimits): ClientLimits {
+  return kind === 'pat'
+    ? { perSecond: 10, spikePerSecond: 25, perMinute: 240, perDay: 30_000, windowMarginMs: 40, minGapMs: undefined }
+    : { perSecond: undefined, spikePerSecond: 25, perMinute: 1_500, perDay: 150_000, windowMarginMs: 40, minGapMs: undefined };
+}
+
+const WRITE_PRIORITY = 1;
+const READ_PRIORITY = 5;
+const DAY_MS = 86_400_000;
+
+interface RemoteView {
+  readonly available: number;
+  readonly at: number;
+  /** When the remote window ends (ms epoch). */
+  readonly until: number;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason ?? new Error('aborted'));
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason ?? new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class CredentialLimiter {
+  readonly limits: ClientLimits;
+  private readonly queue: Bottleneck;
+  /** Send times of the last minute (+ margin), ascending. */
+  private sends: number[] = [];
+  private day = -1;
+  private dayCount = 0;
+  private blockedUntil = 0;
+  private throttle: RemoteView | undefined;
+  private tenant: RemoteView | undefined;
+  private quota: RemoteView | undefined;
+  private lastBudget: KeapBudget = {};
+  private stopped = false;
+
+  constructor(
+    kind: CredentialKindForLimits,
+    overrides: Partial<ClientLimits> | undefined,
+    private readonly maxWaitMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.limits = { ...defaultLimits(kind), ...stripUndefined(overrides ?? {}) };
+    this.queue = new Bottleneck({ maxConcurrent: 1, minTime: 0 });
+  }
+
+  private get perSecond(): number {
+    const { perSecond, spikePerSecond } = this.limits;
+    return perSecond === undefined ? spikePerSecond : Math.min(perSecond, spikePerSecond);
+  }
+
+  private get minGap(): number {
+    return this.limits.minGapMs ?? Math.floor(1000 / this.perSecond / 2);
+  }
+
+  /** Budget as last reported by Keap. */
+  budget(): KeapBudget {
+    return this.lastBudget;
+  }
+
+  /**
+   * Earliest time ≥ `t` at which one more request may leave, given the sends in `log` (ascending) and
+   * `extra` sends already promised after the last header observation.
+   */
+  private earliest(t: number, log: readonly number[], dayCount: number, sentSinceObs: (since: number) => number): number {
+    const { perMinute, perDay, windowMarginMs } = this.limits;
+    let at = Math.max(t, this.blockedUntil);
+    const n = log.length;
+    const ps = this.perSecond;
+    if (n >= ps) at = Math.max(at, (log[n - ps] as number) + 1000 + windowMarginMs);
+    if (n >= perMinute) at = Math.max(at, (log[n - perMinute] as number) + 60_000 + windowMarginMs);
+    if (n > 0) at = Math.max(at, (log[n - 1] as number) + this.minGap);
+    const dayOfAt = Math.floor(at / DAY_MS);
+    if (dayOfAt === this.day && dayCount >= perDay) at = Math.max(at, (this.day + 1) * DAY_MS);
+    for (const view of [this.throttle, this.tenant, this.quota]) {
+      if (view && at < view.until && view.available - sentSinceObs(view.at) <= 0) at = Math.max(at, view.until);
+    }
+    return at;
+  }
+
+  /** How long the `k`-th next slot (1 = the very next) is away from now; stops counting past `cap`. */
+  estimateWaitMs(k: number, cap = Number.POSITIVE_INFINITY): number {
+    const now = this.now();
+    const log = this.sends.slice();
+    let dayCount = this.day === Math.floor(now / DAY_MS) ? this.dayCount : 0;
+    let t = now;
+    for (let i = 0; i < k; i += 1) {
+      t = this.earliest(t, log, dayCount, (since) => countAfter(log, since));
+      if (t - now > cap) return t - now;
+      log.push(t);
+      dayCount += 1;
+    }
+    return t - now;
+  }
+
+  /** Jobs that a new job of this priority would wait behind (writes jump every queued read). */
+  private ahead(priority: 'read' | 'write'): number {
+    return priority === 'write' ? this.waiting.write + this.gateBusy : this.waiting.write + this.waiting.read;
+  }
+
+  /** Callers in acquire() that have no slot yet, by priority (counted synchronously, unlike bottleneck's queue). */
+  private readonly waiting = { read: 0, write: 0 };
+  /** 1 while a read holds the head of the queue (a new write still waits for it). */
+  private gateBusy = 0;
+
+  /**
+   * Reserves a send slot: resolves when the request may leave. Throws KeapError 'rate_limited' (nothing sent)
+   * when the wait would exceed maxWaitMs.
+   */
+  async acquire(priority: 'read' | 'write', signal?: AbortSignal): Promise<void> {
+    if (this.stopped) throw new Error('limiter stopped');
+    const start = this.now();
+    const deadline = start + this.maxWaitMs;
+    const est = this.estimateWaitMs(this.ahead(priority) + 1, this.maxWaitMs);
+    if (est > this.maxWaitMs) throw rateLimitedError(est / 1000, 0, this.lastBudget);
+    this.waiting[priority] += 1;
+    let counted = true;
+    const release = (): void => {
+      if (counted) {
+        counted = false;
+        this.waiting[priority] -= 1;
+      }
+    };
+    try {
+      await this.queue.schedule({ priority: priority === 'write' ? WRITE_PRIORITY : READ_PRIORITY }, async () => {
+        release();
+        if (priority === 'read') this.gateBusy = 1;
+        try {
+          for (;;) {
+            if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+            const now = this.now();
+            this.prune(now);
+            const at = this.earliest(now, this.sends, this.dayCount, (since) => countAfter(this.sends, since));
+            if (at <= now) {
+              this.record(now);
+              return;
+            }
+            // Overtaken by writes or the budget shrank while queued: still never wait past the bound.
+            if (at > deadline) throw rateLimitedError((at - now) / 1000, 0, this.lastBudget);
+            await sleep(at - now, signal);
+          }
+        } finally {
+          this.gateBusy = 0;
+        }
+      });
+    } finally {
+      release();
+    }
+  }
+
+  private prune(now: number): void {
+    const cutoff = now - 60_000 - this.limits.windowMarginMs;
+    let i = 0;
+    while (i < this.sends.length && (this.sends[i] as number) <= cutoff) i += 1;
+    if (i > 0) this.sends.splice(0, i);
+  }
+
+  private record(now: number): void {
+    this.sends.push(now);
+    const day = Math.floor(now / DAY_MS);
+    if (day !== this.day) {
+      this.day = day;
+      this.dayCount = 0;
+    }
+    this.dayCount += 1;
+  }
+
+  /** Keeps the local budget in step with Keap's x-keap-* headers of a response received at `now`. */
+  observe(budget: KeapBudget): void {
+    const now = this.now();
+    this.lastBudget = { ...this.lastBudget, ...budget };
+    const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000 + this.limits.windowMarginMs;
+    if (budget.throttleAvailable !== undefined) {
+      this.throttle = { available: budget.throttleAvailable, at: now, until: minuteEnd };
+    }
+    if (budget.tenantAvailable !== undefined) {
+      this.tenant = { available: budget.tenantAvailable, at: now, until: minuteEnd };
+    }
+    if (budget.quotaAvailable !== undefined) {
+      const until =
+        budget.quotaExpiryMs !== undefined && budget.quotaExpiryMs > now
+          ? budget.quotaExpiryMs
+          : (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+      this.quota = { available: budget.quotaAvailable, at: now, until };
+    }
+  }
+
+  /** After a 429: hold every send of this credential for a moment. */
+  throttled(holdMs: number): void {
+    this.blockedUntil = Math.max(this.blockedUntil, this.now() + holdMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.queue.stop({ dropWaitingJobs: true }).catch(() => undefined);
+  }
+}
+
+function countAfter(log: readonly number[], since: number): number {
+  let c = 0;
+  for (let i = log.length - 1; i >= 0 && (log[i] as number) > since; i -= 1) c += 1;
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * The ONLY file that registers tools. For one agent it registers every catalog spec the policy allows,
+ * with derived annotations and `_meta`, the machinery's input fields, and a handler that is nothing but
+ * `runTool(spec, args, ctx, extra)` — so no tool can bypass the chokepoint.
+ *
+ * It also wraps the SDK's tools/call and tools/list handlers: calls to catalog tools the agent may not use
+ * get "Not allowed by server policy" (and an audit record) instead of "tool not found"; argument errors come
+ * back in the one error format; and the per-tool "$schema" key is dropped from tools/list.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  type CallToolResult,
+  CallToolRequestSchema,
+  type ListToolsResult,
+  ListToolsRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { toErrorResult } from '../errors.js';
+import { type PipelineContext, runTool } from '../pipeline.js';
+import type { ConfirmationMode } from '../safety/types.js';
+import { deriveAnnotations, deriveMeta } from './annotations.js';
+import type { AnyToolSpec } from './define.js';
+
+/** Machinery input fields (one wording each, shared by every tool). */
+export const MACHINE_FIELDS = {
+  dry_run: z.boolean().optional().describe('true: return the exact request and a preview; nothing is sent'),
+  idempotency_key: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Unique key you choose; a retry with the same key and arguments returns the first result'),
+  confirmation_token: z
+    .string()
+    .optional()
+    .describe('From a confirmation_required result, once the user agreed; repeat identical arguments'),
+  human_secret: z.string().optional().describe('Secret the user typed to confirm; ask the user, never guess'),
+} as const;
+
+function defType(schema: z.ZodType): string {
+  return (schema as unknown as { _zod: { def: { type: string } } })._zod.def.type;
+}
+
+/** The schema's type under optional/nullable/default wrappers. */
+function baseType(schema: z.ZodType): string {
+  let s = schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } };
+  for (let i = 0; i < 10; i++) {
+    const t = s._zod.def.type;
+    if ((t === 'optional' || t === 'nullable' || t === 'default' || t === 'prefault') && s._zod.def.innerType) {
+      s = s._zod.def.innerType as unknown as typeof s;
+    } else {
+      return t;
+    }
+  }
+  return defType(schema);
+}
+
+/** Models often send objects/arrays as JSON strings: parse those before validation. */
+function acceptJsonString(schema: z.ZodType): z.ZodType {
+  const t = baseType(schema);
+  if (t !== 'object' && t !== 'array' && t !== 'record') return schema;
+  return z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim();
+    if (!(s.startsWith('{') || s.startsWith('['))) return v;
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      return v;
+    }
+  }, schema);
+}
+
+/** The input shape a tool is registered with: the spec's fields plus the machinery's. */
+export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodRawShape {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, schema] of Object.entries(spec.input)) shape[key] = acceptJsonString(schema as z.ZodType);
+  if (spec.access === 'write') shape.dry_run = MACHINE_FIELDS.dry_run;
+  if (spec.idempotencyKey) shape.idempotency_key = MACHINE_FIELDS.idempotency_key;
+  if (mode !== 'none') shape.confirmation_token = MACHINE_FIELDS.confirmation_token;
+  if (mode === 'human_secret') shape.human_secret = MACHINE_FIELDS.human_secret;
+  return shape;
+}
+
+type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
+
+function handlers(server: McpServer): Map<string, RequestHandler> {
+  return (server.server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
+}
+
+function stripSchemaKey(schema: unknown): unknown {
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const { $schema: _drop, ...rest } = schema as Record<string, unknown>;
+  return rest;
+}
+
+/**
+ * Registers the catalog for `ctx.agent` on `server`. Returns the names registered.
+ */
+export function registerTools(
+  server: McpServer,
+  tools: readonly AnyToolSpec[],
+  ctx: PipelineContext,
+): readonly string[] {
+  const { agent, safety } = ctx;
+  const registered = new Map<string, z.ZodObject>();
+  const byName = new Map<string, AnyToolSpec>();
+  for (const spec of tools) {
+    byName.set(spec.name, spec);
+    if (!safety.policy.isAllowed(agent, spec)) continue;
+    const shape = inputShapeFor(spec, safety.policy.confirmationMode(agent, spec));
+    server.registerTool(
+      spec.name,
+      {
+        title: spec.title,
+        description: spec.description,
+        inputSchema: shape,
+        annotations: deriveAnnotations(spec),
+        _meta: deriveMeta(spec),
+      },
+      (args, extra) => runTool(spec, args, ctx, extra),
+    );
+    registered.set(spec.name, z.object(shape));
+  }
+
+  // Make sure the SDK's tool handlers exist even when the agent may use no tool at all.
+  (server as unknown as { setToolRequestHandlers(): void }).setToolRequestHandlers();
+  const sdkCall = handlers(server).get('tools/call');
+  const sdkList = handlers(server).get('tools/list');
+  if (!sdkCall || !sdkList) throw new Error('MCP SDK tool handlers missing');
+
+  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const { name, arguments: rawArgs } = request.params;
+    const spec = byName.get(name);
+    const schema = registered.get(name);
+    if (spec && !schema) {
+      // A catalog tool this agent may not use (stale client, guessed name): refuse and audit in the chokepoint.
+      return runTool(spec, rawArgs ?? {}, ctx, extra);
+    }
+    if (spec && schema) {
+      const parsed = await schema.safeParseAsync(rawArgs ?? {});
+      if (!parsed.success) return toErrorResult(parsed.error, spec);
+    }
+    return (await sdkCall(request, extra)) as CallToolResult;
+  });
+
+  server.server.setRequestHandler(ListToolsRequestSchema, async (request, extra): Promise<ListToolsResult> => {
+    const result = (await sdkList(request, extra)) as ListToolsResult;
+    return {
+      ...result,
+      tools: result.tools.map((t) => ({
+        ...t,
+        inputSchema: stripSchemaKey(t.inputSchema) as typeof t.inputSchema,
+        ...(t.outputSchema ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema } : {}),
+      })),
+    };
+  });
+
+  return [...registered.keys()];
+}

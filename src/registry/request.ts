@@ -1,0 +1,73 @@
+/**
+ * Spec + validated arguments → the exact Keap request. Path placeholders are filled (and encoded) by
+ * src/keap/path.ts; GET/DELETE send every other key as query; POST/PATCH/PUT send keys listed in `spec.query`
+ * as query and the rest as the JSON body. Arrays in the query are comma-joined (Keap's `explode: false`).
+ * SAFETY_FIELDS never reach Keap.
+ */
+import { fillPath, pathPlaceholders } from '../keap/path.js';
+import type { KeapRequest, QueryValue } from '../keap/types.js';
+import { SAFETY_FIELDS } from '../safety/types.js';
+import { isIdempotent } from './annotations.js';
+import type { AnyToolSpec } from './define.js';
+
+export interface BuiltRequest {
+  readonly method: KeapRequest['method'];
+  /** Filled path, e.g. '/v2/contacts/12'. */
+  readonly path: string;
+  readonly query: Record<string, string | number | boolean>;
+  readonly body: Record<string, unknown> | undefined;
+  readonly headers?: Record<string, string>;
+}
+
+function queryValue(v: unknown): string | number | boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(',');
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  return JSON.stringify(v);
+}
+
+export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, unknown>>): BuiltRequest {
+  const placeholders = new Set(pathPlaceholders(spec.path));
+  const path = fillPath(spec.path, args);
+  const safety = new Set<string>(SAFETY_FIELDS);
+  const queryKeys = new Set(spec.query ?? []);
+  const headerKeys = new Set(Object.values(spec.headers ?? {}).filter((k) => k in spec.input));
+  const allQuery = spec.method === 'GET' || spec.method === 'DELETE';
+  const query: Record<string, string | number | boolean> = {};
+  let body: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined || placeholders.has(key) || safety.has(key) || headerKeys.has(key)) continue;
+    if (allQuery || queryKeys.has(key)) {
+      const q = queryValue(value);
+      if (q !== undefined) query[key] = q;
+    } else {
+      body ??= {};
+      body[key] = value;
+    }
+  }
+  // Writes always send a JSON body (Keap's custom methods expect one, even when empty).
+  if (!allQuery && body === undefined) body = {};
+  // `spec.headers` maps a header name to the input key that carries its value (or to a literal value).
+  let headers: Record<string, string> | undefined;
+  for (const [name, source] of Object.entries(spec.headers ?? {})) {
+    const v = source in spec.input ? args[source] : source;
+    if (v === undefined || v === null) continue;
+    headers ??= {};
+    headers[name] = String(v);
+  }
+  return { method: spec.method, path, query, body, ...(headers ? { headers } : {}) };
+}
+
+export function toKeapRequest(spec: AnyToolSpec, built: BuiltRequest, signal?: AbortSignal): KeapRequest {
+  const query: Record<string, QueryValue> = built.query;
+  return {
+    method: built.method,
+    path: built.path,
+    ...(Object.keys(query).length > 0 ? { query } : {}),
+    ...(built.body !== undefined ? { body: built.body } : {}),
+    ...(built.headers ? { headers: built.headers } : {}),
+    idempotent: isIdempotent(spec),
+    priority: spec.access === 'read' ? 'read' : 'write',
+    ...(signal ? { signal } : {}),
+  };
+}

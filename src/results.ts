@@ -1,0 +1,80 @@
+/**
+ * Successful results: structuredContent plus the same compact JSON as text. List tools return their items,
+ * `next_page_token` (or v1 `next`) and a one-line hint; results are capped so one call cannot flood the context.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { KeapResponse } from './keap/types.js';
+import type { AnyToolSpec } from './registry/define.js';
+
+export const RESULT_CAP_CHARS = 20_000;
+
+export function okResult(data: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function size(v: unknown): number {
+  return JSON.stringify(v)?.length ?? 0;
+}
+
+/** Shapes a list body: the items under Keap's own key ('items' for bare arrays), paging and a hint. */
+function shapeList(spec: AnyToolSpec, body: unknown): Record<string, unknown> {
+  const key = spec.listKey === undefined || spec.listKey === '' ? 'items' : spec.listKey;
+  let items: unknown[] = [];
+  const out: Record<string, unknown> = {};
+  if (Array.isArray(body)) {
+    items = body;
+  } else if (isRecord(body)) {
+    for (const [k, v] of Object.entries(body)) {
+      if (k === key || (spec.listKey === '' && Array.isArray(v))) items = Array.isArray(v) ? v : [];
+      else if (k !== 'next_page_token' && k !== 'next' && k !== 'previous') out[k] = v;
+    }
+  }
+  const next = isRecord(body)
+    ? typeof body.next_page_token === 'string' && body.next_page_token !== ''
+      ? { next_page_token: body.next_page_token }
+      : typeof body.next === 'string' && body.next !== '' && items.length > 0
+        ? { next: body.next }
+        : {}
+    : {};
+  const result: Record<string, unknown> = { [key]: items, ...out, ...next };
+  if ('next_page_token' in next) {
+    result.hint = `More results: call ${spec.name} again with the same arguments and page_token="${next.next_page_token}"`;
+  } else if ('next' in next) {
+    result.hint = `More results: call ${spec.name} again with offset increased by ${items.length}`;
+  }
+  if (size(result) <= RESULT_CAP_CHARS) return result;
+  // Too big: keep as many items as fit and tell the model how to narrow.
+  const total = items.length;
+  let kept = items.slice();
+  while (kept.length > 0 && size({ ...result, [key]: kept }) > RESULT_CAP_CHARS - 300) {
+    const over = size({ ...result, [key]: kept }) - (RESULT_CAP_CHARS - 300);
+    const avg = Math.max(1, Math.floor(size(kept) / kept.length));
+    kept = kept.slice(0, Math.max(0, kept.length - Math.max(1, Math.ceil(over / avg))));
+  }
+  return {
+    ...result,
+    [key]: kept,
+    truncated: `Showing ${kept.length} of ${total} items on this page (result capped at ${RESULT_CAP_CHARS} characters); narrow with fields, filter or a smaller page_size (e.g. ${Math.max(1, kept.length)}) to see the rest`,
+  };
+}
+
+/** Keap response → the data the model reads (structuredContent). */
+export function shapeData(spec: AnyToolSpec, res: KeapResponse): Record<string, unknown> {
+  const body = res.body;
+  if (body === null || body === undefined || body === '') return { ok: true, status: res.status };
+  if (spec.listKey !== undefined) return shapeList(spec, body);
+  if (isRecord(body)) {
+    if (size(body) <= RESULT_CAP_CHARS) return body;
+    const text = JSON.stringify(body);
+    return {
+      partial_json: text.slice(0, RESULT_CAP_CHARS - 400),
+      truncated: 'The record was too large and is cut off; request fewer properties with fields',
+    };
+  }
+  if (Array.isArray(body)) return shapeList({ ...spec, listKey: '' }, body);
+  return { value: body };
+}

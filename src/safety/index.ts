@@ -1,0 +1,46 @@
+/** The safety layer: policy, confirmation, idempotency and audit, built from the server's settings. */
+import type { Logger } from '../logger.js';
+import type { StateDb } from '../state/db.js';
+import { AuditLog } from './audit.js';
+import { Confirmer } from './confirm.js';
+import { Idempotency } from './idempotency.js';
+import { defaultPolicy, loadPolicyFile, Policy } from './policy.js';
+import type { SafetyApi } from './types.js';
+
+export { hashValue, redactArgs } from './audit.js';
+export { runAuditCli } from './audit-cli.js';
+export { argsHash, canonicalJson, stripSafetyFields } from './canonical.js';
+export { DEFAULT_AGENT, PolicyError, parsePolicy } from './policy.js';
+export * from './types.js';
+
+export interface CreateSafetyOptions {
+  /** KEAP_POLICY / --policy. Absent → the default policy (agent "assistant", read everywhere). */
+  policyFile?: string | undefined;
+  /** --read-only: caps every grant at read. */
+  readOnly: boolean;
+  /** --sandbox: without a policy file the default agent may also write (confirmations stay on). */
+  sandbox: boolean;
+  /** KEAP_AUDIT_LOG; absent → audit records go to the logger. */
+  auditLogPath?: string | undefined;
+  db: StateDb;
+  logger: Logger;
+  now?: () => number;
+  /** Names of all catalog tools; when given, unknown tool names in the policy file are errors. */
+  knownTools?: readonly string[];
+}
+
+/** Throws PolicyError (message names the JSON path) when the policy file is invalid. */
+export function createSafety(opts: CreateSafetyOptions): SafetyApi & { readonly policy: Policy } {
+  const file =
+    opts.policyFile !== undefined && opts.policyFile !== ''
+      ? loadPolicyFile(opts.policyFile, opts.knownTools)
+      : defaultPolicy(opts.sandbox);
+  const policy = new Policy(file, { readOnly: opts.readOnly });
+  const now = opts.now ?? Date.now;
+  return {
+    policy,
+    confirmer: new Confirmer({ db: opts.db, humanSecretSha256: policy.humanSecretSha256(), now }),
+    idempotency: new Idempotency({ db: opts.db, now }),
+    audit: new AuditLog({ path: opts.auditLogPath, logger: opts.logger, now }),
+  };
+}

@@ -1,0 +1,275 @@
+/**
+ * Per-agent access policy: grants per resource (none < read < write), per-tool deny lists and
+ * confirmation overrides. Loaded from a JSON file (KEAP_POLICY / --policy) and validated with zod;
+ * every error names the JSON path of the offending value.
+ */
+
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { type AnyToolSpec, RESOURCES, type Resource } from '../registry/define.js';
+import { sha256Hex } from './canonical.js';
+import type { ConfirmationMode, Grant, PolicyApi } from './types.js';
+
+/** Name of the agent served when no policy file is given. */
+export const DEFAULT_AGENT = 'assistant';
+
+const RANK: Record<Grant, number> = { none: 0, read: 1, write: 2 };
+
+const hex64 = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, 'must be the 64-character hex SHA-256 (e.g. `printf %s "$SECRET" | sha256sum`)')
+  .transform((s) => s.toLowerCase());
+const grant = z.enum(['none', 'read', 'write']);
+const toolList = z
+  .array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a tool name (snake_case)'))
+  .default([]);
+const grantKey = z.enum([...RESOURCES, '*']);
+
+const agentSchema = z.strictObject({
+  description: z.string().optional(),
+  token_sha256: hex64.optional(),
+  grants: z.partialRecord(grantKey, grant).default({}),
+  deny_tools: toolList,
+  confirm_tools: toolList,
+  human_secret_tools: toolList,
+  no_confirm_tools: toolList,
+});
+
+export const policySchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    default_agent: z.string().min(1).optional(),
+    human_secret_sha256: hex64.optional(),
+    agents: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'agent names: letters, digits, _ . -'),
+      agentSchema,
+    ),
+  })
+  .superRefine((p, ctx) => {
+    const names = Object.keys(p.agents);
+    if (names.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['agents'], message: 'define at least one agent' });
+    if (p.default_agent !== undefined && !names.includes(p.default_agent)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_agent'],
+        message: `"${p.default_agent}" is not one of the agents (${names.join(', ')})`,
+      });
+    }
+    const seen = new Map<string, string>();
+    for (const [name, a] of Object.entries(p.agents)) {
+      if (a.token_sha256 !== undefined) {
+        const other = seen.get(a.token_sha256);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', name, 'token_sha256'],
+            message: `same token as agent "${other}"; every agent needs its own token`,
+          });
+        }
+        seen.set(a.token_sha256, name);
+      }
+      if (a.human_secret_tools.length > 0 && p.human_secret_sha256 === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', name, 'human_secret_tools'],
+          message: 'human_secret_tools need "human_secret_sha256" at the top level of the policy',
+        });
+      }
+    }
+  });
+
+export type PolicyFile = z.output<typeof policySchema>;
+type AgentPolicy = z.output<typeof agentSchema>;
+
+export class PolicyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+/** `$.agents.bot.grants.contacts` style path. */
+function jsonPath(path: readonly PropertyKey[]): string {
+  let s = '$';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else if (typeof p === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) s += `.${p}`;
+    else s += `[${JSON.stringify(String(p))}]`;
+  }
+  return s;
+}
+
+/** Line of the last key in `path` in the JSON text (best effort, for the error message). */
+function lineOf(text: string, path: readonly PropertyKey[]): number | undefined {
+  let pos = 0;
+  for (const p of path) {
+    if (typeof p !== 'string') continue;
+    const i = text.indexOf(JSON.stringify(p), pos);
+    if (i < 0) return undefined;
+    pos = i;
+  }
+  return pos === 0 && path.length > 0 ? undefined : text.slice(0, pos).split('\n').length;
+}
+
+/** Parses and validates policy JSON text. Throws PolicyError naming the path of every bad value. */
+export function parsePolicy(text: string, source = 'policy', knownTools?: readonly string[]): PolicyFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new PolicyError(`${source}: not valid JSON: ${(e as Error).message}`);
+  }
+  const r = policySchema.safeParse(raw);
+  if (!r.success) {
+    const at = (path: readonly PropertyKey[], message: string): string => {
+      const line = lineOf(text, path);
+      return `  ${jsonPath(path)}${line !== undefined ? ` (line ${line})` : ''}: ${message}`;
+    };
+    const lines = r.error.issues.flatMap((i) => {
+      const keys = (i as { keys?: unknown }).keys;
+      if (Array.isArray(keys) && keys.length > 0) {
+        const inGrants = i.path[i.path.length - 1] === 'grants';
+        return keys.map((k) =>
+          at(
+            [...i.path, String(k)],
+            inGrants
+              ? `"${String(k)}" is not a resource; use one of ${RESOURCES.join(', ')} or "*"`
+              : `unknown field "${String(k)}"`,
+          ),
+        );
+      }
+      if (i.code === 'invalid_key')
+        return [at(i.path, `not a known resource or "*" (${RESOURCES.join(', ')})`)];
+      return [at(i.path, i.message)];
+    });
+    throw new PolicyError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  if (knownTools !== undefined) {
+    const known = new Set(knownTools);
+    const bad: string[] = [];
+    for (const [name, a] of Object.entries(r.data.agents)) {
+      for (const list of ['deny_tools', 'confirm_tools', 'human_secret_tools', 'no_confirm_tools'] as const) {
+        a[list].forEach((t, i) => {
+          if (!known.has(t)) {
+            const path = ['agents', name, list, i];
+            bad.push(`  ${jsonPath(path)}: unknown tool "${t}"`);
+          }
+        });
+      }
+    }
+    if (bad.length > 0) throw new PolicyError(`${source} is invalid:\n${bad.join('\n')}`);
+  }
+  return r.data;
+}
+
+export function loadPolicyFile(file: string, knownTools?: readonly string[]): PolicyFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PolicyError(`cannot read policy file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return parsePolicy(text, `policy file ${file}`, knownTools);
+}
+
+/** The policy used when no file is given: one agent, every resource read (write in the sandbox). */
+export function defaultPolicy(sandbox: boolean): PolicyFile {
+  return policySchema.parse({
+    default_agent: DEFAULT_AGENT,
+    agents: { [DEFAULT_AGENT]: { grants: { '*': sandbox ? 'write' : 'read' } } },
+  });
+}
+
+function eqHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+export class Policy implements PolicyApi {
+  private readonly file: PolicyFile;
+  private readonly readOnly: boolean;
+  private readonly names: readonly string[];
+
+  constructor(file: PolicyFile, opts: { readOnly: boolean }) {
+    this.file = file;
+    this.readOnly = opts.readOnly;
+    this.names = Object.freeze(Object.keys(file.agents));
+  }
+
+  agents(): readonly string[] {
+    return this.names;
+  }
+
+  defaultAgent(): string {
+    return this.file.default_agent ?? this.names[0] ?? DEFAULT_AGENT;
+  }
+
+  agentForToken(token: string): string | undefined {
+    const h = sha256Hex(token);
+    let found: string | undefined;
+    // No early exit: every agent's hash is compared.
+    for (const name of this.names) {
+      const want = this.agent(name)?.token_sha256;
+      if (want !== undefined && eqHex(h, want) && found === undefined) found = name;
+    }
+    return found;
+  }
+
+  requiresTokens(): boolean {
+    return this.names.some((n) => this.agent(n)?.token_sha256 !== undefined);
+  }
+
+  /** SHA-256 (hex) of the operator's confirmation secret, when configured. */
+  humanSecretSha256(): string | undefined {
+    return this.file.human_secret_sha256;
+  }
+
+  /** Effective grant of an agent on a resource, after the --read-only cap. */
+  grantFor(agent: string, resource: Resource): Grant {
+    const a = this.agent(agent);
+    if (a === undefined) return 'none';
+    const g = a.grants[resource] ?? a.grants['*'] ?? 'none';
+    return this.readOnly && g === 'write' ? 'read' : g;
+  }
+
+  isAllowed(agent: string, spec: AnyToolSpec): boolean {
+    const a = this.agent(agent);
+    if (a === undefined || a.deny_tools.includes(spec.name)) return false;
+    return RANK[this.grantFor(agent, spec.resource)] >= RANK[spec.access];
+  }
+
+  denialReason(agent: string, spec: AnyToolSpec): string {
+    const a = this.agent(agent);
+    const base = `Tool "${spec.name}" is not allowed by server policy`;
+    if (a === undefined) return `${base}: unknown agent "${agent}".`;
+    if (a.deny_tools.includes(spec.name)) return `${base}: it is on agent "${agent}"'s deny list.`;
+    const g = this.grantFor(agent, spec.resource);
+    if (this.readOnly && spec.access === 'write' && (a.grants[spec.resource] ?? a.grants['*']) === 'write') {
+      return `${base}: the server runs read-only (--read-only).`;
+    }
+    if (RANK[g] < RANK[spec.access]) {
+      return `${base}: agent "${agent}" has ${g} access to ${spec.resource}; this tool needs ${spec.access}.`;
+    }
+    return `${base}.`;
+  }
+
+  confirmationMode(agent: string, spec: AnyToolSpec): ConfirmationMode {
+    const a = this.agent(agent);
+    if (a === undefined) return spec.confirm === true ? 'confirm' : 'none';
+    if (a.human_secret_tools.includes(spec.name)) return 'human_secret';
+    if (
+      (spec.confirm === true || a.confirm_tools.includes(spec.name)) &&
+      !a.no_confirm_tools.includes(spec.name)
+    ) {
+      return 'confirm';
+    }
+    return 'none';
+  }
+
+  private agent(name: string): AgentPolicy | undefined {
+    return Object.hasOwn(this.file.agents, name) ? this.file.agents[name] : undefined;
+  }
+}

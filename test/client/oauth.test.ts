@@ -1,0 +1,279 @@
+/** OAuth against the sandbox: auth login (loopback and --manual), persistence, status, refresh race, invalid_grant. */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAuthCli } from '../../src/auth/cli.js';
+import { openTokenStore, type StoredTokens, type TokenStore } from '../../src/auth/token-store.js';
+import { createKeapClient } from '../../src/keap/client.js';
+import { KeapError, type KeapClientApi } from '../../src/keap/types.js';
+import { startSandbox } from '../../src/sandbox/server.js';
+import { openStateDb, type StateDb } from '../../src/state/db.js';
+import { captureLogger, control, counters, findSecrets, tokenCountingProxy } from './helpers.js';
+
+const CLIENT_ID = 'sandbox-client';
+const CLIENT_SECRET = 'sandbox-secret-for-keap-mcp-tests';
+
+type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+let sb: Sandbox;
+let proxy: Awaited<ReturnType<typeof tokenCountingProxy>>;
+let stateDir: string;
+const cap = captureLogger();
+const outputs: string[] = [];
+const seenTokens = new Set<string>();
+const dbs: StateDb[] = [];
+const clients: KeapClientApi[] = [];
+
+function sink(): { write(s: string): boolean; text(): string } {
+  let buf = '';
+  return {
+    write(s: string) {
+      buf += s;
+      outputs.push(s);
+      return true;
+    },
+    text: () => buf,
+  };
+}
+
+function config() {
+  return {
+    oauth: {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      authorizeUrl: `${sb.baseUrl}/app/oauth/authorize`,
+      tokenUrl: `${proxy.url}/token`,
+    },
+    apiKey: undefined,
+    stateDir,
+  };
+}
+
+/** Plays the browser: follow the authorize URL (auto-approved) to the loopback callback. */
+async function browser(url: string): Promise<void> {
+  const r = await fetch(url, { redirect: 'manual' });
+  const loc = r.headers.get('location');
+  if (r.status !== 302 || !loc) throw new Error(`authorize answered ${r.status}`);
+  const cb = await fetch(loc);
+  outputs.push(await cb.text());
+}
+
+async function login(): Promise<{ code: number; out: string; err: string }> {
+  const out = sink();
+  const err = sink();
+  const code = await runAuthCli(['login'], { config: config(), stdout: out, stderr: err, openBrowser: browser, logger: cap.logger });
+  return { code, out: out.text(), err: err.text() };
+}
+
+function store(): TokenStore {
+  const db = openStateDb(stateDir);
+  dbs.push(db);
+  return openTokenStore(db);
+}
+
+function remember(t: StoredTokens | undefined): void {
+  if (t) {
+    seenTokens.add(t.accessToken);
+    seenTokens.add(t.refreshToken);
+  }
+}
+
+function client(tokens: TokenStore): KeapClientApi {
+  const c = createKeapClient({
+    baseUrl: sb.baseUrl,
+    credential: { kind: 'oauth', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenUrl: `${proxy.url}/token`, tokens },
+    logger: cap.logger,
+  });
+  clients.push(c);
+  return c;
+}
+
+const get = (c: KeapClientApi) => c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' });
+
+async function settle<T>(ps: Promise<T>[]): Promise<{ ok: T[]; errors: KeapError[] }> {
+  const rs = await Promise.allSettled(ps);
+  const ok: T[] = [];
+  const errors: KeapError[] = [];
+  for (const r of rs) {
+    if (r.status === 'fulfilled') {
+      ok.push(r.value);
+      outputs.push(JSON.stringify(r.value));
+    } else {
+      errors.push(r.reason as KeapError);
+      outputs.push(String((r.reason as Error).message));
+    }
+  }
+  return { ok, errors };
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({
+    port: 0,
+    control: true,
+    oauthClients: [{ id: CLIENT_ID, secret: CLIENT_SECRET }],
+    accessTokenTtlSec: 3600,
+  });
+  proxy = await tokenCountingProxy(sb.baseUrl);
+  stateDir = join(mkdtempSync(join(tmpdir(), 'keap-mcp-oauth-')), 'state');
+});
+
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  for (const d of dbs) d.close();
+  await proxy.close();
+  await sb.close();
+  rmSync(join(stateDir, '..'), { recursive: true, force: true });
+  expect(seenTokens.size).toBeGreaterThan(4);
+  expect(findSecrets([cap.text(), ...outputs], [CLIENT_SECRET, ...seenTokens])).toEqual([]);
+});
+
+describe('OAuth', () => {
+  it('auth login completes via the loopback callback; the state dir is private', async () => {
+    const before = proxy.tokenPosts();
+    const r = await login();
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('/app/oauth/authorize?');
+    expect(r.out).toContain('state=');
+    expect(r.out).toContain('Logged in');
+    expect(proxy.tokenPosts() - before).toBe(1);
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateDir, 'state.sqlite')).mode & 0o777).toBe(0o600);
+    const t = store().load();
+    expect(t?.accessToken).toMatch(/^sbx_at_/);
+    remember(t);
+  });
+
+  it('tokens persist across a restart (new client, same state dir): no new token request', async () => {
+    const before = proxy.tokenPosts();
+    const c = client(store());
+    const r = await get(c);
+    expect(r.status).toBe(200);
+    expect(proxy.tokenPosts() - before).toBe(0);
+    await c.close();
+  });
+
+  it('auth status shows the credential and expiry but no secret', async () => {
+    const out = sink();
+    const code = await runAuthCli(['status'], { config: config(), stdout: out, stderr: sink() });
+    expect(code).toBe(0);
+    expect(out.text()).toMatch(/OAuth 2\.0 \(client id sandbox-client\)/);
+    expect(out.text()).toMatch(/valid until/);
+    expect(out.text()).toMatch(/Last refresh: never/);
+    expect(findSecrets([out.text()], [CLIENT_SECRET, ...seenTokens])).toEqual([]);
+  });
+
+  it('refresh race: expired token, 50 concurrent calls → exactly 1 POST /token, all succeed', async () => {
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 1 });
+    expect((await login()).code).toBe(0);
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 3600 });
+    const s = store();
+    const expiredPair = s.load();
+    remember(expiredPair);
+    await new Promise((r) => setTimeout(r, 1200)); // the access token is now expired at the sandbox too
+    await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
+    const before = proxy.tokenPosts();
+    const c = client(s);
+    const started = Date.now();
+    const { ok, errors } = await settle(Array.from({ length: 50 }, () => get(c)));
+    const elapsed = Date.now() - started;
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(ok).toHaveLength(50);
+    expect(proxy.tokenPosts() - before).toBe(1);
+    const n = await counters(sb.baseUrl);
+    expect(n.totals.authFailed).toBe(0);
+    expect(n.totals.rateLimited).toBe(0);
+    const after = s.load();
+    remember(after);
+    expect(after?.refreshToken).not.toBe(expiredPair?.refreshToken);
+    expect(after?.lastRefreshAt).toBeTypeOf('number');
+    cap.logger.info({ elapsedMs: elapsed }, 'refresh race done');
+    (globalThis as { __raceMs?: number }).__raceMs = elapsed;
+
+    // Reused refresh token: put the pre-race pair (its refresh token is burnt) back, expired.
+    if (!expiredPair) throw new Error('no pair');
+    s.save({ ...expiredPair, expiresAt: Date.now() - 1000 });
+    const before2 = proxy.tokenPosts();
+    const c2 = client(s);
+    const r1 = await settle([get(c2)]);
+    expect(r1.errors).toHaveLength(1);
+    const e = r1.errors[0] as KeapError;
+    expect(e).toBeInstanceOf(KeapError);
+    expect(e.category).toBe('authentication');
+    expect(e.message).toMatch(/invalid_grant/);
+    expect(e.message).toMatch(/keap-mcp auth login/);
+    expect(s.load()).toBeUndefined(); // pair cleared
+    // No loop: a second call fails at once without another token request.
+    const r2 = await settle([get(c2), get(c2)]);
+    expect(r2.errors.map((x) => x.category)).toEqual(['authentication', 'authentication']);
+    expect(r2.errors[0]?.message).toMatch(/keap-mcp auth login/);
+    expect(proxy.tokenPosts() - before2).toBe(1);
+  });
+
+  it('a 401 on a token we thought valid → exactly one refresh for 20 concurrent calls', async () => {
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 1 });
+    expect((await login()).code).toBe(0);
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 3600 });
+    const s = store();
+    const t = s.load();
+    remember(t);
+    if (!t) throw new Error('no pair');
+    s.save({ ...t, expiresAt: Date.now() + 3_600_000 }); // our clock says fresh; the sandbox will say 401
+    await new Promise((r) => setTimeout(r, 1200));
+    await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
+    const before = proxy.tokenPosts();
+    const c = client(s);
+    const { ok, errors } = await settle(Array.from({ length: 20 }, () => get(c)));
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(ok).toHaveLength(20);
+    expect(proxy.tokenPosts() - before).toBe(1);
+    expect((await counters(sb.baseUrl)).totals.authFailed).toBeGreaterThanOrEqual(1);
+    remember(s.load());
+  });
+
+  it('auth login --manual reads the pasted redirect URL', async () => {
+    const out = sink();
+    const stdin = new PassThrough();
+    const run = runAuthCli(['login', '--manual', '--redirect-uri', 'http://127.0.0.1:9/keap/callback'], {
+      config: config(),
+      stdout: out,
+      stderr: sink(),
+      stdin,
+    });
+    for (let i = 0; i < 100 && !out.text().includes('state='); i += 1) await new Promise((r) => setTimeout(r, 10));
+    const url = /https?:\/\/\S+/.exec(out.text())?.[0] as string;
+    const r = await fetch(url, { redirect: 'manual' });
+    const loc = r.headers.get('location') as string;
+    expect(loc).toContain('http://127.0.0.1:9/keap/callback?');
+    stdin.write(`${loc}\n`);
+    expect(await run).toBe(0);
+    remember(store().load());
+  });
+
+  it('a forged state is refused', async () => {
+    const err = sink();
+    const code = await runAuthCli(['login'], {
+      config: config(),
+      stdout: sink(),
+      stderr: err,
+      openBrowser: async (url) => {
+        const u = new URL(url);
+        u.searchParams.set('state', 'forged');
+        await browser(u.toString()).catch(() => undefined);
+      },
+    });
+    expect(code).toBe(1);
+    expect(err.text()).toMatch(/auth login failed/);
+  });
+
+  it('auth logout clears the pair', async () => {
+    const out = sink();
+    expect(await runAuthCli(['logout'], { config: config(), stdout: out, stderr: sink() })).toBe(0);
+    expect(out.text()).toMatch(/Removed/);
+    expect(store().load()).toBeUndefined();
+    const st = sink();
+    expect(await runAuthCli(['status'], { config: config(), stdout: st, stderr: sink() })).toBe(1);
+    expect(st.text()).toMatch(/not logged in/);
+  });
+});

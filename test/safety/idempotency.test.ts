@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { argsHash } from '../../src/safety/canonical.js';
+import { IDEMPOTENCY_TTL_MS, Idempotency } from '../../src/safety/idempotency.js';
+import { openStateDb } from '../../src/state/db.js';
+import { tmpDir } from './helpers.js';
+
+function setup(dir?: string) {
+  let t = 1_000_000;
+  const db = openStateDb(dir);
+  return {
+    i: new Idempotency({ db, now: () => t }),
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
+}
+
+const h1 = argsHash({ contact_id: 1, total: 10 });
+const h2 = argsHash({ contact_id: 1, total: 11 });
+
+describe('idempotency', () => {
+  it('new → replay with the stored result; different args → conflict; per agent', () => {
+    const { i } = setup();
+    expect(i.begin('a', 'k1', 'create_order', h1)).toEqual({ state: 'new' });
+    i.complete('a', 'k1', { id: 42, items: [1] });
+    expect(i.begin('a', 'k1', 'create_order', h1)).toEqual({
+      state: 'replay',
+      result: { id: 42, items: [1] },
+    });
+    expect(i.begin('a', 'k1', 'create_order', h2)).toEqual({ state: 'conflict' });
+    expect(i.begin('a', 'k1', 'create_contact', h1)).toEqual({ state: 'conflict' });
+    expect(i.begin('b', 'k1', 'create_order', h2)).toEqual({ state: 'new' });
+  });
+
+  it('pending (in flight or crashed) → unknown; markUnknown stays unknown; release forgets', () => {
+    const { i } = setup();
+    expect(i.begin('a', 'k', 't', h1).state).toBe('new');
+    expect(i.begin('a', 'k', 't', h1)).toEqual({ state: 'unknown' });
+    i.markUnknown('a', 'k');
+    expect(i.begin('a', 'k', 't', h1)).toEqual({ state: 'unknown' });
+    i.release('a', 'k'); // only pending claims are released
+    expect(i.begin('a', 'k', 't', h1)).toEqual({ state: 'unknown' });
+    expect(i.begin('a', 'k2', 't', h1).state).toBe('new');
+    i.release('a', 'k2');
+    expect(i.begin('a', 'k2', 't', h1).state).toBe('new');
+  });
+
+  it('the claim is durable before the call: a crash leaves "unknown" after restart', () => {
+    const dir = tmpDir();
+    const first = setup(dir);
+    expect(first.i.begin('a', 'k', 't', h1).state).toBe('new');
+    const second = setup(dir); // a new process
+    expect(second.i.begin('a', 'k', 't', h1)).toEqual({ state: 'unknown' });
+  });
+
+  it('records expire after 24 hours', () => {
+    const { i, advance } = setup();
+    i.begin('a', 'k', 't', h1);
+    i.complete('a', 'k', { id: 1 });
+    advance(IDEMPOTENCY_TTL_MS - 1);
+    expect(i.begin('a', 'k', 't', h1).state).toBe('replay');
+    advance(2);
+    expect(i.begin('a', 'k', 't', h2).state).toBe('new');
+  });
+
+  it('argsHash ignores key order and safety fields', () => {
+    expect(argsHash({ a: 1, b: 2 })).toBe(argsHash({ b: 2, a: 1, idempotency_key: 'x', dry_run: false }));
+    expect(argsHash({ a: 1 })).not.toBe(argsHash({ a: 2 }));
+  });
+});

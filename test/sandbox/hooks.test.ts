@@ -1,0 +1,417 @@
+/**
+ * v1 REST Hooks of the sandbox for real: a node:http receiver on 127.0.0.1 gets the X-Hook-Secret handshake and
+ * the deliveries; unverified hooks get nothing; failing receivers are retried and then made Inactive.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/core/types.js';
+import { startSandbox } from '../../src/sandbox/server.js';
+import { validateResponse as docErrors } from './openapi-helper.js';
+
+/** The response validates against Keap's official document (no-op when the documents are missing). */
+function validateResponse(
+  version: 'v1' | 'v2',
+  method: string,
+  template: string,
+  status: number,
+  body: unknown,
+): void {
+  const where = `${method} ${template} ${status}: ${JSON.stringify(body)?.slice(0, 300)}`;
+  expect(docErrors(version, method, template, status, body), where).toEqual([]);
+}
+
+const LIMITS = {
+  patPerSecond: 100_000,
+  patPerMinute: 1_000_000,
+  patPerDay: 10_000_000,
+  spikePerSecond: 100_000,
+  tenantPerMinute: 1_000_000,
+};
+
+const REQUIRED_EVENT_KEYS = [
+  'contact.add',
+  'contact.edit',
+  'contact.delete',
+  'contactGroup.applied',
+  'contactGroup.removed',
+  'company.add',
+  'company.edit',
+  'opportunity.add',
+  'opportunity.edit',
+  'order.add',
+  'product.add',
+  'subscription.add',
+  'subscription.edit',
+  'note.add',
+  'task.add',
+];
+
+let sb: RunningSandbox;
+
+interface Res {
+  status: number;
+  body: any;
+  text: string;
+}
+
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Res> {
+  const res = await fetch(`${sb.baseUrl}${path}`, {
+    method,
+    headers: {
+      'X-Keap-API-Key': 'hooks-test-key',
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: any;
+}
+
+/** A hook receiver. `echo`: answer the handshake echoing X-Hook-Secret; `deliveryStatus`: status for deliveries. */
+class Receiver {
+  readonly requests: Received[] = [];
+  echo = true;
+  deliveryStatus = 200;
+  /** Answer the next N deliveries with 503 (then deliveryStatus). */
+  failNext = 0;
+  url = '';
+  private server?: Server;
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = text;
+        }
+        this.requests.push({ headers: req.headers, body });
+        const secret = req.headers['x-hook-secret'];
+        if (typeof secret === 'string') {
+          res.writeHead(200, this.echo ? { 'X-Hook-Secret': secret } : {});
+          res.end();
+          return;
+        }
+        if (this.failNext > 0) {
+          this.failNext--;
+          res.writeHead(503);
+        } else res.writeHead(this.deliveryStatus);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+    return this;
+  }
+
+  get handshakes(): Received[] {
+    return this.requests.filter((r) => r.headers['x-hook-secret'] !== undefined);
+  }
+
+  get deliveries(): Received[] {
+    return this.requests.filter((r) => r.headers['x-hook-secret'] === undefined);
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
+
+const receivers: Receiver[] = [];
+async function receiver(): Promise<Receiver> {
+  const r = await new Receiver().start();
+  receivers.push(r);
+  return r;
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await sleep(20);
+  }
+  throw new Error('condition not met in time');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+let seq = 0;
+async function createContact(): Promise<string> {
+  seq++;
+  const r = await call('POST', '/v2/contacts', {
+    given_name: 'Hook',
+    family_name: `Test${seq}`,
+    email_addresses: [{ email: `hook.test.${seq}.${Date.now()}@example.com`, field: 'EMAIL1' }],
+  });
+  expect(r.status, r.text).toBe(201);
+  return r.body.id as string;
+}
+
+async function createTask(title = 'hook task'): Promise<string> {
+  const r = await call('POST', '/v2/tasks', { assigned_to_user_id: '1', title });
+  expect(r.status, r.text).toBe(201);
+  return r.body.id as string;
+}
+
+async function createHook(eventKey: string, hookUrl: string): Promise<Res> {
+  const r = await call('POST', '/v1/hooks', { eventKey, hookUrl });
+  expect(r.status, r.text).toBe(200);
+  validateResponse('v1', 'POST', '/v1/hooks', 200, r.body);
+  return r;
+}
+
+async function hookStatus(key: string): Promise<string> {
+  return (await call('GET', `/v1/hooks/${key}`)).body.status as string;
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({
+    port: 0,
+    control: true,
+    hookDelayMs: 50,
+    hookRetryDelaysMs: [50, 50, 50],
+    limits: LIMITS,
+  });
+});
+
+afterAll(async () => {
+  await sb?.close();
+  for (const r of receivers) await r.stop();
+});
+
+describe('REST hooks API', () => {
+  it('lists the event keys', async () => {
+    const r = await call('GET', '/v1/hooks/event_keys');
+    expect(r.status).toBe(200);
+    validateResponse('v1', 'GET', '/v1/hooks/event_keys', 200, r.body);
+    expect(r.body).toEqual(expect.arrayContaining(REQUIRED_EVENT_KEYS));
+  });
+
+  it('creates, reads, updates and deletes a hook', async () => {
+    const rx = await receiver();
+    const created = await createHook('contact.add', rx.url);
+    expect(created.body).toMatchObject({ eventKey: 'contact.add', hookUrl: rx.url, status: 'Verified' });
+    expect(created.body.key).toMatch(/^\d+$/);
+    const key: string = created.body.key;
+    expect(rx.handshakes).toHaveLength(1);
+
+    const list = await call('GET', '/v1/hooks');
+    validateResponse('v1', 'GET', '/v1/hooks', 200, list.body);
+    expect(list.body.map((h: { key: string }) => h.key)).toContain(key);
+
+    const one = await call('GET', `/v1/hooks/${key}`);
+    validateResponse('v1', 'GET', '/v1/hooks/{key}', 200, one.body);
+    expect(one.body).toEqual(created.body);
+
+    const put = await call('PUT', `/v1/hooks/${key}`, { eventKey: 'contact.edit', hookUrl: rx.url });
+    expect(put.status).toBe(200);
+    validateResponse('v1', 'PUT', '/v1/hooks/{key}', 200, put.body);
+    expect(put.body).toMatchObject({ key, eventKey: 'contact.edit', status: 'Verified' });
+
+    const del = await call('DELETE', `/v1/hooks/${key}`);
+    expect(del.status).toBe(204);
+    const gone = await call('GET', `/v1/hooks/${key}`);
+    expect(gone.status).toBe(404);
+    expect(typeof gone.body.message).toBe('string');
+    expect((await call('DELETE', `/v1/hooks/${key}`)).status).toBe(404);
+  });
+
+  it('rejects bad hook requests with 400 naming the field', async () => {
+    const rx = await receiver();
+    const bad = await call('POST', '/v1/hooks', { eventKey: 'contact.explode', hookUrl: rx.url });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toContain('eventKey');
+    const noUrl = await call('POST', '/v1/hooks', { eventKey: 'contact.add' });
+    expect(noUrl.status).toBe(400);
+    expect(noUrl.body.message).toContain('hookUrl');
+    const badUrl = await call('POST', '/v1/hooks', { eventKey: 'contact.add', hookUrl: 'ftp://x' });
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.body.message).toContain('hookUrl');
+    const created = await createHook('contact.add', rx.url);
+    const badPut = await call('PUT', `/v1/hooks/${created.body.key}`, { eventKey: 'nope' });
+    expect(badPut.status).toBe(400);
+    expect(badPut.body.message).toContain('eventKey');
+    await call('DELETE', `/v1/hooks/${created.body.key}`);
+    expect(rx.deliveries).toHaveLength(0);
+  });
+});
+
+describe('REST hook delivery', () => {
+  it('an unverified hook gets nothing', async () => {
+    const rx = await receiver();
+    rx.echo = false;
+    const created = await createHook('contact.add', rx.url);
+    expect(created.body.status).toBe('Unverified');
+    expect(rx.handshakes).toHaveLength(1);
+    await createContact();
+    await sleep(400);
+    expect(rx.deliveries).toHaveLength(0);
+    await call('DELETE', `/v1/hooks/${created.body.key}`);
+  });
+
+  it('an echoing receiver becomes Verified and receives contact.add', async () => {
+    const rx = await receiver();
+    const created = await createHook('contact.add', rx.url);
+    expect(created.body.status).toBe('Verified');
+    const id = await createContact();
+    await waitFor(() => rx.deliveries.length > 0);
+    const d = rx.deliveries[0] as Received;
+    expect(d.headers['content-type']).toContain('application/json');
+    expect(d.body).toMatchObject({ event_key: 'contact.add', object_type: 'contact' });
+    expect(d.body.object_keys).toHaveLength(1);
+    const k = d.body.object_keys[0];
+    expect(String(k.id)).toBe(id);
+    expect(k.apiUrl).toBe(`${sb.baseUrl}/v1/contacts/${id}`);
+    expect(Number.isNaN(Date.parse(k.timestamp))).toBe(false);
+    await call('DELETE', `/v1/hooks/${created.body.key}`);
+  });
+
+  it('batches events of one hook into one POST', async () => {
+    const rx = await receiver();
+    const created = await createHook('task.add', rx.url);
+    await call('POST', '/__sandbox/config', { hookDelayMs: 400 });
+    try {
+      const ids = [await createTask('a'), await createTask('b'), await createTask('c')];
+      await waitFor(() => rx.deliveries.length > 0);
+      await sleep(200);
+      expect(rx.deliveries).toHaveLength(1);
+      expect(rx.deliveries[0]?.body.object_keys.map((k: { id: number }) => String(k.id))).toEqual(ids);
+    } finally {
+      await call('POST', '/__sandbox/config', { hookDelayMs: 50 });
+      await call('DELETE', `/v1/hooks/${created.body.key}`);
+    }
+  });
+
+  it('a failing receiver is retried, made Inactive after the 4th failure, and /verify reactivates it', async () => {
+    const rx = await receiver();
+    rx.deliveryStatus = 500;
+    const created = await createHook('note.add', rx.url);
+    const key: string = created.body.key;
+    const contacts = await call('GET', '/v2/contacts?page_size=1');
+    const contactId: string = contacts.body.contacts[0].id;
+    const note = (): Promise<Res> =>
+      call('POST', `/v2/contacts/${contactId}/notes`, { user_id: '1', title: 'n' });
+    expect((await note()).status).toBe(201);
+    await waitFor(async () => (await hookStatus(key)) === 'Inactive');
+    expect(rx.deliveries).toHaveLength(4);
+    // the same batch each time
+    const bodies = rx.deliveries.map((d) => JSON.stringify(d.body));
+    expect(new Set(bodies).size).toBe(1);
+
+    // Inactive: nothing more
+    expect((await note()).status).toBe(201);
+    await sleep(400);
+    expect(rx.deliveries).toHaveLength(4);
+
+    // verify reactivates
+    rx.deliveryStatus = 200;
+    const v = await call('POST', `/v1/hooks/${key}/verify`);
+    expect(v.status).toBe(200);
+    validateResponse('v1', 'POST', '/v1/hooks/{key}/verify', 200, v.body);
+    expect(v.body.status).toBe('Verified');
+    expect((await note()).status).toBe(201);
+    await waitFor(() => rx.deliveries.length === 5);
+    expect(rx.deliveries[4]?.body.event_key).toBe('note.add');
+    await call('DELETE', `/v1/hooks/${key}`);
+  });
+
+  it('a delivery that succeeds on a retry keeps the hook Verified', async () => {
+    const rx = await receiver();
+    const created = await createHook('task.add', rx.url);
+    rx.failNext = 2;
+    await createTask('flaky');
+    await waitFor(() => rx.deliveries.length >= 3);
+    await sleep(200);
+    expect(rx.deliveries).toHaveLength(3);
+    expect(await hookStatus(created.body.key)).toBe('Verified');
+    await call('DELETE', `/v1/hooks/${created.body.key}`);
+  });
+
+  it('a 410 makes the hook Inactive at once', async () => {
+    const rx = await receiver();
+    rx.deliveryStatus = 410;
+    const created = await createHook('task.add', rx.url);
+    await createTask('gone');
+    await waitFor(async () => (await hookStatus(created.body.key)) === 'Inactive');
+    await sleep(300);
+    expect(rx.deliveries).toHaveLength(1);
+    await call('DELETE', `/v1/hooks/${created.body.key}`);
+  });
+
+  it('a receiver that went away (connection refused) is made Inactive after 4 attempts', async () => {
+    const rx = await receiver();
+    const created = await createHook('task.add', rx.url);
+    await rx.stop();
+    await createTask('nobody home');
+    await waitFor(async () => (await hookStatus(created.body.key)) === 'Inactive');
+    await call('DELETE', `/v1/hooks/${created.body.key}`);
+  });
+
+  it('delayedVerify verifies with the handshake secret only', async () => {
+    const rx = await receiver();
+    rx.echo = false;
+    const created = await createHook('task.add', rx.url);
+    const key: string = created.body.key;
+    expect(created.body.status).toBe('Unverified');
+    const secret = rx.handshakes[0]?.headers['x-hook-secret'] as string;
+    expect(secret.length).toBeGreaterThan(10);
+
+    const missing = await call('POST', `/v1/hooks/${key}/delayedVerify`);
+    expect(missing.status).toBe(400);
+    expect(missing.body.message).toContain('X-Hook-Secret');
+    const wrong = await call('POST', `/v1/hooks/${key}/delayedVerify`, undefined, {
+      'X-Hook-Secret': 'wrong',
+    });
+    expect(wrong.status).toBe(400);
+    expect(await hookStatus(key)).toBe('Unverified');
+
+    const ok = await call('POST', `/v1/hooks/${key}/delayedVerify`, undefined, { 'X-Hook-Secret': secret });
+    expect(ok.status).toBe(200);
+    validateResponse('v1', 'POST', '/v1/hooks/{key}/delayedVerify', 200, ok.body);
+    expect(ok.body.status).toBe('Verified');
+    const id = await createTask('after delayed verify');
+    await waitFor(() => rx.deliveries.length > 0);
+    expect(String(rx.deliveries[0]?.body.object_keys[0].id)).toBe(id);
+    await call('DELETE', `/v1/hooks/${key}`);
+  });
+
+  it('a reset stops pending deliveries (runs last: it wipes the state)', async () => {
+    const rx = await receiver();
+    await createHook('task.add', rx.url);
+    await call('POST', '/__sandbox/config', { hookDelayMs: 300 });
+    await createTask('pending');
+    const reset = await call('POST', '/__sandbox/reset');
+    expect(reset.status).toBe(200);
+    await sleep(600);
+    expect(rx.deliveries).toHaveLength(0);
+    expect((await call('GET', '/v1/hooks')).body).toEqual([]);
+  });
+});

@@ -1,0 +1,31 @@
+/** The whole tool catalog, in the table order. Data only. */
+import type { AnyToolSpec } from '../src/registry/define.js';
+import { campaignTools } from './campaigns.js';
+import { companyTools } from './companies.js';
+import { contactTools } from './contacts.js';
+import { emailTools } from './emails.js';
+import { hookTools } from './hooks.js';
+import { noteTools } from './notes.js';
+import { opportunityTools } from './opportunities.js';
+import { orderTools } from './orders.js';
+import { productTools } from './products.js';
+import { subscriptionTools } from './subscriptions.js';
+import { tagTools } from './tags.js';
+import { taskTools } from './tasks.js';
+import { userTools } from './users.js';
+
+export const ALL_TOOLS: readonly AnyToolSpec[] = Object.freeze([
+  ...contactTools,
+  ...tagTools,
+  ...companyTools,
+  ...opportunityTools,
+  ...orderTools,
+  ...productTools,
+  ...subscriptionTools,
+  ...campaignTools,
+  ...emailTools,
+  ...noteTools,
+  ...taskTools,
+  ...hookTools,
+  ...userTools,
+]);
