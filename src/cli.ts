@@ -38,7 +38,8 @@ export class UsageError extends Error {
 
 export function parseCommand(argv: readonly string[]): Command {
   const first = argv[0];
-  if (first === 'sandbox' || first === 'auth' || first === 'audit') return { kind: first, argv: argv.slice(1) };
+  if (first === 'sandbox' || first === 'auth' || first === 'audit')
+    return { kind: first, argv: argv.slice(1) };
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     http: { type: 'boolean' },
     sandbox: { type: 'boolean' },
@@ -46,7 +47,8 @@ export function parseCommand(argv: readonly string[]): Command {
     version: { type: 'boolean' },
   };
   for (const s of SETTINGS) {
-    if (s.flag !== undefined) options[s.flag.slice(2)] = { type: s.flag === '--read-only' ? 'boolean' : 'string' };
+    if (s.flag !== undefined)
+      options[s.flag.slice(2)] = { type: s.flag === '--read-only' ? 'boolean' : 'string' };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {

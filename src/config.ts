@@ -16,9 +16,19 @@ export const SETTINGS = [
   { env: 'KEAP_API_BASE_URL', flag: '--base-url', def: DEFAULT_BASE_URL, doc: 'Keap REST base URL' },
   { env: 'KEAP_OAUTH_CLIENT_ID', flag: undefined, def: '', doc: 'OAuth client id (instead of an API key)' },
   { env: 'KEAP_OAUTH_CLIENT_SECRET', flag: undefined, def: '', doc: 'OAuth client secret' },
-  { env: 'KEAP_OAUTH_AUTHORIZE_URL', flag: undefined, def: DEFAULT_AUTHORIZE_URL, doc: 'OAuth authorize URL' },
+  {
+    env: 'KEAP_OAUTH_AUTHORIZE_URL',
+    flag: undefined,
+    def: DEFAULT_AUTHORIZE_URL,
+    doc: 'OAuth authorize URL',
+  },
   { env: 'KEAP_OAUTH_TOKEN_URL', flag: undefined, def: DEFAULT_TOKEN_URL, doc: 'OAuth token URL' },
-  { env: 'KEAP_MCP_STATE_DIR', flag: '--state-dir', def: '~/.keap-mcp', doc: 'State store (tokens, idempotency)' },
+  {
+    env: 'KEAP_MCP_STATE_DIR',
+    flag: '--state-dir',
+    def: '~/.keap-mcp',
+    doc: 'State store (tokens, idempotency)',
+  },
   { env: 'KEAP_MCP_LOG_LEVEL', flag: '--log-level', def: 'info', doc: 'Log level on stderr' },
   { env: 'KEAP_POLICY', flag: '--policy', def: '', doc: 'Policy file (agents, grants, confirmations)' },
   { env: 'KEAP_AGENT', flag: '--agent', def: '', doc: 'Agent for stdio (default: the policy default agent)' },
@@ -42,7 +52,10 @@ const bool = z
   .string()
   .trim()
   .toLowerCase()
-  .refine((s) => ['', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(s), 'must be true or false')
+  .refine(
+    (s) => ['', 'true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(s),
+    'must be true or false',
+  )
   .transform((s) => ['true', '1', 'yes', 'on'].includes(s));
 
 const url = z

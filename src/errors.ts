@@ -87,7 +87,10 @@ export function errorResult(e: ModelError): CallToolResult {
 }
 
 /** The path ids of a call, e.g. "contact_id 12". */
-function idPhrase(spec: AnyToolSpec | undefined, args: Readonly<Record<string, unknown>> | undefined): string {
+function idPhrase(
+  spec: AnyToolSpec | undefined,
+  args: Readonly<Record<string, unknown>> | undefined,
+): string {
   if (!spec || !args) return '';
   const parts = pathPlaceholders(spec.path)
     .filter((p) => args[p] !== undefined)

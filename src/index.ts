@@ -18,9 +18,8 @@ import {
 } from './config.js';
 import { createKeapClient, type KeapCredential } from './keap/client.js';
 import { createLogger } from './logger.js';
-import { runSandboxCli } from './sandbox/server.js';
-import { startSandbox } from './sandbox/server.js';
 import { createSafety, runAuditCli } from './safety/index.js';
+import { runSandboxCli, startSandbox } from './sandbox/server.js';
 import { createServer, SERVER_VERSION } from './server.js';
 import { openStateDb } from './state/db.js';
 import { startHttp } from './transports/http.js';
@@ -89,7 +88,8 @@ async function serve(config: Config): Promise<void> {
     fail(MISSING_CREDENTIALS_MESSAGE, 1);
   }
   const client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
-  const make = (agent: string) => createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
+  const make = (agent: string) =>
+    createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
   const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
 
   let stop: () => Promise<void>;
@@ -108,7 +108,10 @@ async function serve(config: Config): Promise<void> {
   } else {
     const agent = config.agent ?? safety.policy.defaultAgent();
     if (!safety.policy.agents().includes(agent)) {
-      fail(`keap-mcp: KEAP_AGENT "${agent}" is not an agent of the policy (${safety.policy.agents().join(', ')})`, 2);
+      fail(
+        `keap-mcp: KEAP_AGENT "${agent}" is not an agent of the policy (${safety.policy.agents().join(', ')})`,
+        2,
+      );
     }
     const stdio = await startStdio(make(agent));
     logger.info({ agent, keap: where }, `keap-mcp serving over stdio against ${where}`);

@@ -6,7 +6,7 @@
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { toErrorResult, ToolError } from './errors.js';
+import { ToolError, toErrorResult } from './errors.js';
 import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from './keap/types.js';
 import type { Logger } from './logger.js';
 import type { AnyToolSpec } from './registry/define.js';
@@ -64,7 +64,8 @@ function elicitFor(server: Server | undefined, signal: AbortSignal | undefined):
 
 /** Fills machinery defaults: list tools page 25 items unless told otherwise. */
 export function withDefaults(spec: AnyToolSpec, args: Record<string, unknown>): Record<string, unknown> {
-  if ('page_size' in spec.input && args.page_size === undefined) return { ...args, page_size: DEFAULT_PAGE_SIZE };
+  if ('page_size' in spec.input && args.page_size === undefined)
+    return { ...args, page_size: DEFAULT_PAGE_SIZE };
   return args;
 }
 
@@ -229,7 +230,8 @@ export async function runTool(
         failure = new ToolError({
           category: 'conflict',
           message: `idempotency_key "${key}" was already used with different arguments`,
-          nextStep: 'Use a new idempotency_key for a different request, or repeat the original arguments exactly',
+          nextStep:
+            'Use a new idempotency_key for a different request, or repeat the original arguments exactly',
         });
         audit(decision);
         return toErrorResult(failure, spec, args);
@@ -265,7 +267,10 @@ export async function runTool(
       }
     }
     if (!(err instanceof KeapError) && !(err instanceof ToolError)) {
-      ctx.logger.error({ err: err instanceof Error ? err.message : String(err), tool: spec.name }, 'tool failed');
+      ctx.logger.error(
+        { err: err instanceof Error ? err.message : String(err), tool: spec.name },
+        'tool failed',
+      );
     }
     audit(decision);
     return toErrorResult(err, spec, args);

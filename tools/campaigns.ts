@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { campaignId, contactIds, filter, intField, orderBy, page, sequenceId } from './shared/params.js';
+import { campaignId, contactIds, filter, intId, orderBy, page, sequenceId } from './shared/params.js';
 
 const ids = (i: Readonly<Record<string, unknown>>) =>
   Array.isArray(i.contact_ids) ? i.contact_ids.join(', ') : String(i.contact_ids);
@@ -59,8 +59,7 @@ export const campaignTools = [
   defineTool({
     name: 'add_contacts_to_sequence',
     title: 'Add contacts to a campaign sequence',
-    description:
-      'Add contacts to a campaign sequence; it can send them emails at once.',
+    description: 'Add contacts to a campaign sequence; it can send them emails at once.',
     resource: 'campaigns',
     access: 'write',
     method: 'POST',
@@ -97,9 +96,9 @@ export const campaignTools = [
     method: 'POST',
     path: '/v2/automations/goals/achieve',
     input: {
-      contact_id: intField('Contact id (integer) from list_contacts'),
-      automation_id: intField('Campaign id (integer)').optional(),
-      goal_id: intField('Goal id (integer) from list_campaign_goals').optional(),
+      contact_id: intId('Contact id (integer) from list_contacts'),
+      automation_id: intId('Campaign id (integer)').optional(),
+      goal_id: intId('Goal id (integer) from list_campaign_goals').optional(),
       integration: z.string().optional().describe('API goal integration'),
       call_name: z.string().optional().describe('API goal call_name'),
     },

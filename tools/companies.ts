@@ -1,12 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import {
-  companyId,
-  fields,
-  filter,
-  orderBy,
-  page,
-} from './shared/params.js';
+import { companyId, fields, filter, orderBy, page } from './shared/params.js';
 
 const COMPANY_FIELDS = 'address, email_address, phone_number, website, notes, custom_fields';
 
@@ -26,8 +20,7 @@ export const companyTools = [
   defineTool({
     name: 'list_companies',
     title: 'List companies',
-    description:
-      'Search companies; email, phone and address only if named in fields.',
+    description: 'Search companies; email, phone and address only if named in fields.',
     resource: 'companies',
     access: 'read',
     method: 'GET',

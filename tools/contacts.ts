@@ -1,13 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import {
-  contactId,
-  fields,
-  filter,
-  orderBy,
-  page,
-  userId,
-} from './shared/params.js';
+import { contactId, fields, filter, orderBy, page, userId } from './shared/params.js';
 
 const CONTACT_FIELDS = 'addresses, company, custom_fields, notes, owner_id, tag_ids, update_time…';
 
@@ -40,8 +33,7 @@ export const contactTools = [
   defineTool({
     name: 'list_contacts',
     title: 'List contacts',
-    description:
-      'Search contacts by email, name or ids; the way to find contact ids.',
+    description: 'Search contacts by email, name or ids; the way to find contact ids.',
     resource: 'contacts',
     access: 'read',
     method: 'GET',
@@ -49,7 +41,7 @@ export const contactTools = [
     input: {
       filter: filter(
         'email==jo*;ids==1,2',
-        'email, given_name, family_name (* suffix ok), company_id, ids, start_/end_update_time'
+        'email, given_name, family_name (* suffix ok), company_id, ids, start_/end_update_time',
       ),
       order_by: orderBy('id, create_time, email, update_time'),
       fields: fields(CONTACT_FIELDS),
@@ -92,8 +84,7 @@ export const contactTools = [
   defineTool({
     name: 'update_contact',
     title: 'Update a contact',
-    description:
-      'Change a contact; only the properties sent change (a list sent replaces the stored one).',
+    description: 'Change a contact; only the properties sent change (a list sent replaces the stored one).',
     resource: 'contacts',
     access: 'write',
     method: 'PATCH',
@@ -106,8 +97,7 @@ export const contactTools = [
   defineTool({
     name: 'delete_contact',
     title: 'Delete a contact',
-    description:
-      'Permanently delete a contact and its history. Cannot be undone.',
+    description: 'Permanently delete a contact and its history. Cannot be undone.',
     resource: 'contacts',
     access: 'write',
     method: 'DELETE',

@@ -29,8 +29,7 @@ export const hookTools = [
   defineTool({
     name: 'create_hook',
     title: 'Create a REST hook subscription',
-    description:
-      'Subscribe a URL to an event; it must echo the X-Hook-Secret header Keap POSTs to verify.',
+    description: 'Subscribe a URL to an event; it must echo the X-Hook-Secret header Keap POSTs to verify.',
     resource: 'hooks',
     access: 'write',
     method: 'POST',

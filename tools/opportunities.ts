@@ -31,7 +31,10 @@ export const opportunityTools = [
     method: 'GET',
     path: '/v2/opportunities',
     input: {
-      filter: filter('stage_id==3;user_id==1', 'stage_id, user_id, contact_id, opportunity_title (* suffix ok), ids'),
+      filter: filter(
+        'stage_id==3;user_id==1',
+        'stage_id, user_id, contact_id, opportunity_title (* suffix ok), ids',
+      ),
       order_by: orderBy('opportunity_title, created_time, update_time, next_action_time'),
       ...page,
     },
@@ -68,8 +71,7 @@ export const opportunityTools = [
   defineTool({
     name: 'update_opportunity',
     title: 'Update an opportunity',
-    description:
-      'Change an opportunity, e.g. set stage_id to move its stage.',
+    description: 'Change an opportunity, e.g. set stage_id to move its stage.',
     resource: 'opportunities',
     access: 'write',
     method: 'PATCH',

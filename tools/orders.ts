@@ -31,7 +31,10 @@ export const orderTools = [
     method: 'GET',
     path: '/v2/orders',
     input: {
-      filter: filter('contact_id==7;paid==false', 'ids, contact_id, product_id, paid, title (* suffix ok), created_since_time'),
+      filter: filter(
+        'contact_id==7;paid==false',
+        'ids, contact_id, product_id, paid, title (* suffix ok), created_since_time',
+      ),
       order_by: orderBy('id, order_time'),
       ...page,
     },
@@ -51,8 +54,7 @@ export const orderTools = [
   defineTool({
     name: 'create_order',
     title: 'Create an order',
-    description:
-      'Create an order (invoice) for a contact; charges nothing (see create_order_payment).',
+    description: 'Create an order (invoice) for a contact; charges nothing (see create_order_payment).',
     resource: 'orders',
     access: 'write',
     method: 'POST',
@@ -62,10 +64,7 @@ export const orderTools = [
       order_title: z.string().describe('Title'),
       order_time: timeField('Order date'),
       order_type: z.enum(['ONLINE', 'OFFLINE']).describe('OFFLINE = manual'),
-      order_items: z
-        .array(z.object(itemFields))
-        .optional()
-        .describe('Items'),
+      order_items: z.array(z.object(itemFields)).optional().describe('Items'),
     },
     confirm: true,
     event: 'order.add',
@@ -137,7 +136,7 @@ export const orderTools = [
         ? `Charge ${money(i.payment_amount)} to payment method ${String(i.payment_method_id)} for order ${String(
             i.order_id,
           )} (contact's card is charged now)`
-        : `Record a ${money(i.payment_amount)} '${String(i.payment_method_type)}' payment on order ${String(
+        : `Record a ${money(i.payment_amount)} '${String(i.payment_method_type ?? 'manual')}' payment on order ${String(
             i.order_id,
           )} (no card is charged)`,
   }),
@@ -157,4 +156,3 @@ export const orderTools = [
     findWith: 'list_contacts',
   }),
 ];
-

@@ -57,7 +57,7 @@ export const subscriptionTools = [
     input: {
       contact_id: contactId(),
       subscription_plan_id: idField('Plan id from list_subscription_plans'),
-      payment_method_id: idField("Card id from list_payment_methods; default: latest").optional(),
+      payment_method_id: idField('Card id from list_payment_methods; default: latest').optional(),
       billing_amount: z.number().optional().describe('Per cycle, currency units (default: plan price)'),
       start_date: z.string().optional().describe('First bill date, YYYY-MM-DD (default today)'),
       auto_charge: z.boolean().optional().describe('Default true'),

@@ -58,8 +58,7 @@ export const tagTools = [
   defineTool({
     name: 'apply_tag',
     title: 'Apply a tag to contacts',
-    description:
-      'Apply a tag to contacts. Can start automations and emails.',
+    description: 'Apply a tag to contacts. Can start automations and emails.',
     resource: 'tags',
     access: 'write',
     method: 'POST',

@@ -1,14 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import {
-  contactId,
-  filter,
-  orderBy,
-  page,
-  taskId,
-  timeField,
-  userId,
-} from './shared/params.js';
+import { contactId, filter, orderBy, page, taskId, timeField, userId } from './shared/params.js';
 
 /** Optional task properties shared by create and update. */
 const taskBody = {
@@ -27,7 +19,10 @@ export const taskTools = [
     method: 'GET',
     path: '/v2/tasks',
     input: {
-      filter: filter('contact_id==7;is_completed==false', 'contact_id, user_id, is_completed, priority, task_ids'),
+      filter: filter(
+        'contact_id==7;is_completed==false',
+        'contact_id, user_id, is_completed, priority, task_ids',
+      ),
       order_by: orderBy('create_time, due_time'),
       ...page,
     },

@@ -8,7 +8,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { createKeapFetch } from '../keap/client.js';
@@ -246,21 +245,27 @@ async function loginManual(
   }
 }
 
+/** Reads one line from a stream (plain 'data' events: node:readline closes at once under some runners). */
 function readLine(input: NodeJS.ReadableStream, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const rl = createInterface({ input, terminal: false });
-    const timer = setTimeout(() => {
-      rl.close();
-      reject(new Error('timed out waiting for the pasted redirect URL'));
-    }, timeoutMs);
-    rl.once('line', (l) => {
+    let buf = '';
+    const finish = (err: Error | undefined, line: string): void => {
       clearTimeout(timer);
-      rl.close();
-      resolve(l);
-    });
-    rl.once('close', () => {
-      clearTimeout(timer);
-      resolve('');
-    });
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.pause();
+      if (err) reject(err);
+      else resolve(line);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      const i = buf.indexOf('\n');
+      if (i >= 0) finish(undefined, buf.slice(0, i).replace(/\r$/, ''));
+    };
+    const onEnd = (): void => finish(undefined, buf);
+    const timer = setTimeout(() => finish(new Error('timed out waiting for the pasted redirect URL'), ''), timeoutMs);
+    input.on('data', onData);
+    input.on('end', onEnd);
+    input.resume();
   });
 }

@@ -61,7 +61,9 @@ function main(argv: readonly string[]): number {
   const next = withToolTable(current);
   if (argv.includes('--write')) {
     if (next !== current) writeFileSync(file, next);
-    process.stderr.write(`README.md tool table: ${ALL_TOOLS.length} tools${next !== current ? ' (updated)' : ''}\n`);
+    process.stderr.write(
+      `README.md tool table: ${ALL_TOOLS.length} tools${next !== current ? ' (updated)' : ''}\n`,
+    );
     return 0;
   }
   if (next !== current) {

@@ -328,9 +328,11 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     let refreshed = false;
     let budget: KeapBudget = sh.limiter.budget();
     for (;;) {
+      // Token first (it may wait for a refresh), then the rate-limit slot, then send at once: the slot time must
+      // be the send time or the per-second accounting drifts.
+      const auth = await authHeaders();
       await sh.limiter.acquire(req.priority, req.signal);
       attempt += 1;
-      const auth = await authHeaders();
       const attemptStart = Date.now();
       const remaining = Math.max(1, deadline - attemptStart);
       const timeout = AbortSignal.timeout(remaining);

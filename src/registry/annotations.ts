@@ -9,7 +9,10 @@ import type { AnyToolSpec } from './define.js';
 const DESTRUCTIVE_VERBS = /^(delete|remove|cancel|send|achieve|deactivate|charge|update|replace)_/;
 
 export function isIdempotent(spec: AnyToolSpec): boolean {
-  return spec.idempotent ?? (spec.method === 'GET' || spec.method === 'PUT' || spec.method === 'PATCH' || spec.method === 'DELETE');
+  return (
+    spec.idempotent ??
+    (spec.method === 'GET' || spec.method === 'PUT' || spec.method === 'PATCH' || spec.method === 'DELETE')
+  );
 }
 
 export function isDestructive(spec: AnyToolSpec): boolean {

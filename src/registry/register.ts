@@ -9,10 +9,10 @@
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
-  type CallToolResult,
   CallToolRequestSchema,
-  type ListToolsResult,
+  type CallToolResult,
   ListToolsRequestSchema,
+  type ListToolsResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { toErrorResult } from '../errors.js';
@@ -46,7 +46,10 @@ function baseType(schema: z.ZodType): string {
   let s = schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } };
   for (let i = 0; i < 10; i++) {
     const t = s._zod.def.type;
-    if ((t === 'optional' || t === 'nullable' || t === 'default' || t === 'prefault') && s._zod.def.innerType) {
+    if (
+      (t === 'optional' || t === 'nullable' || t === 'default' || t === 'prefault') &&
+      s._zod.def.innerType
+    ) {
       s = s._zod.def.innerType as unknown as typeof s;
     } else {
       return t;
@@ -144,17 +147,22 @@ export function registerTools(
     return (await sdkCall(request, extra)) as CallToolResult;
   });
 
-  server.server.setRequestHandler(ListToolsRequestSchema, async (request, extra): Promise<ListToolsResult> => {
-    const result = (await sdkList(request, extra)) as ListToolsResult;
-    return {
-      ...result,
-      tools: result.tools.map((t) => ({
-        ...t,
-        inputSchema: stripSchemaKey(t.inputSchema) as typeof t.inputSchema,
-        ...(t.outputSchema ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema } : {}),
-      })),
-    };
-  });
+  server.server.setRequestHandler(
+    ListToolsRequestSchema,
+    async (request, extra): Promise<ListToolsResult> => {
+      const result = (await sdkList(request, extra)) as ListToolsResult;
+      return {
+        ...result,
+        tools: result.tools.map((t) => ({
+          ...t,
+          inputSchema: stripSchemaKey(t.inputSchema) as typeof t.inputSchema,
+          ...(t.outputSchema
+            ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema }
+            : {}),
+        })),
+      };
+    },
+  );
 
   return [...registered.keys()];
 }

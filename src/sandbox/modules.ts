@@ -1,18 +1,34 @@
 /** Every resource module of the sandbox, in seed order. */
+
+import type { SbModule } from './core/types.js';
+import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
 import { contactsModule } from './resources/contacts.js';
-import { campaignsModule } from './resources/campaigns.js';
 import { emailsModule } from './resources/emails.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
-import { tasksModule } from './resources/tasks.js';
-import { tagsModule } from './resources/tags.js';
 import { opportunitiesModule } from './resources/opportunities.js';
 import { ordersModule } from './resources/orders.js';
 import { paymentMethodsModule } from './resources/payments.js';
 import { productsModule } from './resources/products.js';
 import { subscriptionsModule } from './resources/subscriptions.js';
-import type { SbModule } from './core/types.js';
+import { tagsModule } from './resources/tags.js';
+import { tasksModule } from './resources/tasks.js';
 import { usersModule } from './resources/users.js';
 
-export const MODULES: SbModule[] = [usersModule, tagsModule, companiesModule, contactsModule, productsModule, paymentMethodsModule, ordersModule, subscriptionsModule, opportunitiesModule, campaignsModule, notesModule, tasksModule, emailsModule, hooksModule];
+export const MODULES: SbModule[] = [
+  usersModule,
+  tagsModule,
+  companiesModule,
+  contactsModule,
+  productsModule,
+  paymentMethodsModule,
+  ordersModule,
+  subscriptionsModule,
+  opportunitiesModule,
+  campaignsModule,
+  notesModule,
+  tasksModule,
+  emailsModule,
+  hooksModule,
+];

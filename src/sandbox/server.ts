@@ -11,10 +11,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { AuthService } from './core/auth.js';
 import { Counters, Faults, type Outcome } from './core/control.js';
-import { SbHttpError, gatewayFault, statusName, v1ErrorBody, v2ErrorBody } from './core/errors.js';
+import { gatewayFault, SbHttpError, statusName, v1ErrorBody, v2ErrorBody } from './core/errors.js';
 import { DEFAULT_LIMITS, RateLimiter, throttleFault } from './core/limits.js';
 
 export { DEFAULT_LIMITS, NO_LIMITS } from './core/limits.js';
+
 import { Router } from './core/router.js';
 import { SandboxState } from './core/state.js';
 import type {
@@ -53,7 +54,12 @@ function errorResponse(path: string, e: SbHttpError): SbResponse {
   return { status: e.status, body: isV1(path) ? v1ErrorBody(e) : v2ErrorBody(e) };
 }
 
-function send(res: ServerResponse, r: SbResponse, extraHeaders: Record<string, string> = {}, malformed = false): void {
+function send(
+  res: ServerResponse,
+  r: SbResponse,
+  extraHeaders: Record<string, string> = {},
+  malformed = false,
+): void {
   const headers: Record<string, string> = { ...extraHeaders, ...(r.headers ?? {}) };
   let payload: string | undefined;
   if (r.body !== undefined) {
@@ -151,7 +157,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
   };
   seedAll();
 
-  const control = async (method: string, path: string, raw: Buffer, query: URLSearchParams): Promise<SbResponse> => {
+  const control = async (
+    method: string,
+    path: string,
+    raw: Buffer,
+    query: URLSearchParams,
+  ): Promise<SbResponse> => {
     const route = `${method} ${path.replace(/\/+$/, '')}`;
     switch (route) {
       case 'POST /__sandbox/reset':
@@ -234,7 +245,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
         let body = fault.body;
         if (body === undefined) {
           if (fault.status === 429) body = throttleFault('minute');
-          else if (fault.status === 401) body = gatewayFault('Invalid access token', 'oauth.v2.InvalidAccessToken');
+          else if (fault.status === 401)
+            body = gatewayFault('Invalid access token', 'oauth.v2.InvalidAccessToken');
           else {
             const e = new SbHttpError(fault.status, `Injected fault: ${statusName(fault.status)}`);
             body = errorResponse(path, e).body;
@@ -256,7 +268,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
       flags.rateLimited = true;
       const perSecond =
         decision.violation === 'second' ? config.limits.patPerSecond : config.limits.spikePerSecond;
-      send(res, { status: 429, body: throttleFault(decision.violation ?? 'minute', perSecond) }, decision.headers);
+      send(
+        res,
+        { status: 429, body: throttleFault(decision.violation ?? 'minute', perSecond) },
+        decision.headers,
+      );
       return { status: 429, outcome: 'noEffect', key, flags };
     }
     let out: SbResponse;
@@ -271,12 +287,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
       let form: URLSearchParams | undefined;
       const ctype = String(req.headers['content-type'] ?? '');
       if (raw.length > 0) {
-        if (ctype.includes('application/x-www-form-urlencoded')) form = new URLSearchParams(raw.toString('utf8'));
+        if (ctype.includes('application/x-www-form-urlencoded'))
+          form = new URLSearchParams(raw.toString('utf8'));
         else {
           try {
             body = JSON.parse(raw.toString('utf8'));
           } catch {
-            throw new SbHttpError(400, 'body: request body is not valid JSON', [{ domain: 'field', resource: 'body' }]);
+            throw new SbHttpError(400, 'body: request body is not valid JSON', [
+              { domain: 'field', resource: 'body' },
+            ]);
           }
         }
       }
@@ -341,7 +360,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
       } else if (path === '/token' && method === 'POST') {
         const ctype = String(req.headers['content-type'] ?? '');
         const form = ctype.includes('application/json')
-          ? new URLSearchParams(Object.entries(JSON.parse(raw.toString('utf8') || '{}') as Record<string, string>))
+          ? new URLSearchParams(
+              Object.entries(JSON.parse(raw.toString('utf8') || '{}') as Record<string, string>),
+            )
           : new URLSearchParams(raw.toString('utf8'));
         const r = auth.token(form, req.headers.authorization, Date.now());
         send(res, r);
@@ -429,7 +450,9 @@ export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Prom
   const args = argv[0] === 'sandbox' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] = a.includes('=')
+      ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+      : [a, undefined];
     const value = (): string => {
       const v = inline ?? args[++i];
       if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);

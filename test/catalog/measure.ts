@@ -12,8 +12,11 @@ export function inputJsonSchema(tool: AnyToolSpec): Record<string, unknown> {
 }
 
 export function toolSize(tool: AnyToolSpec): number {
-  return JSON.stringify({ name: tool.name, description: tool.description, inputSchema: inputJsonSchema(tool) })
-    .length;
+  return JSON.stringify({
+    name: tool.name,
+    description: tool.description,
+    inputSchema: inputJsonSchema(tool),
+  }).length;
 }
 
 export interface Budget {

@@ -8,7 +8,13 @@ export interface Row {
   event?: string;
 }
 
-const r = (name: string, endpoint: string, resource: string, access: 'read' | 'write', event?: string): Row => ({
+const r = (
+  name: string,
+  endpoint: string,
+  resource: string,
+  access: 'read' | 'write',
+  event?: string,
+): Row => ({
   name: name.replace(' ✋', ''),
   endpoint,
   resource,
@@ -37,7 +43,13 @@ export const TABLE: readonly Row[] = [
   r('list_opportunities', 'GET /v2/opportunities', 'opportunities', 'read'),
   r('get_opportunity', 'GET /v2/opportunities/{opportunity_id}', 'opportunities', 'read'),
   r('create_opportunity', 'POST /v2/opportunities', 'opportunities', 'write', 'opportunity.add'),
-  r('update_opportunity', 'PATCH /v2/opportunities/{opportunity_id}', 'opportunities', 'write', 'opportunity.edit'),
+  r(
+    'update_opportunity',
+    'PATCH /v2/opportunities/{opportunity_id}',
+    'opportunities',
+    'write',
+    'opportunity.edit',
+  ),
   r('delete_opportunity ✋', 'DELETE /v2/opportunities/{opportunity_id}', 'opportunities', 'write'),
   r('list_opportunity_stages', 'GET /v2/opportunities/stages', 'opportunities', 'read'),
   r('list_orders', 'GET /v2/orders', 'orders', 'read'),

@@ -235,10 +235,11 @@ describe('OAuth', () => {
   it('auth login --manual reads the pasted redirect URL', async () => {
     const out = sink();
     const stdin = new PassThrough();
+    const err = sink();
     const run = runAuthCli(['login', '--manual', '--redirect-uri', 'http://127.0.0.1:9/keap/callback'], {
       config: config(),
       stdout: out,
-      stderr: sink(),
+      stderr: err,
       stdin,
     });
     for (let i = 0; i < 100 && !out.text().includes('state='); i += 1) await new Promise((r) => setTimeout(r, 10));
@@ -247,7 +248,9 @@ describe('OAuth', () => {
     const loc = r.headers.get('location') as string;
     expect(loc).toContain('http://127.0.0.1:9/keap/callback?');
     stdin.write(`${loc}\n`);
-    expect(await run).toBe(0);
+    const code = await run;
+    expect(err.text()).toBe('');
+    expect(code).toBe(0);
     remember(store().load());
   });
 

@@ -47,10 +47,14 @@ describe('audit log', () => {
     };
     const conn = await connect(env, { policy, db, auditLogPath: log });
     const human = await connect(env, { policy, db, auditLogPath: log, elicit: { action: 'decline' } });
-    const ids = (data(await conn.call('list_contacts', { page_size: 5 })).contacts as { id: number }[]).map((c) =>
-      String(c.id),
+    const ids = (data(await conn.call('list_contacts', { page_size: 5 })).contacts as { id: number }[]).map(
+      (c) => String(c.id),
     );
-    const contact = { given_name: 'Audrey', email_addresses: [{ email: EMAIL, field: 'EMAIL1' }], phone_numbers: [{ number: PHONE, field: 'PHONE1' }] };
+    const contact = {
+      given_name: 'Audrey',
+      email_addresses: [{ email: EMAIL, field: 'EMAIL1' }],
+      phone_numbers: [{ number: PHONE, field: 'PHONE1' }],
+    };
     const expected: string[] = ['allowed']; // the list_contacts above
 
     await conn.call('create_contact', contact);
@@ -61,7 +65,8 @@ describe('audit log', () => {
     expected.push('denied');
     await conn.call('delete_opportunity', { opportunity_id: '1' });
     expected.push('denied');
-    const token = data(await conn.call('delete_contact', { contact_id: ids[0] })).confirmation_token as string;
+    const token = data(await conn.call('delete_contact', { contact_id: ids[0] }))
+      .confirmation_token as string;
     expected.push('confirmation_required');
     await conn.call('delete_contact', { contact_id: ids[1], confirmation_token: token });
     expected.push('declined'); // rejected: arguments changed
@@ -71,12 +76,26 @@ describe('audit log', () => {
     expected.push('allowed');
     await conn.call('create_contact', { ...contact, idempotency_key: 'k-1' });
     expected.push('idempotent_replay');
-    const pay = { order_id: '1', payment_amount: 1, apply_to_commissions: false, payment_method_type: 'Cash' };
+    const pay = {
+      order_id: '1',
+      payment_amount: 1,
+      apply_to_commissions: false,
+      payment_method_type: 'Cash',
+    };
     const t2 = data(await conn.call('create_order_payment', pay)).confirmation_token as string;
     expected.push('confirmation_required');
-    await conn.call('create_order_payment', { ...pay, confirmation_token: t2, human_secret: `${SECRET}-wrong` });
+    await conn.call('create_order_payment', {
+      ...pay,
+      confirmation_token: t2,
+      human_secret: `${SECRET}-wrong`,
+    });
     expected.push('declined');
-    await human.call('send_email', { contacts: [ids[2]], subject: `Hi ${EMAIL}`, plain_content: 'x', user_id: '1' });
+    await human.call('send_email', {
+      contacts: [ids[2]],
+      subject: `Hi ${EMAIL}`,
+      plain_content: 'x',
+      user_id: '1',
+    });
     expected.push('declined');
     await conn.call('get_contact', { contact_id: '999999999' });
     expected.push('allowed'); // a 404 is still an allowed call, with its status
@@ -91,17 +110,44 @@ describe('audit log', () => {
       expect(typeof r.duration_ms).toBe('number');
     }
     const notFound = records.at(-1)!;
-    expect(notFound).toMatchObject({ tool: 'get_contact', status: 404, error_category: 'not_found', path: '/v2/contacts/{contact_id}' });
+    expect(notFound).toMatchObject({
+      tool: 'get_contact',
+      status: 404,
+      error_category: 'not_found',
+      path: '/v2/contacts/{contact_id}',
+    });
     expect(records[1]).toMatchObject({ tool: 'create_contact', status: 201, method: 'POST' });
     expect(records[1]!.args.email_addresses[0].email).toMatch(/^sha256:[0-9a-f]{12}$/);
-    expect(records[6]!.args.contact_id).toBe(ids[0]);
+    expect(records[6]!.args.contact_id).toBe(ids[1]);
+    expect(records[7]).toMatchObject({
+      decision: 'confirmed',
+      tool: 'delete_contact',
+      args: { contact_id: ids[0] },
+    });
 
     const raw = readFileSync(log, 'utf8');
-    for (const s of [SECRET, `${SECRET}-wrong`, token, t2, 'ops-bearer-token', EMAIL, PHONE, '867 5309', 'Audrey']) {
+    for (const s of [
+      SECRET,
+      `${SECRET}-wrong`,
+      token,
+      t2,
+      'ops-bearer-token',
+      EMAIL,
+      PHONE,
+      '867 5309',
+      'Audrey',
+    ]) {
       expect(raw).not.toContain(s);
     }
     let out = '';
-    expect(await runAuditCli(['--decision', 'declined'], { auditLogPath: log, out: (s) => void (out += s) })).toBe(0);
+    expect(
+      await runAuditCli(['--decision', 'declined'], {
+        auditLogPath: log,
+        out: (s) => {
+          out += s;
+        },
+      }),
+    ).toBe(0);
     expect(out).toContain('3 records');
     await conn.close();
     await human.close();
@@ -136,7 +182,9 @@ describe('audit log', () => {
       completed++;
     }
     // calls in flight while the process dies
-    const inflight = [0, 1, 2].map((i) => client.callTool({ name: 'list_contacts', arguments: { page_size: i + 1 } }).catch(() => undefined));
+    const inflight = [0, 1, 2].map((i) =>
+      client.callTool({ name: 'list_contacts', arguments: { page_size: i + 1 } }).catch(() => undefined),
+    );
     const pid = transport.pid;
     expect(pid).toBeTypeOf('number');
     process.kill(pid!, 'SIGKILL');

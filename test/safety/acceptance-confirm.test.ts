@@ -37,7 +37,10 @@ describe('confirmation with an elicitation-capable client', () => {
     expect(r.isError, text(r)).toBeFalsy();
     expect(conn.elicitations).toHaveLength(1);
     expect(conn.elicitations[0]?.message).toContain(`Permanently delete contact ${id(0)}`);
-    expect(conn.elicitations[0]?.schema).toMatchObject({ properties: { confirm: { type: 'boolean' } }, required: ['confirm'] });
+    expect(conn.elicitations[0]?.schema).toMatchObject({
+      properties: { confirm: { type: 'boolean' } },
+      required: ['confirm'],
+    });
     const c = await counts(env.sb);
     expect(c.total).toBe(1);
     expect(effective(c, /^DELETE \/v2\/contacts/)).toBe(1);
@@ -74,12 +77,18 @@ describe('confirmation without elicitation: the two-step token', () => {
     expect(typeof d.confirmation_token).toBe('string');
     expect(await total()).toBe(0);
 
-    const ok = await conn.call('delete_contact', { contact_id: id(2), confirmation_token: d.confirmation_token });
+    const ok = await conn.call('delete_contact', {
+      contact_id: id(2),
+      confirmation_token: d.confirmation_token,
+    });
     expect(ok.isError, text(ok)).toBeFalsy();
     expect(await total()).toBe(1);
 
     await resetCounts(env.sb);
-    const again = await conn.call('delete_contact', { contact_id: id(2), confirmation_token: d.confirmation_token });
+    const again = await conn.call('delete_contact', {
+      contact_id: id(2),
+      confirmation_token: d.confirmation_token,
+    });
     expect(again.isError).toBe(true);
     expect(text(again)).toMatch(/already used/);
     expect(await total()).toBe(0);
@@ -93,10 +102,26 @@ describe('confirmation without elicitation: the two-step token', () => {
     const token = data(await a.call('delete_contact', { contact_id: id(3) })).confirmation_token as string;
     const last = token.slice(-1) === 'A' ? 'B' : 'A';
     const cases: [string, Promise<unknown>, RegExp][] = [
-      ['tampered', a.call('delete_contact', { contact_id: id(3), confirmation_token: token.slice(0, -1) + last }), /tampered/],
-      ['changed argument', a.call('delete_contact', { contact_id: id(4), confirmation_token: token }), /arguments changed/],
-      ['other agent', b.call('delete_contact', { contact_id: id(3), confirmation_token: token }), /another agent/],
-      ['other tool', a.call('delete_opportunity', { opportunity_id: '1', confirmation_token: token }), /issued for delete_contact/],
+      [
+        'tampered',
+        a.call('delete_contact', { contact_id: id(3), confirmation_token: token.slice(0, -1) + last }),
+        /tampered/,
+      ],
+      [
+        'changed argument',
+        a.call('delete_contact', { contact_id: id(4), confirmation_token: token }),
+        /arguments changed/,
+      ],
+      [
+        'other agent',
+        b.call('delete_contact', { contact_id: id(3), confirmation_token: token }),
+        /another agent/,
+      ],
+      [
+        'other tool',
+        a.call('delete_opportunity', { opportunity_id: '1', confirmation_token: token }),
+        /issued for delete_contact/,
+      ],
     ];
     for (const [name, p, re] of cases) {
       const r = (await p) as Awaited<ReturnType<typeof a.call>>;
@@ -126,7 +151,15 @@ describe('confirmation without elicitation: the two-step token', () => {
 
   it('policy confirm_tools adds confirmation; no_confirm_tools waives it', async () => {
     const conn = await connect(env, {
-      policy: { agents: { a: { grants: { '*': 'write' }, confirm_tools: ['create_tag'], no_confirm_tools: ['delete_contact'] } } },
+      policy: {
+        agents: {
+          a: {
+            grants: { '*': 'write' },
+            confirm_tools: ['create_tag'],
+            no_confirm_tools: ['delete_contact'],
+          },
+        },
+      },
     });
     const r = data(await conn.call('create_tag', { name: 'VIP' }));
     expect(r.confirmation_required).toBe(true);
@@ -166,14 +199,23 @@ describe('human_secret', () => {
   it('wrong secret → zero requests; 5 wrong lock the tool; the right secret works otherwise', async () => {
     const conn = await connect(env, { policy });
     const order = await newOrder(conn);
-    const args = { order_id: order, payment_amount: 5, apply_to_commissions: false, payment_method_type: 'Cash' };
+    const args = {
+      order_id: order,
+      payment_amount: 5,
+      apply_to_commissions: false,
+      payment_method_type: 'Cash',
+    };
     const first = data(await conn.call('create_order_payment', args));
     expect(first.confirmation_required).toBe(true);
     expect(first.instructions).toMatch(/secret/);
     await resetCounts(env.sb);
     for (let i = 1; i <= 5; i++) {
       const t = data(await conn.call('create_order_payment', args)).confirmation_token as string;
-      const r = await conn.call('create_order_payment', { ...args, confirmation_token: t, human_secret: `guess ${i}` });
+      const r = await conn.call('create_order_payment', {
+        ...args,
+        confirmation_token: t,
+        human_secret: `guess ${i}`,
+      });
       expect(r.isError).toBe(true);
       expect(text(r)).toMatch(i < 5 ? /Wrong confirmation secret/ : /locked/);
     }
@@ -182,7 +224,11 @@ describe('human_secret', () => {
     expect(await total()).toBe(0);
     // another human_secret tool is not locked: right secret → exactly one request
     const t = data(await conn.call('delete_contact', { contact_id: id(8) })).confirmation_token as string;
-    const ok = await conn.call('delete_contact', { contact_id: id(8), confirmation_token: t, human_secret: SECRET });
+    const ok = await conn.call('delete_contact', {
+      contact_id: id(8),
+      confirmation_token: t,
+      human_secret: SECRET,
+    });
     expect(ok.isError, text(ok)).toBeFalsy();
     expect(await total()).toBe(1);
     await conn.close();
@@ -196,7 +242,12 @@ describe('human_secret', () => {
     });
     const order = await newOrder(conn);
     await resetCounts(env.sb);
-    const args = { order_id: order, payment_amount: 5, apply_to_commissions: false, payment_method_type: 'Cash' };
+    const args = {
+      order_id: order,
+      payment_amount: 5,
+      apply_to_commissions: false,
+      payment_method_type: 'Cash',
+    };
     const bad = await conn.call('create_order_payment', args);
     expect(bad.isError).toBe(true);
     expect(text(bad)).toMatch(/Wrong confirmation secret/);
@@ -218,7 +269,10 @@ describe('dry run', () => {
       credential: { kind: 'pat', apiKey: 'test-key' },
       logger: silentLogger,
     });
-    const conn = await connect({ ...env, keap }, { elicit: { action: 'accept', content: { confirm: true } } });
+    const conn = await connect(
+      { ...env, keap },
+      { elicit: { action: 'accept', content: { confirm: true } } },
+    );
     const calls: [string, Record<string, unknown>][] = [
       [
         'create_contact',
@@ -282,7 +336,10 @@ describe('idempotency keys', () => {
     expect(effective(await counts(env.sb), /^POST \/v2\/orders$/)).toBe(1);
 
     await resetCounts(env.sb);
-    const r3 = await conn.call('create_order', { ...args, order_items: [{ quantity: 2, price_per_unit: 99, product_id: productId }] });
+    const r3 = await conn.call('create_order', {
+      ...args,
+      order_items: [{ quantity: 2, price_per_unit: 99, product_id: productId }],
+    });
     expect(r3.isError).toBe(true);
     expect(text(r3)).toMatch(/different arguments/);
     expect(await total()).toBe(0);

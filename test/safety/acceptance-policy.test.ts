@@ -70,7 +70,10 @@ describe('policy matrix: 58 tools × {none, read, write}', () => {
         expect(r.isError).toBeFalsy();
         expect((await counts(env.sb)).total).toBe(1);
         await resetCounts(env.sb);
-        const w = await conn.call('create_contact', { given_name: 'X', email_addresses: [{ email: 'x@example.com', field: 'EMAIL1' }] });
+        const w = await conn.call('create_contact', {
+          given_name: 'X',
+          email_addresses: [{ email: 'x@example.com', field: 'EMAIL1' }],
+        });
         expect(text(w)).toMatch(REFUSED);
         expect((await counts(env.sb)).total).toBe(0);
       }
@@ -84,7 +87,11 @@ describe('policy matrix: 58 tools × {none, read, write}', () => {
       readOnly: true,
     });
     const names = await conn.listNames();
-    expect(names).toEqual(ALL_TOOLS.filter((t) => t.access === 'read' && t.name !== 'list_users').map((t) => t.name).sort());
+    expect(names).toEqual(
+      ALL_TOOLS.filter((t) => t.access === 'read' && t.name !== 'list_users')
+        .map((t) => t.name)
+        .sort(),
+    );
     await resetCounts(env.sb);
     expect(text(await conn.call('list_users', {}))).toMatch(/deny list/);
     expect(text(await conn.call('delete_contact', { contact_id: '1' }))).toMatch(REFUSED);
@@ -95,7 +102,11 @@ describe('policy matrix: 58 tools × {none, read, write}', () => {
 
   it('no policy: the default agent reads everything and writes nothing (outside the sandbox)', async () => {
     const conn = await connect(env, { sandbox: false });
-    expect(await conn.listNames()).toEqual(ALL_TOOLS.filter((t) => t.access === 'read').map((t) => t.name).sort());
+    expect(await conn.listNames()).toEqual(
+      ALL_TOOLS.filter((t) => t.access === 'read')
+        .map((t) => t.name)
+        .sort(),
+    );
     await conn.close();
     const sandboxed = await connect(env, { sandbox: true });
     expect(await sandboxed.listNames()).toHaveLength(58);
@@ -124,7 +135,8 @@ describe('HTTP: agents by bearer token', () => {
       port: 0,
       policy: safety.policy,
       logger: silentLogger,
-      makeServer: (agent) => createServer({ agent, client: env.keap, safety, logger: silentLogger, sandbox: true }),
+      makeServer: (agent) =>
+        createServer({ agent, client: env.keap, safety, logger: silentLogger, sandbox: true }),
     });
     try {
       const list = async (token: string) => {
@@ -145,8 +157,12 @@ describe('HTTP: agents by bearer token', () => {
         ALL_TOOLS.filter(f)
           .map((t) => t.name)
           .sort();
-      expect(sales.names).toEqual(pick((t) => t.resource === 'contacts' || (t.resource === 'tags' && t.access === 'read')));
-      expect(books.names).toEqual(pick((t) => (t.resource === 'orders' || t.resource === 'payments') && t.access === 'read'));
+      expect(sales.names).toEqual(
+        pick((t) => t.resource === 'contacts' || (t.resource === 'tags' && t.access === 'read')),
+      );
+      expect(books.names).toEqual(
+        pick((t) => (t.resource === 'orders' || t.resource === 'payments') && t.access === 'read'),
+      );
       expect(text(sales.refused as never)).toMatch(REFUSED);
       expect((books.refused as { isError?: boolean }).isError).toBeFalsy();
 
@@ -156,10 +172,19 @@ describe('HTTP: agents by bearer token', () => {
         method: 'initialize',
         params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
       };
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic dG9rZW4tc2FsZXM=' }]) {
+      const variants: Record<string, string>[] = [
+        {},
+        { authorization: 'Bearer wrong' },
+        { authorization: 'Basic dG9rZW4tc2FsZXM=' },
+      ];
+      for (const headers of variants) {
         const r = await fetch(http.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...headers,
+          },
           body: JSON.stringify(init),
         });
         expect(r.status).toBe(401);

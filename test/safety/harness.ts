@@ -1,14 +1,18 @@
 /** Shared set-up of the safety acceptance tests: a sandbox, a Keap client and MCP servers per agent. */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { type CallToolResult, ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  ElicitRequestSchema,
+  type ElicitResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { createKeapClient } from '../../src/keap/client.js';
 import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { createSafety } from '../../src/safety/index.js';
 import type { SafetyApi } from '../../src/safety/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
+import { startSandbox } from '../../src/sandbox/server.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
 import { ALL_TOOLS } from '../../tools/index.js';
@@ -21,7 +25,11 @@ export interface Env {
 }
 
 export async function startEnv(): Promise<Env> {
-  const sb = await startSandbox({ port: 0, control: true, limits: { patPerSecond: 1000, patPerMinute: 100_000, spikePerSecond: 1000 } });
+  const sb = await startSandbox({
+    port: 0,
+    control: true,
+    limits: { patPerSecond: 1000, patPerMinute: 100_000, spikePerSecond: 1000 },
+  });
   const keap = createKeapClient({
     baseUrl: sb.baseUrl,
     credential: { kind: 'pat', apiKey: 'test-key' },
@@ -130,9 +138,7 @@ export async function connect(
 }
 
 export function text(r: CallToolResult): string {
-  return r.content
-    .map((c) => (c.type === 'text' ? c.text : ''))
-    .join('\n');
+  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 }
 
 export function data(r: CallToolResult): Record<string, any> {

@@ -22,25 +22,41 @@ describe('companies', () => {
     expect(r.body.companies.length).toBeGreaterThanOrEqual(15);
     expect(r.body.companies[0].address).toBeUndefined();
 
-    const f = await call(base, 'GET', '/v2/companies', { query: { fields: 'company_name,address,email_address', page_size: 3 } });
+    const f = await call(base, 'GET', '/v2/companies', {
+      query: { fields: 'company_name,address,email_address', page_size: 3 },
+    });
     expectDoc('v2', 'GET', '/v2/companies', f);
-    expect(Object.keys(f.body.companies[0]).sort()).toEqual(['address', 'company_name', 'email_address', 'id']);
+    expect(Object.keys(f.body.companies[0]).sort()).toEqual([
+      'address',
+      'company_name',
+      'email_address',
+      'id',
+    ]);
 
     const name = r.body.companies[0].company_name as string;
     const exact = await call(base, 'GET', '/v2/companies', { query: { filter: `company_name==${name}` } });
     expect(exact.body.companies.map((c: any) => c.company_name)).toEqual([name]);
     const prefix = name.slice(0, 3);
-    const wild = await call(base, 'GET', '/v2/companies', { query: { filter: `name==${prefix.toLowerCase()}*` } });
+    const wild = await call(base, 'GET', '/v2/companies', {
+      query: { filter: `name==${prefix.toLowerCase()}*` },
+    });
     expect(wild.body.companies.length).toBeGreaterThan(0);
-    for (const c of wild.body.companies) expect(c.company_name.toLowerCase().startsWith(prefix.toLowerCase())).toBe(true);
-    const noWild = await call(base, 'GET', '/v2/companies', { query: { filter: `company_name==${prefix}*` } });
+    for (const c of wild.body.companies)
+      expect(c.company_name.toLowerCase().startsWith(prefix.toLowerCase())).toBe(true);
+    const noWild = await call(base, 'GET', '/v2/companies', {
+      query: { filter: `company_name==${prefix}*` },
+    });
     expect(noWild.status).toBe(400);
     expect(noWild.body.message).toContain('company_name');
 
-    const gt = await call(base, 'GET', '/v2/companies', { query: { filter: 'company_id>=10;company_id<12' } });
+    const gt = await call(base, 'GET', '/v2/companies', {
+      query: { filter: 'company_id>=10;company_id<12' },
+    });
     expect(gt.body.companies.map((c: any) => c.id)).toEqual(['10', '11']);
 
-    const ordered = await call(base, 'GET', '/v2/companies', { query: { order_by: 'name asc', page_size: 1000 } });
+    const ordered = await call(base, 'GET', '/v2/companies', {
+      query: { order_by: 'name asc', page_size: 1000 },
+    });
     const names = ordered.body.companies.map((c: any) => c.company_name.toLowerCase());
     expect(names).toEqual([...names].sort());
 
@@ -54,7 +70,13 @@ describe('companies', () => {
       company_name: 'Sandbox Test Co',
       email_address: { email: 'hello@sandboxtest.example.com', field: 'EMAIL1' },
       phone_number: { number: '(480) 555-0000', field: 'PHONE1' },
-      address: { line1: '1 Main', locality: 'Chandler', region: 'Arizona', country_code: 'USA', postal_code: '85224' },
+      address: {
+        line1: '1 Main',
+        locality: 'Chandler',
+        region: 'Arizona',
+        country_code: 'USA',
+        postal_code: '85224',
+      },
       website: 'https://sandboxtest.example.com',
     };
     expect(validateRequest('v2', 'POST', '/v2/companies', { body })).toEqual([]);
@@ -77,10 +99,14 @@ describe('companies', () => {
     const p2 = await call(base, 'PATCH', `/v2/companies/${id}`, { body: { notes: 'hi' } });
     expect(p2.body.notes).toBe('hi');
 
-    const byCity = await call(base, 'GET', '/v2/companies', { query: { filter: 'city==Chan*;email==hello@sandboxtest.example.com' } });
+    const byCity = await call(base, 'GET', '/v2/companies', {
+      query: { filter: 'city==Chan*;email==hello@sandboxtest.example.com' },
+    });
     expect(byCity.body.companies.map((x: any) => x.id)).toEqual([id]);
 
-    const events = (await control(base, 'GET', '/events')).body.events.filter((e: any) => String(e.id) === id);
+    const events = (await control(base, 'GET', '/events')).body.events.filter(
+      (e: any) => String(e.id) === id,
+    );
     expect(events.map((e: any) => e.eventKey)).toEqual(['company.add', 'company.edit', 'company.edit']);
 
     const d = await call(base, 'DELETE', `/v2/companies/${id}`);
@@ -106,7 +132,10 @@ describe('companies', () => {
     const badId = await call(base, 'PATCH', '/v2/companies/0', { body: {} });
     expect(badId.status).toBe(400);
     expect(badId.body.message).toContain('company_id');
-    const badMask = await call(base, 'PATCH', '/v2/companies/1', { query: { update_mask: 'revenue' }, body: {} });
+    const badMask = await call(base, 'PATCH', '/v2/companies/1', {
+      query: { update_mask: 'revenue' },
+      body: {},
+    });
     expect(badMask.status).toBe(400);
     expect(badMask.body.message).toContain('update_mask');
   });

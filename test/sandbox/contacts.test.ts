@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
 import { call, control, expectDoc } from './core-http.js';
-import { validateRequest, validateResponse, specsAvailable } from './openapi-helper.js';
+import { specsAvailable, validateRequest, validateResponse } from './openapi-helper.js';
 
 let sb: RunningSandbox;
 let base: string;
@@ -14,11 +14,16 @@ afterAll(async () => {
   await sb.close();
 });
 
-async function walk(query: Record<string, string | number>, onPage?: (n: number) => Promise<void>): Promise<any[]> {
+async function walk(
+  query: Record<string, string | number>,
+  onPage?: (n: number) => Promise<void>,
+): Promise<any[]> {
   const out: any[] = [];
   let token = '';
   for (let page = 0; page < 1000; page++) {
-    const r = await call(base, 'GET', '/v2/contacts', { query: { ...query, ...(token ? { page_token: token } : {}) } });
+    const r = await call(base, 'GET', '/v2/contacts', {
+      query: { ...query, ...(token ? { page_token: token } : {}) },
+    });
     expect(r.status, r.text).toBe(200);
     expectDoc('v2', 'GET', '/v2/contacts', r);
     out.push(...r.body.contacts);
@@ -32,9 +37,15 @@ async function walk(query: Record<string, string | number>, onPage?: (n: number)
 describe('contacts', () => {
   it('the validator can fail (guards against a vacuous judge)', () => {
     if (!specsAvailable()) return;
-    expect(validateResponse('v2', 'GET', '/v2/contacts', 200, { contacts: [{ id: 5 }] }).length).toBeGreaterThan(0);
-    expect(validateRequest('v2', 'GET', '/v2/contacts', { query: { page_size: 'x' } }).length).toBeGreaterThan(0);
-    expect(validateRequest('v2', 'POST', '/v2/contacts', { body: { source_type: 'NOPE' } }).length).toBeGreaterThan(0);
+    expect(
+      validateResponse('v2', 'GET', '/v2/contacts', 200, { contacts: [{ id: 5 }] }).length,
+    ).toBeGreaterThan(0);
+    expect(
+      validateRequest('v2', 'GET', '/v2/contacts', { query: { page_size: 'x' } }).length,
+    ).toBeGreaterThan(0);
+    expect(
+      validateRequest('v2', 'POST', '/v2/contacts', { body: { source_type: 'NOPE' } }).length,
+    ).toBeGreaterThan(0);
   });
 
   it('round trip: create, read, patch with update_mask, fields, delete', async () => {
@@ -43,7 +54,16 @@ describe('contacts', () => {
       family_name: 'Roundtrip',
       email_addresses: [{ email: 'zed.roundtrip@example.com', field: 'EMAIL1' }],
       phone_numbers: [{ number: '(480) 555-1212', field: 'PHONE1', type: 'Mobile' }],
-      addresses: [{ field: 'BILLING', line1: '1 Test St', locality: 'Chandler', region: 'Arizona', country_code: 'USA', postal_code: '85224' }],
+      addresses: [
+        {
+          field: 'BILLING',
+          line1: '1 Test St',
+          locality: 'Chandler',
+          region: 'Arizona',
+          country_code: 'USA',
+          postal_code: '85224',
+        },
+      ],
       company: { id: '1' },
       source_type: 'API',
     };
@@ -62,8 +82,16 @@ describe('contacts', () => {
 
     // update_mask: only family_name is written even though given_name is in the body
     const q = { update_mask: 'family_name' };
-    expect(validateRequest('v2', 'PATCH', '/v2/contacts/{contact_id}', { query: q, body: { given_name: 'Nope', family_name: 'Patched' } })).toEqual([]);
-    const patched = await call(base, 'PATCH', `/v2/contacts/${id}`, { query: q, body: { given_name: 'Nope', family_name: 'Patched' } });
+    expect(
+      validateRequest('v2', 'PATCH', '/v2/contacts/{contact_id}', {
+        query: q,
+        body: { given_name: 'Nope', family_name: 'Patched' },
+      }),
+    ).toEqual([]);
+    const patched = await call(base, 'PATCH', `/v2/contacts/${id}`, {
+      query: q,
+      body: { given_name: 'Nope', family_name: 'Patched' },
+    });
     expect(patched.status, patched.text).toBe(200);
     expectDoc('v2', 'PATCH', '/v2/contacts/{contact_id}', patched);
     expect(patched.body.family_name).toBe('Patched');
@@ -73,7 +101,9 @@ describe('contacts', () => {
     expect(p2.body.given_name).toBe('Zee');
     expect(p2.body.family_name).toBe('Patched');
 
-    const sel = await call(base, 'GET', `/v2/contacts/${id}`, { query: { fields: 'given_name,email_addresses' } });
+    const sel = await call(base, 'GET', `/v2/contacts/${id}`, {
+      query: { fields: 'given_name,email_addresses' },
+    });
     expectDoc('v2', 'GET', '/v2/contacts/{contact_id}', sel);
     expect(Object.keys(sel.body).sort()).toEqual(['email_addresses', 'given_name', 'id']);
 
@@ -91,7 +121,11 @@ describe('contacts', () => {
   });
 
   it('duplicate_option upserts by Email / EmailAndName', async () => {
-    const body = { given_name: 'Dup', family_name: 'Licate', email_addresses: [{ email: 'dup.licate@example.com' }] };
+    const body = {
+      given_name: 'Dup',
+      family_name: 'Licate',
+      email_addresses: [{ email: 'dup.licate@example.com' }],
+    };
     const a = await call(base, 'POST', '/v2/contacts', { query: { duplicate_option: 'Email' }, body });
     expect(a.status).toBe(201);
     const b = await call(base, 'POST', '/v2/contacts', {
@@ -134,8 +168,12 @@ describe('contacts', () => {
       expectDoc('v2', 'POST', '/v2/contacts', r);
     }
     // the document agrees for the schema-level ones
-    for (const [body] of [...cases.slice(0, 3), cases[4]]) {
-      if (specsAvailable()) expect(validateRequest('v2', 'POST', '/v2/contacts', { body }).length, JSON.stringify(body)).toBeGreaterThan(0);
+    for (const [body] of [...cases.slice(0, 3), cases[4]!]) {
+      if (specsAvailable())
+        expect(
+          validateRequest('v2', 'POST', '/v2/contacts', { body }).length,
+          JSON.stringify(body),
+        ).toBeGreaterThan(0);
     }
     const badId = await call(base, 'GET', '/v2/contacts/abc');
     expect(badId.status).toBe(400);
@@ -146,7 +184,10 @@ describe('contacts', () => {
       body: '{"given_name":',
     });
     expect(notJson.status).toBe(400);
-    const badMask = await call(base, 'PATCH', '/v2/contacts/1', { query: { update_mask: 'shoe_size' }, body: {} });
+    const badMask = await call(base, 'PATCH', '/v2/contacts/1', {
+      query: { update_mask: 'shoe_size' },
+      body: {},
+    });
     expect(badMask.status).toBe(400);
     expect(badMask.body.message).toContain('update_mask');
     const badFields = await call(base, 'GET', '/v2/contacts', { query: { fields: 'shoe_size' } });
@@ -195,7 +236,9 @@ describe('contacts', () => {
   });
 
   it('filters, wildcards, operators and order_by', async () => {
-    const r1 = await call(base, 'GET', '/v2/contacts', { query: { filter: 'given_name==Mar*', page_size: 1000 } });
+    const r1 = await call(base, 'GET', '/v2/contacts', {
+      query: { filter: 'given_name==Mar*', page_size: 1000 },
+    });
     expect(r1.status).toBe(200);
     expectDoc('v2', 'GET', '/v2/contacts', r1);
     expect(r1.body.contacts.length).toBeGreaterThan(0);
@@ -203,10 +246,14 @@ describe('contacts', () => {
     expect(r1.body.contacts.some((c: any) => c.given_name === 'Mary')).toBe(true);
     expect(r1.body.contacts.some((c: any) => c.given_name !== 'Mary')).toBe(true);
 
-    const r2 = await call(base, 'GET', '/v2/contacts', { query: { filter: 'given_name==Mary', page_size: 1000 } });
+    const r2 = await call(base, 'GET', '/v2/contacts', {
+      query: { filter: 'given_name==Mary', page_size: 1000 },
+    });
     for (const c of r2.body.contacts) expect(c.given_name).toBe('Mary');
 
-    const r3 = await call(base, 'GET', '/v2/contacts', { query: { filter: 'contact_id>200;contact_id<=205' } });
+    const r3 = await call(base, 'GET', '/v2/contacts', {
+      query: { filter: 'contact_id>200;contact_id<=205' },
+    });
     expect(r3.body.contacts.map((c: any) => c.id)).toEqual(['201', '202', '203', '204', '205']);
 
     const r4 = await call(base, 'GET', '/v2/contacts', { query: { filter: 'ids==150,155,160' } });
@@ -233,8 +280,11 @@ describe('contacts', () => {
     expect(r8.body.contacts.map((c: any) => c.id)).toContain(r1.body.contacts[0].id);
 
     const since = '2024-06-01T00:00:00.000Z';
-    const r9 = await call(base, 'GET', '/v2/contacts', { query: { filter: `start_update_time==${since}`, page_size: 1000 } });
-    for (const c of r9.body.contacts) expect(Date.parse(c.update_time)).toBeGreaterThanOrEqual(Date.parse(since));
+    const r9 = await call(base, 'GET', '/v2/contacts', {
+      query: { filter: `start_update_time==${since}`, page_size: 1000 },
+    });
+    for (const c of r9.body.contacts)
+      expect(Date.parse(c.update_time)).toBeGreaterThanOrEqual(Date.parse(since));
   });
 
   it('bad filter / order_by get 400 naming the field, never a silent match-all', async () => {
@@ -259,13 +309,19 @@ describe('contacts', () => {
 
   it('seed is deterministic per seed number and reset restores it', async () => {
     const other = await startSandbox({ port: 0, seed: 42 });
-    const a = await call(other.baseUrl, 'GET', '/v2/contacts', { query: { page_size: 5, fields: 'given_name,email_addresses' } });
+    const a = await call(other.baseUrl, 'GET', '/v2/contacts', {
+      query: { page_size: 5, fields: 'given_name,email_addresses' },
+    });
     const third = await startSandbox({ port: 0, seed: 7 });
-    const c = await call(third.baseUrl, 'GET', '/v2/contacts', { query: { page_size: 5, fields: 'given_name,email_addresses' } });
+    const c = await call(third.baseUrl, 'GET', '/v2/contacts', {
+      query: { page_size: 5, fields: 'given_name,email_addresses' },
+    });
     await other.close();
     await third.close();
     await control(base, 'POST', '/reset');
-    const b = await call(base, 'GET', '/v2/contacts', { query: { page_size: 5, fields: 'given_name,email_addresses' } });
+    const b = await call(base, 'GET', '/v2/contacts', {
+      query: { page_size: 5, fields: 'given_name,email_addresses' },
+    });
     expect(b.body).toEqual(a.body);
     expect(c.body).not.toEqual(a.body);
     const all = await walk({ page_size: 1000 });

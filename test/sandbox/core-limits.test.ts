@@ -21,7 +21,10 @@ function nextUtcMidnight(now: number): number {
 }
 
 async function contactCount(): Promise<number> {
-  const r = await call(base, 'GET', '/v2/contacts', { key: `counter-${Math.random()}`, query: { page_size: 1000, fields: 'id' } });
+  const r = await call(base, 'GET', '/v2/contacts', {
+    key: `counter-${Math.random()}`,
+    query: { page_size: 1000, fields: 'id' },
+  });
   expect(r.status).toBe(200);
   return r.body.contacts.length;
 }
@@ -63,7 +66,10 @@ describe('rate limits (PAT: 10/s, 240/min, 30,000/day)', () => {
     expect(throttled).toHaveLength(5);
     for (const r of throttled) {
       expect(r.body).toEqual({
-        fault: { faultstring: expect.any(String), detail: { errorcode: 'policies.ratelimit.SpikeArrestViolation' } },
+        fault: {
+          faultstring: expect.any(String),
+          detail: { errorcode: 'policies.ratelimit.SpikeArrestViolation' },
+        },
       });
       expect(r.headers.get('x-keap-product-throttle-limit')).toBe('240');
     }
@@ -76,7 +82,9 @@ describe('rate limits (PAT: 10/s, 240/min, 30,000/day)', () => {
       rateLimited: 5,
       byStatus: { '201': 10, '429': 5 },
     });
-    const events = (await control(base, 'GET', '/events')).body.events.filter((e: any) => e.eventKey === 'contact.add');
+    const events = (await control(base, 'GET', '/events')).body.events.filter(
+      (e: any) => e.eventKey === 'contact.add',
+    );
     expect(events.length).toBe(10);
   });
 
@@ -130,12 +138,23 @@ describe('rate limits (PAT: 10/s, 240/min, 30,000/day)', () => {
   it('OAuth tokens get OAuth limits in the headers', async () => {
     const auth = await call(base, 'GET', '/app/oauth/authorize', {
       key: null,
-      query: { client_id: 'sandbox-client', redirect_uri: 'http://localhost/cb', response_type: 'code', scope: 'full' },
+      query: {
+        client_id: 'sandbox-client',
+        redirect_uri: 'http://localhost/cb',
+        response_type: 'code',
+        scope: 'full',
+      },
     });
     const code = new URL(auth.headers.get('location')!).searchParams.get('code')!;
     const tok = await call(base, 'POST', '/token', {
       key: null,
-      form: { grant_type: 'authorization_code', code, client_id: 'sandbox-client', client_secret: 'sandbox-secret', redirect_uri: 'http://localhost/cb' },
+      form: {
+        grant_type: 'authorization_code',
+        code,
+        client_id: 'sandbox-client',
+        client_secret: 'sandbox-secret',
+        redirect_uri: 'http://localhost/cb',
+      },
     });
     const r = await call(base, 'GET', '/v2/users', { bearer: tok.body.access_token });
     expect(r.status).toBe(200);

@@ -18,7 +18,13 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secr
 async function authorize(state = 'xyz'): Promise<string> {
   const r = await call(base, 'GET', '/app/oauth/authorize', {
     key: null,
-    query: { client_id: 'sandbox-client', redirect_uri: 'https://app.example.com/cb', response_type: 'code', scope: 'full', state },
+    query: {
+      client_id: 'sandbox-client',
+      redirect_uri: 'https://app.example.com/cb',
+      response_type: 'code',
+      scope: 'full',
+      state,
+    },
   });
   expect(r.status).toBe(302);
   const loc = new URL(r.headers.get('location')!);
@@ -87,7 +93,10 @@ describe('auth', () => {
     const t3 = await refresh(t2.body.refresh_token);
     expect(t3.status).toBe(200);
 
-    const unsupported = await call(base, 'POST', '/token', { key: null, form: { grant_type: 'client_credentials' } });
+    const unsupported = await call(base, 'POST', '/token', {
+      key: null,
+      form: { grant_type: 'client_credentials' },
+    });
     expect(unsupported.status).toBe(400);
     expect(unsupported.body.error).toBe('unsupported_grant_type');
   });
@@ -103,7 +112,10 @@ describe('auth', () => {
       const dead = await call(base, 'GET', '/v2/users', { bearer: t.body.access_token });
       expect(dead.status).toBe(401);
       expect(dead.body).toEqual({
-        fault: { faultstring: 'Access Token expired', detail: { errorcode: 'keymanagement.service.access_token_expired' } },
+        fault: {
+          faultstring: 'Access Token expired',
+          detail: { errorcode: 'keymanagement.service.access_token_expired' },
+        },
       });
     } finally {
       await control(base, 'POST', '/config', { accessTokenTtlSec: 86400 });
@@ -121,7 +133,12 @@ describe('auth', () => {
     expect(bogus.status).toBe(401);
     expect(bogus.body.fault.detail.errorcode).toBe('oauth.v2.InvalidAccessToken');
     const c = (await control(base, 'GET', '/requests')).body;
-    expect(c.routes['POST /v2/contacts']).toMatchObject({ count: 1, authFailed: 1, effective: 0, noEffect: 1 });
+    expect(c.routes['POST /v2/contacts']).toMatchObject({
+      count: 1,
+      authFailed: 1,
+      effective: 0,
+      noEffect: 1,
+    });
     expect(c.totals.authFailed).toBe(2);
     const found = await call(base, 'GET', '/v2/contacts', { query: { filter: 'given_name==Nobody' } });
     expect(found.body.contacts).toEqual([]);
@@ -133,7 +150,9 @@ describe('auth', () => {
       expect((await call(r.baseUrl, 'GET', '/v2/users', { key: 'good-key' })).status).toBe(200);
       const bad = await call(r.baseUrl, 'GET', '/v2/users', { key: 'bad-key' });
       expect(bad.status).toBe(401);
-      expect(bad.body.fault.detail.errorcode).toBe('keymanagement.service.InvalidAPICallAsNoApiProductMatchFound');
+      expect(bad.body.fault.detail.errorcode).toBe(
+        'keymanagement.service.InvalidAPICallAsNoApiProductMatchFound',
+      );
       // no control surface unless enabled
       expect((await call(r.baseUrl, 'GET', '/__sandbox/requests', { key: null })).status).toBe(404);
     } finally {

@@ -310,6 +310,24 @@ describe('REST hook delivery', () => {
     }
   });
 
+  it('splits a batch into POSTs of at most 1000 object keys', async () => {
+    const rx = await receiver();
+    const created = await createHook('product.add', rx.url);
+    await call('POST', '/__sandbox/config', { hookDelayMs: 300 });
+    try {
+      for (let i = 1; i <= 1500; i++) sb.api.emit('product.add', 'product', 100_000 + i);
+      await waitFor(() => rx.deliveries.length >= 2);
+      await sleep(200);
+      const sizes = rx.deliveries.map((d) => d.body.object_keys.length);
+      expect(sizes).toEqual([1000, 500]);
+      const ids = rx.deliveries.flatMap((d) => d.body.object_keys.map((k: { id: number }) => k.id));
+      expect(new Set(ids).size).toBe(1500);
+    } finally {
+      await call('POST', '/__sandbox/config', { hookDelayMs: 50 });
+      await call('DELETE', `/v1/hooks/${created.body.key}`);
+    }
+  });
+
   it('a failing receiver is retried, made Inactive after the 4th failure, and /verify reactivates it', async () => {
     const rx = await receiver();
     rx.deliveryStatus = 500;
@@ -413,5 +431,13 @@ describe('REST hook delivery', () => {
     await sleep(600);
     expect(rx.deliveries).toHaveLength(0);
     expect((await call('GET', '/v1/hooks')).body).toEqual([]);
+    // delivery still works after the reset
+    await call('POST', '/__sandbox/config', { hookDelayMs: 50 });
+    const rx2 = await receiver();
+    await createHook('task.add', rx2.url);
+    const id = await createTask('after reset');
+    await waitFor(() => rx2.deliveries.length > 0);
+    expect(String(rx2.deliveries[0]?.body.object_keys[0].id)).toBe(id);
+    expect(rx.deliveries).toHaveLength(0);
   });
 });

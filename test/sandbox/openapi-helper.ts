@@ -34,7 +34,9 @@ export function loadSpec(version: Version): AnyObj | undefined {
     doc = JSON.parse(readFileSync(file, 'utf8')) as AnyObj;
   } catch (err) {
     if (process.env.KEAP_OPENAPI_REQUIRED) {
-      throw new Error(`Keap OpenAPI document ${file} is required (KEAP_OPENAPI_REQUIRED) but missing: ${String(err)}`);
+      throw new Error(
+        `Keap OpenAPI document ${file} is required (KEAP_OPENAPI_REQUIRED) but missing: ${String(err)}`,
+      );
     }
     if (!noted) {
       noted = true;
@@ -70,7 +72,10 @@ function convertNullable(node: unknown): unknown {
 }
 
 const ajvs = new Map<Version, any>();
-const DOC_ID: Record<Version, string> = { v1: 'https://keap.local/v1.json', v2: 'https://keap.local/v2.json' };
+const DOC_ID: Record<Version, string> = {
+  v1: 'https://keap.local/v1.json',
+  v2: 'https://keap.local/v2.json',
+};
 
 function ajvFor(version: Version): any {
   let a = ajvs.get(version);
@@ -95,7 +100,11 @@ export function docPath(version: Version, pathTemplate: string): string {
   return version === 'v2' && pathTemplate.startsWith('/v2/') ? `/rest${pathTemplate}` : pathTemplate;
 }
 
-function operation(version: Version, method: string, pathTemplate: string): { op?: AnyObj; pathItem?: AnyObj; err?: string } {
+function operation(
+  version: Version,
+  method: string,
+  pathTemplate: string,
+): { op?: AnyObj; pathItem?: AnyObj; err?: string } {
   const doc = loadSpec(version);
   if (!doc) return {};
   const p = docPath(version, pathTemplate);
@@ -119,7 +128,9 @@ function validator(version: Version, pointer: string): any {
 }
 
 function ajvErrors(errors: any[] | null | undefined, where: string): string[] {
-  return (errors ?? []).map((e) => `${where}${e.instancePath || ''} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
+  return (errors ?? []).map(
+    (e) => `${where}${e.instancePath || ''} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+  );
 }
 
 /** Validate a response body against the document's schema for (method, path, status). [] = valid or no documents. */
@@ -153,8 +164,10 @@ function checkScalar(schema: AnyObj | undefined, raw: string, name: string): str
   const t = schema.type;
   if (t === 'integer' && !/^-?\d+$/.test(raw)) return [`query ${name}: '${raw}' is not an integer`];
   if (t === 'number' && Number.isNaN(Number(raw))) return [`query ${name}: '${raw}' is not a number`];
-  if (t === 'boolean' && raw !== 'true' && raw !== 'false') return [`query ${name}: '${raw}' is not a boolean`];
-  if (Array.isArray(schema.enum) && !schema.enum.includes(raw)) return [`query ${name}: '${raw}' is not one of ${schema.enum.join(',')}`];
+  if (t === 'boolean' && raw !== 'true' && raw !== 'false')
+    return [`query ${name}: '${raw}' is not a boolean`];
+  if (Array.isArray(schema.enum) && !schema.enum.includes(raw))
+    return [`query ${name}: '${raw}' is not one of ${schema.enum.join(',')}`];
   const n = Number(raw);
   if ((t === 'integer' || t === 'number') && schema.maximum !== undefined && n > schema.maximum) {
     return [`query ${name}: ${raw} > maximum ${schema.maximum}`];

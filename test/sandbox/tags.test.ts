@@ -37,7 +37,9 @@ describe('tags', () => {
     const listed = await call(base, 'GET', '/v2/tags', { query: { filter: 'tag_ids==1,2,3' } });
     expect(listed.body.tags.map((t: any) => t.id)).toEqual(['1', '2', '3']);
 
-    const ordered = await call(base, 'GET', '/v2/tags', { query: { order_by: 'name desc', page_size: 1000 } });
+    const ordered = await call(base, 'GET', '/v2/tags', {
+      query: { order_by: 'name desc', page_size: 1000 },
+    });
     const names = ordered.body.tags.map((t: any) => t.name.toLowerCase());
     expect(names).toEqual([...names].sort().reverse());
 
@@ -82,7 +84,9 @@ describe('tags', () => {
     expect(ap.status, ap.text).toBe(200);
     expectDoc('v2', 'POST', '/v2/tags/{tag_id}/contacts:applyTags', ap);
     expect(ap.body.results).toEqual({ '10': 'SUCCESS', '11': 'SUCCESS', '99999': 'NOT_FOUND' });
-    const again = await call(base, 'POST', `/v2/tags/${tag.id}/contacts:applyTags`, { body: { contact_ids: ['10'] } });
+    const again = await call(base, 'POST', `/v2/tags/${tag.id}/contacts:applyTags`, {
+      body: { contact_ids: ['10'] },
+    });
     expect(again.body.results).toEqual({ '10': 'DUPLICATE' });
 
     const tagged = await call(base, 'GET', `/v2/tags/${tag.id}/contacts`);
@@ -97,10 +101,14 @@ describe('tags', () => {
     expect(ct.body.tags.map((a: any) => a.tag.id)).toContain(tag.id);
     const contact = await call(base, 'GET', '/v2/contacts/10');
     expect(contact.body.tag_ids).toContain(tag.id);
-    const byApplied = await call(base, 'GET', '/v2/contacts/10/tags', { query: { order_by: 'applied_time desc' } });
+    const byApplied = await call(base, 'GET', '/v2/contacts/10/tags', {
+      query: { order_by: 'applied_time desc' },
+    });
     expect(byApplied.body.tags[0].tag.id).toBe(tag.id);
 
-    const rm = await call(base, 'POST', `/v2/tags/${tag.id}/contacts:removeTags`, { body: { contact_ids: ['10'] } });
+    const rm = await call(base, 'POST', `/v2/tags/${tag.id}/contacts:removeTags`, {
+      body: { contact_ids: ['10'] },
+    });
     expect(rm.status).toBe(204);
     expectDoc('v2', 'POST', '/v2/tags/{tag_id}/contacts:removeTags', rm);
     const after = await call(base, 'GET', `/v2/tags/${tag.id}/contacts`);

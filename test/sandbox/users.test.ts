@@ -21,12 +21,16 @@ describe('users', () => {
     expect(r.body.users.length).toBeGreaterThanOrEqual(3);
     expect(r.body.users[0].id).toBe('1');
 
-    const all = await call(base, 'GET', '/v2/users', { query: { filter: 'include_inactive==true;include_partners==true' } });
+    const all = await call(base, 'GET', '/v2/users', {
+      query: { filter: 'include_inactive==true;include_partners==true' },
+    });
     expect(all.body.users.length).toBeGreaterThan(r.body.users.length);
 
     const p = await call(base, 'GET', '/v2/users', { query: { page_size: 1 } });
     expect(p.body.users).toHaveLength(1);
-    const p2 = await call(base, 'GET', '/v2/users', { query: { page_size: 1, page_token: p.body.next_page_token } });
+    const p2 = await call(base, 'GET', '/v2/users', {
+      query: { page_size: 1, page_token: p.body.next_page_token },
+    });
     expect(p2.body.users[0].id).not.toBe(p.body.users[0].id);
 
     for (const size of [0, 101]) {
@@ -35,7 +39,9 @@ describe('users', () => {
       expect(bad.body.message).toContain('page_size');
       expectDoc('v2', 'GET', '/v2/users', bad);
     }
-    const byName = await call(base, 'GET', '/v2/users', { query: { filter: `given_name==${r.body.users[1].given_name}` } });
+    const byName = await call(base, 'GET', '/v2/users', {
+      query: { filter: `given_name==${r.body.users[1].given_name}` },
+    });
     expect(byName.body.users.map((u: any) => u.id)).toEqual([r.body.users[1].id]);
     const byIds = await call(base, 'GET', '/v2/users', { query: { filter: 'user_ids==1,3' } });
     expect(byIds.body.users.map((u: any) => u.id)).toEqual(['1', '3']);

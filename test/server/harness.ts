@@ -45,7 +45,10 @@ export interface HarnessOptions {
   readonly agent?: string;
   readonly tools?: readonly AnyToolSpec[];
   /** Client answers elicitation with this (and advertises the capability). */
-  readonly elicit?: (message: string) => { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
+  readonly elicit?: (message: string) => {
+    action: 'accept' | 'decline' | 'cancel';
+    content?: Record<string, unknown>;
+  };
   readonly sandbox?: RunningSandbox;
 }
 

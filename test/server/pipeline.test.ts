@@ -114,11 +114,17 @@ describe('server over the in-memory transport (sandbox mode, default policy)', (
     expect(c.instructions).toMatch(/Show the preview to the user/);
     expect(typeof c.confirmation_token).toBe('string');
     expect(contactsTable(h).get(Number(id))).toBeDefined();
-    const second = await h.call('delete_contact', { contact_id: id, confirmation_token: c.confirmation_token });
+    const second = await h.call('delete_contact', {
+      contact_id: id,
+      confirmation_token: c.confirmation_token,
+    });
     expect(second.isError).toBeFalsy();
     expect(data(second)).toMatchObject({ ok: true });
     expect(contactsTable(h).get(Number(id))).toBeUndefined();
-    const replay = await h.call('delete_contact', { contact_id: id, confirmation_token: c.confirmation_token });
+    const replay = await h.call('delete_contact', {
+      contact_id: id,
+      confirmation_token: c.confirmation_token,
+    });
     expect(replay.isError).toBe(true);
     expect(data(replay).error.category).toBe('confirmation');
   });

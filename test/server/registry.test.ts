@@ -13,7 +13,8 @@ const specByName = new Map(ALL_TOOLS.map((t) => [t.name, t]));
 
 function budget(tools: readonly Tool[]): number {
   return tools.reduce(
-    (n, t) => n + JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema }).length,
+    (n, t) =>
+      n + JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema }).length,
     0,
   );
 }
@@ -94,7 +95,9 @@ describe('tools/list for a full-write agent', () => {
       expect(s.$schema, t.name).toBeUndefined();
       const props = (s.properties ?? {}) as Record<string, { description?: string }>;
       for (const [field, p] of Object.entries(props)) {
-        expect(typeof p.description === 'string' && p.description.length > 0, `${t.name}.${field}`).toBe(true);
+        expect(typeof p.description === 'string' && p.description.length > 0, `${t.name}.${field}`).toBe(
+          true,
+        );
       }
     }
   });
@@ -110,7 +113,9 @@ describe('tools/list for a full-write agent', () => {
       }
       const props = Object.keys(s.properties ?? {});
       expect(props.includes('dry_run'), `${t.name} dry_run`).toBe(spec.access === 'write');
-      expect(props.includes('idempotency_key'), `${t.name} idempotency_key`).toBe(spec.idempotencyKey === true);
+      expect(props.includes('idempotency_key'), `${t.name} idempotency_key`).toBe(
+        spec.idempotencyKey === true,
+      );
       if (spec.confirm) expect(props, `${t.name} confirmation_token`).toContain('confirmation_token');
     }
   });
@@ -132,7 +137,9 @@ describe('tools/list for a full-write agent', () => {
       annotations: t.annotations,
       _meta: t._meta,
     }));
-    await expect(`${JSON.stringify(snapshot, null, 2)}\n`).toMatchFileSnapshot('__snapshots__/tools-list.json');
+    await expect(`${JSON.stringify(snapshot, null, 2)}\n`).toMatchFileSnapshot(
+      '__snapshots__/tools-list.json',
+    );
   });
 });
 

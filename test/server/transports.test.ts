@@ -50,7 +50,10 @@ describe('stdio (spawned bin)', () => {
       expect(client.getInstructions()).toMatch(/SANDBOX/);
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toContain('list_contacts');
-      const r = (await client.callTool({ name: 'list_contacts', arguments: { page_size: 3 } })) as CallToolResult;
+      const r = (await client.callTool({
+        name: 'list_contacts',
+        arguments: { page_size: 3 },
+      })) as CallToolResult;
       expect(r.isError).toBeFalsy();
       expect(data(r).contacts).toHaveLength(3);
     } finally {
@@ -110,7 +113,8 @@ describe('Streamable HTTP (in-process, port 0)', () => {
       policy: safety.policy,
       logger: silentLogger,
       sandbox: true,
-      makeServer: (agent) => createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true }),
+      makeServer: (agent) =>
+        createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true }),
     });
     cleanup = async () => {
       await http.close();
@@ -149,7 +153,10 @@ describe('Streamable HTTP (in-process, port 0)', () => {
       expect(readerTools).toContain('list_contacts');
       expect(readerTools).not.toContain('create_contact');
       expect(writerTools).toContain('create_contact');
-      const r = (await reader.callTool({ name: 'list_contacts', arguments: { page_size: 2 } })) as CallToolResult;
+      const r = (await reader.callTool({
+        name: 'list_contacts',
+        arguments: { page_size: 2 },
+      })) as CallToolResult;
       expect(data(r).contacts).toHaveLength(2);
       const denied = (await reader.callTool({
         name: 'create_contact',

@@ -19,12 +19,25 @@ export function idField(description: string) {
 
 /** A list of Keap v2 ids (strings of digits). */
 export function idList(description: string) {
-  return z.array(z.coerce.string().refine((s) => DIGITS.test(s), 'must be an id: a string of digits')).min(1).describe(description);
+  return z
+    .array(z.coerce.string().refine((s) => DIGITS.test(s), 'must be an id: a string of digits'))
+    .min(1)
+    .describe(description);
 }
 
 /** An integer without the noisy ±2^53 bounds zod would print into the JSON schema. */
 export function intField(description: string) {
   return z.number().refine(Number.isInteger, 'must be an integer').describe(description);
+}
+
+/** An id Keap types as an integer (v2 achieve goal); a string of digits is accepted and converted. */
+export function intId(description: string) {
+  return z
+    .preprocess(
+      (v) => (typeof v === 'string' && DIGITS.test(v) ? Number(v) : v),
+      z.number().refine((n) => Number.isSafeInteger(n) && n >= 0, 'must be an integer id'),
+    )
+    .describe(description);
 }
 
 /** Plain text the model writes; Keap wants it Base64-encoded, so it is encoded here. */

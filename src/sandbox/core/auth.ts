@@ -64,7 +64,10 @@ export class AuthService {
           ok: false,
           response: {
             status: 401,
-            body: gatewayFault('Invalid ApiKey', 'keymanagement.service.InvalidAPICallAsNoApiProductMatchFound'),
+            body: gatewayFault(
+              'Invalid ApiKey',
+              'keymanagement.service.InvalidAPICallAsNoApiProductMatchFound',
+            ),
           },
         };
       }
@@ -109,7 +112,10 @@ export class AuthService {
     });
     if (!clientId) return bad('client_id', 'is required');
     if (!this.clients.some((c) => c.id === clientId)) {
-      return { status: 400, body: { error: 'invalid_client', error_description: 'client_id: unknown client' } };
+      return {
+        status: 400,
+        body: { error: 'invalid_client', error_description: 'client_id: unknown client' },
+      };
     }
     if (!redirectUri) return bad('redirect_uri', 'is required');
     let target: URL;
@@ -155,7 +161,10 @@ export class AuthService {
     const c = this.clients.find((x) => x.id === id);
     if (!c || c.secret !== secret) {
       return {
-        error: { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } },
+        error: {
+          status: 401,
+          body: { error: 'invalid_client', error_description: 'Invalid client credentials' },
+        },
       };
     }
     return { id: c.id };
@@ -190,7 +199,10 @@ export class AuthService {
       const code = f.get('code');
       const c = code ? this.codes.get(code) : undefined;
       if (!code || !c || c.expiresAt <= now || c.clientId !== client.id) {
-        return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid authorization code' } };
+        return {
+          status: 400,
+          body: { error: 'invalid_grant', error_description: 'Invalid authorization code' },
+        };
       }
       const redirectUri = f.get('redirect_uri');
       if (redirectUri !== null && redirectUri !== c.redirectUri) {

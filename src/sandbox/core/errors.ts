@@ -56,12 +56,20 @@ export function notFound(what: string, id: string | number): SbHttpError {
 }
 
 /** 409 ALREADY_EXISTS (or pass statusText 'ABORTED'). */
-export function conflict(message: string, statusText: 'ALREADY_EXISTS' | 'ABORTED' = 'ALREADY_EXISTS'): SbHttpError {
+export function conflict(
+  message: string,
+  statusText: 'ALREADY_EXISTS' | 'ABORTED' = 'ALREADY_EXISTS',
+): SbHttpError {
   return new SbHttpError(409, message, [], statusText);
 }
 
 /** v2 envelope. */
-export function v2ErrorBody(e: SbHttpError): { code: number; message: string; status: string; details: SbErrorDetail[] } {
+export function v2ErrorBody(e: SbHttpError): {
+  code: number;
+  message: string;
+  status: string;
+  details: SbErrorDetail[];
+} {
   return {
     code: e.status,
     message: e.message,
@@ -76,7 +84,10 @@ export function v1ErrorBody(e: SbHttpError): { message: string } {
 }
 
 /** Gateway fault body (401 invalid token, 429 throttled). */
-export function gatewayFault(faultstring: string, errorcode: string): {
+export function gatewayFault(
+  faultstring: string,
+  errorcode: string,
+): {
   fault: { faultstring: string; detail: { errorcode: string } };
 } {
   return { fault: { faultstring, detail: { errorcode } } };

@@ -10,8 +10,8 @@
  * v1: `limit` / `offset` → `{[key]: [...], count, next, previous}`.
  */
 import { badRequest } from './errors.js';
-import { intParam } from './validate.js';
 import type { SbRequest, SbResponse } from './types.js';
+import { intParam } from './validate.js';
 
 export type FilterOp = '==' | '!=' | '>' | '<' | '>=' | '<=';
 
@@ -139,8 +139,9 @@ export function filterPredicate<T>(
       continue;
     }
     const values = f.list ? c.value.split(',').map((s) => s.trim()) : [c.value];
-    if (values.some((v) => v === '')) throw badRequest('filter', `Empty value for field '${c.field}' in 'filter'`);
-    const tests: ((v: unknown) => boolean)[] = values.map((val) => {
+    if (values.some((v) => v === ''))
+      throw badRequest('filter', `Empty value for field '${c.field}' in 'filter'`);
+    const tests: ((v: unknown) => boolean)[] = values.map((val): ((v: unknown) => boolean) => {
       switch (f.type) {
         case 'string': {
           const wild = val.endsWith('*');
@@ -169,7 +170,8 @@ export function filterPredicate<T>(
         }
         case 'number': {
           const n = toNumber(val);
-          if (n === undefined) throw badRequest('filter', `Invalid number '${val}' for field '${c.field}' in 'filter'`);
+          if (n === undefined)
+            throw badRequest('filter', `Invalid number '${val}' for field '${c.field}' in 'filter'`);
           return (v: unknown) => {
             const x = toNumber(v);
             return x !== undefined && cmp(x, n, c.op === '!=' ? '==' : c.op);
@@ -185,6 +187,8 @@ export function filterPredicate<T>(
             return x !== undefined && cmp(x, n, c.op === '!=' ? '==' : c.op);
           };
         }
+        default:
+          return () => false;
       }
     });
     const anyMatch = (t: T): boolean => {
@@ -298,7 +302,9 @@ export function listV2<T>(req: SbRequest, items: readonly T[], opts: ListV2Optio
   const last = page[page.length - 1];
   const more = start + size < rows.length;
   const next =
-    more && last ? encodeToken({ o: order.field, d: order.desc, k: last.k === undefined ? null : last.k, i: last.i }) : '';
+    more && last
+      ? encodeToken({ o: order.field, d: order.desc, k: last.k === undefined ? null : last.k, i: last.i })
+      : '';
   return {
     status: 200,
     body: { [opts.key]: page.map((r) => opts.render(r.t)), next_page_token: next, ...(opts.extra ?? {}) },
@@ -321,7 +327,10 @@ export function fieldsParam(req: SbRequest, allowed: readonly string[]): Set<str
 }
 
 /** Keep only the selected properties of a rendered object (`id` is always kept). */
-export function selectFields<O extends Record<string, unknown>>(obj: O, fields: Set<string> | undefined): Partial<O> {
+export function selectFields<O extends Record<string, unknown>>(
+  obj: O,
+  fields: Set<string> | undefined,
+): Partial<O> {
   if (!fields) return obj;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (k === 'id' || fields.has(k)) out[k] = v;

@@ -40,7 +40,12 @@ export interface SbRoute {
 
 /** A record of something that would have been real (email, charge, subscription start/cancel). */
 export interface LedgerEntry {
-  readonly kind: 'email_sent' | 'charge' | 'payment_recorded' | 'subscription_started' | 'subscription_cancelled';
+  readonly kind:
+    | 'email_sent'
+    | 'charge'
+    | 'payment_recorded'
+    | 'subscription_started'
+    | 'subscription_cancelled';
   readonly at: string;
   readonly data: Readonly<Record<string, unknown>>;
 }

@@ -96,14 +96,16 @@ export function pathId(req: SbRequest, name: string): number {
 }
 
 /** zod schema for a v2 string id ("123"), also accepting a JSON integer. Output: number. */
-export const zId = z.union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.number().int().positive()]).transform(
-  (v) => Number(v),
-);
+export const zId = z
+  .union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.number().int().positive()])
+  .transform((v) => Number(v));
 
 /** ISO-8601 date-time string. */
-export const zDateTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), {
-  message: 'must be an ISO-8601 date-time',
-});
+export const zDateTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), {
+    message: 'must be an ISO-8601 date-time',
+  });
 
 /** yyyy-mm-dd date string. */
 export const zDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date yyyy-mm-dd');

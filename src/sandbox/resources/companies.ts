@@ -9,12 +9,12 @@ import {
   applyTagToCompany,
   COMPANIES_TABLE,
   COMPANY_TAGS_TABLE,
+  CONTACTS_TABLE,
   type CompanyRow,
   type CompanyTagRow,
+  type ContactRow,
   companyTagIds,
   replaceRow,
-  CONTACTS_TABLE,
-  type ContactRow,
   TAGS_TABLE,
   type TagRow,
 } from './crm-model.js';
@@ -121,7 +121,11 @@ const UPDATE_MASK = [
  * Render a company. `fields` undefined = Keap's default subset for lists; pass 'all' for every property
  * (single GET / create / update answer with the whole object).
  */
-export function renderCompany(sb: SandboxApi, c: CompanyRow, fields: Set<string> | 'all' | undefined): Record<string, unknown> {
+export function renderCompany(
+  sb: SandboxApi,
+  c: CompanyRow,
+  fields: Set<string> | 'all' | undefined,
+): Record<string, unknown> {
   const full: Record<string, unknown> = {
     id: idStr(c.id),
     company_name: c.company_name,
@@ -156,7 +160,12 @@ export function renderCompany(sb: SandboxApi, c: CompanyRow, fields: Set<string>
     [
       'email_address',
       c.email
-        ? renderEmail({ email: c.email, field: 'EMAIL1', is_opt_in: false, email_opt_status: 'UNENGAGED_MARKETABLE' })
+        ? renderEmail({
+            email: c.email,
+            field: 'EMAIL1',
+            is_opt_in: false,
+            email_opt_status: 'UNENGAGED_MARKETABLE',
+          })
         : undefined,
     ],
     ['phone_number', c.phone ? renderPhone(c.phone) : undefined],
@@ -222,12 +231,18 @@ const SIMPLE_KEYS = [
 function checkOwner(sb: SandboxApi, owner: string | number | undefined): number | undefined {
   if (owner === undefined) return undefined;
   const id = Number(owner);
-  if (!sb.table(USERS_TABLE).get(id)) throw badRequest('owner_id', `User '${owner}' in 'owner_id' does not exist`);
+  if (!sb.table(USERS_TABLE).get(id))
+    throw badRequest('owner_id', `User '${owner}' in 'owner_id' does not exist`);
   return id;
 }
 
 /** Apply a parsed body to a company row (mask: only these keys; a masked key absent from the body is cleared). */
-function applyCompanyBody(sb: SandboxApi, row: CompanyRow, b: CompanyBody, mask: Set<string> | undefined): void {
+function applyCompanyBody(
+  sb: SandboxApi,
+  row: CompanyRow,
+  b: CompanyBody,
+  mask: Set<string> | undefined,
+): void {
   const take = (k: string): boolean => (mask ? mask.has(k) : k in b);
   const r = row as unknown as Record<string, unknown>;
   for (const k of SIMPLE_KEYS) {
@@ -424,6 +439,7 @@ export const companiesModule: SbModule = {
 
 function dateOr400(v: string): number {
   const n = Date.parse(v);
-  if (Number.isNaN(n) || !/^\d{4}-\d{2}-\d{2}T/.test(v)) throw badRequest('filter', `Invalid date-time '${v}' in 'filter'`);
+  if (Number.isNaN(n) || !/^\d{4}-\d{2}-\d{2}T/.test(v))
+    throw badRequest('filter', `Invalid date-time '${v}' in 'filter'`);
   return n;
 }

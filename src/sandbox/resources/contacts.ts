@@ -12,8 +12,8 @@ import {
   type AddressRow,
   applyTagToContact,
   COMPANIES_TABLE,
-  type CompanyRow,
   CONTACTS_TABLE,
+  type CompanyRow,
   type ContactRow,
   contactTagIds,
   dropContactLinks,
@@ -272,7 +272,12 @@ function uniqueSlots<T extends { field: string }>(rows: T[], name: string): T[] 
 }
 
 /** Write a parsed body into a row (mask: only these keys; a masked key absent from the body is cleared). */
-function applyContactBody(sb: SandboxApi, row: ContactRow, b: ContactBody, mask: Set<string> | undefined): void {
+function applyContactBody(
+  sb: SandboxApi,
+  row: ContactRow,
+  b: ContactBody,
+  mask: Set<string> | undefined,
+): void {
   const take = (k: string): boolean => (mask ? mask.has(k) && !READ_ONLY.has(k) : k in b);
   const r = row as unknown as Record<string, unknown>;
   for (const k of SIMPLE_KEYS) {
@@ -285,11 +290,13 @@ function applyContactBody(sb: SandboxApi, row: ContactRow, b: ContactBody, mask:
   if (take('email_addresses')) {
     row.email_addresses = uniqueSlots((b.email_addresses ?? []).map(toEmailRow), 'email_addresses');
   }
-  if (take('phone_numbers')) row.phone_numbers = uniqueSlots((b.phone_numbers ?? []).map(toPhoneRow), 'phone_numbers');
+  if (take('phone_numbers'))
+    row.phone_numbers = uniqueSlots((b.phone_numbers ?? []).map(toPhoneRow), 'phone_numbers');
   if (take('fax_numbers')) row.fax_numbers = uniqueSlots((b.fax_numbers ?? []).map(toFaxRow), 'fax_numbers');
   if (take('addresses')) row.addresses = uniqueSlots((b.addresses ?? []).map(toAddressRow), 'addresses');
   if (take('social_accounts')) row.social_accounts = (b.social_accounts ?? []).map((s) => ({ ...s }));
-  if (take('custom_fields')) row.custom_fields = (b.custom_fields ?? []).map((f) => ({ id: f.id, content: f.content }));
+  if (take('custom_fields'))
+    row.custom_fields = (b.custom_fields ?? []).map((f) => ({ id: f.id, content: f.content }));
   if (take('origin')) {
     if (b.origin) row.origin_ip = b.origin.ip_address;
     else delete row.origin_ip;
@@ -298,7 +305,8 @@ function applyContactBody(sb: SandboxApi, row: ContactRow, b: ContactBody, mask:
     if (b.owner_id === undefined) delete row.owner_id;
     else {
       const id = Number(b.owner_id);
-      if (!sb.table(USERS_TABLE).get(id)) throw badRequest('owner_id', `User '${b.owner_id}' in 'owner_id' does not exist`);
+      if (!sb.table(USERS_TABLE).get(id))
+        throw badRequest('owner_id', `User '${b.owner_id}' in 'owner_id' does not exist`);
       row.owner_id = id;
     }
   }
@@ -307,7 +315,10 @@ function applyContactBody(sb: SandboxApi, row: ContactRow, b: ContactBody, mask:
     else {
       const id = Number(b.leadsource_id);
       if (!LEAD_SOURCES.some((l) => l.id === id)) {
-        throw badRequest('leadsource_id', `Lead source '${b.leadsource_id}' in 'leadsource_id' does not exist`);
+        throw badRequest(
+          'leadsource_id',
+          `Lead source '${b.leadsource_id}' in 'leadsource_id' does not exist`,
+        );
       }
       row.leadsource_id = id;
     }
@@ -316,7 +327,8 @@ function applyContactBody(sb: SandboxApi, row: ContactRow, b: ContactBody, mask:
     if (!b.company) delete row.company_id;
     else if (b.company.id !== undefined) {
       const id = Number(b.company.id);
-      if (!getCompany(sb, id)) throw badRequest('company.id', `Company '${b.company.id}' in 'company.id' does not exist`);
+      if (!getCompany(sb, id))
+        throw badRequest('company.id', `Company '${b.company.id}' in 'company.id' does not exist`);
       row.company_id = id;
     } else if (b.company.company_name !== undefined) {
       const name = b.company.company_name.toLowerCase();
@@ -324,7 +336,11 @@ function applyContactBody(sb: SandboxApi, row: ContactRow, b: ContactBody, mask:
         .table<CompanyRow>(COMPANIES_TABLE)
         .all()
         .find((x) => x.company_name.toLowerCase() === name);
-      if (!co) throw badRequest('company.company_name', `Company '${b.company.company_name}' in 'company.company_name' does not exist`);
+      if (!co)
+        throw badRequest(
+          'company.company_name',
+          `Company '${b.company.company_name}' in 'company.company_name' does not exist`,
+        );
       row.company_id = co.id;
     } else delete row.company_id;
   }
@@ -357,7 +373,8 @@ function contactFilters(req: SbRequest): Record<string, FilterField<ContactRow>>
     ? phoneFieldsClause.value.split(',').map((s) => s.trim().toUpperCase())
     : ['PHONE1', 'PHONE2', 'PHONE3', 'PHONE4', 'PHONE5'];
   for (const p of phoneFields) {
-    if (!/^PHONE[1-5]$/.test(p)) throw badRequest('filter', `Invalid phone field '${p}' for 'phone_fields' in 'filter'`);
+    if (!/^PHONE[1-5]$/.test(p))
+      throw badRequest('filter', `Invalid phone field '${p}' for 'phone_fields' in 'filter'`);
   }
   const s = (get: (c: ContactRow) => string | undefined, wildcard = false): FilterField<ContactRow> => ({
     get,
@@ -425,7 +442,8 @@ function findDuplicate(
   if (emails.length === 0) {
     throw badRequest('email_addresses', `'email_addresses' is required when 'duplicate_option' is ${opt}`);
   }
-  const eq = (a: string | undefined, x: string | undefined): boolean => (a ?? '').toLowerCase() === (x ?? '').toLowerCase();
+  const eq = (a: string | undefined, x: string | undefined): boolean =>
+    (a ?? '').toLowerCase() === (x ?? '').toLowerCase();
   const wantCompany = b.company?.id !== undefined ? Number(b.company.id) : undefined;
   return sb
     .table<ContactRow>(CONTACTS_TABLE)
@@ -441,8 +459,22 @@ function findDuplicate(
 
 const CONTACT_TYPES = ['Lead', 'Customer', 'Prospect', 'Other'] as const;
 const SEED_SOURCE_TYPES = ['API', 'IMPORT', 'LANDING_PAGE', 'MANUAL', 'WEBFORM'] as const;
-const JOBS = ['Owner', 'Marketing Manager', 'Consultant', 'Office Manager', 'Coach', 'Designer', 'Accountant'] as const;
-const ZONES = ['America/Phoenix', 'America/Chicago', 'America/Denver', 'America/Los_Angeles', 'America/New_York'] as const;
+const JOBS = [
+  'Owner',
+  'Marketing Manager',
+  'Consultant',
+  'Office Manager',
+  'Coach',
+  'Designer',
+  'Accountant',
+] as const;
+const ZONES = [
+  'America/Phoenix',
+  'America/Chicago',
+  'America/Denver',
+  'America/Los_Angeles',
+  'America/New_York',
+] as const;
 
 export const contactsModule: SbModule = {
   name: 'contacts',
@@ -455,14 +487,23 @@ export const contactsModule: SbModule = {
     const tags = sb.table<TagRow>(TAGS_TABLE).all();
     const start = Date.UTC(2024, 0, 2, 8, 0, 0);
     for (let i = 0; i < 220; i++) {
-      const p = gen.person(rnd() < 0.5 ? 'example.com' : pick(rnd, ['mail.example.org', 'example.net'] as const));
+      const p = gen.person(
+        rnd() < 0.5 ? 'example.com' : pick(rnd, ['mail.example.org', 'example.net'] as const),
+      );
       const created = start + i * 3 * 86_400_000 + intBetween(rnd, 0, 86_399) * 1000;
       const updated = created + intBetween(rnd, 0, 60) * 86_400_000 + intBetween(rnd, 0, 86_399) * 1000;
       const company = companies.length > 0 && rnd() < 0.45 ? pick(rnd, companies) : undefined;
       const emails: ContactRow['email_addresses'] =
         i % 23 === 7
           ? []
-          : [{ email: p.email, field: 'EMAIL1', is_opt_in: rnd() < 0.6, email_opt_status: 'UNENGAGED_MARKETABLE' }];
+          : [
+              {
+                email: p.email,
+                field: 'EMAIL1',
+                is_opt_in: rnd() < 0.6,
+                email_opt_status: 'UNENGAGED_MARKETABLE',
+              },
+            ];
       const first = emails[0];
       if (first?.is_opt_in) {
         first.email_opt_status = 'SINGLE_OPT_IN';
@@ -511,7 +552,8 @@ export const contactsModule: SbModule = {
       if (owners.length > 0) row.owner_id = pick(rnd, owners);
       if (company) row.company_id = company.id;
       if (rnd() < 0.5) row.leadsource_id = pick(rnd, LEAD_SOURCES).id;
-      if (rnd() < 0.2) row.birth_date = `19${intBetween(rnd, 55, 99)}-0${intBetween(rnd, 1, 9)}-1${intBetween(rnd, 0, 9)}`;
+      if (rnd() < 0.2)
+        row.birth_date = `19${intBetween(rnd, 55, 99)}-0${intBetween(rnd, 1, 9)}-1${intBetween(rnd, 0, 9)}`;
       if (rnd() < 0.2) row.website = `https://${p.family.toLowerCase()}${i}.example.com`;
       t.insert(row);
       const nTags = intBetween(rnd, 0, 4);
@@ -549,7 +591,11 @@ export const contactsModule: SbModule = {
       path: '/v2/contacts',
       handler(req, sb) {
         const fields = fieldsParam(req, CONTACT_FIELDS);
-        const dup = enumParam(req, 'duplicate_option', ['Email', 'EmailAndName', 'EmailAndNameAndCompany'] as const);
+        const dup = enumParam(req, 'duplicate_option', [
+          'Email',
+          'EmailAndName',
+          'EmailAndNameAndCompany',
+        ] as const);
         if (req.body === undefined) throw badRequest('body', 'A contact body is required');
         const b = parseBody(zContactBody, req.body);
         const t = sb.table<ContactRow>(CONTACTS_TABLE);

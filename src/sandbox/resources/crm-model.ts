@@ -205,7 +205,12 @@ export function applyTagToContact(
 ): boolean {
   const links = sb.table<ContactTagRow>(CONTACT_TAGS_TABLE);
   if (links.all().some((l) => l.contact_id === contactId && l.tag_id === tagId)) return false;
-  links.insert({ id: links.nextId(), contact_id: contactId, tag_id: tagId, applied_time: opts.at ?? iso(sb.now()) });
+  links.insert({
+    id: links.nextId(),
+    contact_id: contactId,
+    tag_id: tagId,
+    applied_time: opts.at ?? iso(sb.now()),
+  });
   if (!opts.silent) sb.emit('contactGroup.applied', 'contact', contactId);
   return true;
 }
@@ -229,7 +234,12 @@ export function dropContactLinks(sb: SandboxApi, contactId: number): void {
 export function applyTagToCompany(sb: SandboxApi, tagId: number, companyId: number, at?: string): boolean {
   const links = sb.table<CompanyTagRow>(COMPANY_TAGS_TABLE);
   if (links.all().some((l) => l.company_id === companyId && l.tag_id === tagId)) return false;
-  links.insert({ id: links.nextId(), company_id: companyId, tag_id: tagId, applied_time: at ?? iso(sb.now()) });
+  links.insert({
+    id: links.nextId(),
+    company_id: companyId,
+    tag_id: tagId,
+    applied_time: at ?? iso(sb.now()),
+  });
   return true;
 }
 

@@ -42,7 +42,9 @@ export const zPhone = z
     extension: z.string().max(20).optional(),
     number: z.string().min(1).max(40),
     type: z.string().optional(),
-    field: z.enum(['PHONE_NUMBER_FIELD_UNSPECIFIED', 'PHONE1', 'PHONE2', 'PHONE3', 'PHONE4', 'PHONE5']).optional(),
+    field: z
+      .enum(['PHONE_NUMBER_FIELD_UNSPECIFIED', 'PHONE1', 'PHONE2', 'PHONE3', 'PHONE4', 'PHONE5'])
+      .optional(),
     number_e164: z.string().optional(),
   })
   .strict();
@@ -71,17 +73,23 @@ export const zSocial = z
   })
   .strict();
 
-export const zCustomField = z.object({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }).strict();
+export const zCustomField = z
+  .object({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() })
+  .strict();
 
 export const zDateOnly = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date yyyy-mm-dd');
 
 /** A v2 string id (a JSON integer is tolerated). */
-export const zIdLike = z.union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.number().int().positive()]);
+export const zIdLike = z.union([
+  z.string().regex(/^\d+$/, 'must be a numeric id'),
+  z.number().int().positive(),
+]);
 
 const ADDRESS_SLOTS = ['BILLING', 'SHIPPING', 'OTHER'] as const;
 
 export function toAddressRow(a: z.infer<typeof zAddress>, index: number): AddressRow {
-  const field = a.field && a.field !== 'ADDRESS_FIELD_UNSPECIFIED' ? a.field : (ADDRESS_SLOTS[index] ?? 'OTHER');
+  const field =
+    a.field && a.field !== 'ADDRESS_FIELD_UNSPECIFIED' ? a.field : (ADDRESS_SLOTS[index] ?? 'OTHER');
   const row: AddressRow = { field };
   if (a.line1 !== undefined) row.line1 = a.line1;
   if (a.line2 !== undefined) row.line2 = a.line2;
@@ -98,7 +106,17 @@ export function toAddressRow(a: z.infer<typeof zAddress>, index: number): Addres
 
 export function renderAddress(a: AddressRow): Record<string, unknown> {
   const out: Record<string, unknown> = { field: a.field };
-  for (const k of ['line1', 'line2', 'locality', 'region', 'region_code', 'country_code', 'postal_code', 'zip_code', 'zip_four'] as const) {
+  for (const k of [
+    'line1',
+    'line2',
+    'locality',
+    'region',
+    'region_code',
+    'country_code',
+    'postal_code',
+    'zip_code',
+    'zip_four',
+  ] as const) {
     const v = a[k];
     if (v !== undefined) out[k] = v;
   }
@@ -123,7 +141,8 @@ export function toEmailRow(e: z.infer<typeof zEmailRequest>, index: number): Ema
 const PHONE_SLOTS = ['PHONE1', 'PHONE2', 'PHONE3', 'PHONE4', 'PHONE5'] as const;
 
 export function toPhoneRow(p: z.infer<typeof zPhone>, index: number): PhoneRow {
-  const field = p.field && p.field !== 'PHONE_NUMBER_FIELD_UNSPECIFIED' ? p.field : (PHONE_SLOTS[index] ?? 'PHONE5');
+  const field =
+    p.field && p.field !== 'PHONE_NUMBER_FIELD_UNSPECIFIED' ? p.field : (PHONE_SLOTS[index] ?? 'PHONE5');
   const row: PhoneRow = { number: p.number, field };
   if (p.type !== undefined) row.type = p.type;
   if (p.extension !== undefined) row.extension = p.extension;
@@ -131,7 +150,8 @@ export function toPhoneRow(p: z.infer<typeof zPhone>, index: number): PhoneRow {
 }
 
 export function toFaxRow(f: z.infer<typeof zFax>, index: number): FaxRow {
-  const field = f.field && f.field !== 'FAX_NUMBER_FIELD_UNSPECIFIED' ? f.field : index === 0 ? 'FAX1' : 'FAX2';
+  const field =
+    f.field && f.field !== 'FAX_NUMBER_FIELD_UNSPECIFIED' ? f.field : index === 0 ? 'FAX1' : 'FAX2';
   const row: FaxRow = { number: f.number, field };
   if (f.type !== undefined) row.type = f.type;
   return row;

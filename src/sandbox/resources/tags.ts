@@ -50,7 +50,11 @@ const SEED_CATEGORIES: readonly { name: string; description: string; tags: reado
     description: 'Campaign membership',
     tags: ['Newsletter', 'Welcome Sequence', 'Abandoned Cart', 'Re-engagement'],
   },
-  { name: 'Events', description: 'Event attendance', tags: ['Attended: Summit 2025', 'Registered: Summit 2026'] },
+  {
+    name: 'Events',
+    description: 'Event attendance',
+    tags: ['Attended: Summit 2025', 'Registered: Summit 2026'],
+  },
 ];
 const UNCATEGORIZED_TAGS = ['Do Not Email', 'Imported', 'Partner', 'Needs Follow-up'] as const;
 
@@ -99,7 +103,10 @@ function tagFilterFields(sb: SandboxApi): Record<string, FilterField<TagRow>> {
   return {
     name: { get: (t) => t.name, type: 'string', wildcard: true },
     description: { get: (t) => t.description, type: 'string', wildcard: true },
-    category_id: { get: (t) => (t.category_id === undefined ? undefined : String(t.category_id)), type: 'string' },
+    category_id: {
+      get: (t) => (t.category_id === undefined ? undefined : String(t.category_id)),
+      type: 'string',
+    },
     tag_ids: { get: (t) => String(t.id), type: 'string', list: true },
     since_create_time: sinceFilter((t) => t.create_time),
     until_create_time: untilFilter((t) => t.create_time),
@@ -115,10 +122,17 @@ export const tagsModule: SbModule = {
     const tags = sb.table<TagRow>(TAGS_TABLE);
     const base = Date.UTC(2023, 1, 1, 12, 0, 0);
     let n = 0;
-    const at = (): string => iso(new Date(base + n++ * 3_600_000 * 29 + intBetween(() => sb.random(), 0, 3_599) * 1000));
+    const at = (): string =>
+      iso(new Date(base + n++ * 3_600_000 * 29 + intBetween(() => sb.random(), 0, 3_599) * 1000));
     for (const c of SEED_CATEGORIES) {
       const cAt = at();
-      const cat = cats.insert({ id: cats.nextId(), name: c.name, description: c.description, create_time: cAt, update_time: cAt });
+      const cat = cats.insert({
+        id: cats.nextId(),
+        name: c.name,
+        description: c.description,
+        create_time: cAt,
+        update_time: cAt,
+      });
       for (const name of c.tags) {
         const tAt = at();
         tags.insert({
@@ -163,8 +177,14 @@ export const tagsModule: SbModule = {
         let categoryId: number | undefined;
         if (b.category) {
           categoryId = Number(b.category.id);
-          if (!Number.isInteger(categoryId) || !sb.table<TagCategoryRow>(TAG_CATEGORIES_TABLE).get(categoryId)) {
-            throw badRequest('category.id', `Tag category '${String(b.category.id)}' in 'category.id' does not exist`);
+          if (
+            !Number.isInteger(categoryId) ||
+            !sb.table<TagCategoryRow>(TAG_CATEGORIES_TABLE).get(categoryId)
+          ) {
+            throw badRequest(
+              'category.id',
+              `Tag category '${String(b.category.id)}' in 'category.id' does not exist`,
+            );
           }
         }
         const tags = sb.table<TagRow>(TAGS_TABLE);

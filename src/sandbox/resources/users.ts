@@ -22,11 +22,56 @@ export interface UserRow {
 }
 
 const SEED_USERS: readonly Omit<UserRow, 'id' | 'create_time' | 'update_time'>[] = [
-  { given_name: 'Alex', family_name: 'Morgan', email: 'alex.morgan@sandbox.example', title: 'Owner', phone: '(480) 555-0100', admin: true, partner: false, status: 'ACTIVE' },
-  { given_name: 'Jordan', family_name: 'Lee', email: 'jordan.lee@sandbox.example', title: 'Sales Manager', phone: '(480) 555-0101', admin: false, partner: false, status: 'ACTIVE' },
-  { given_name: 'Casey', family_name: 'Rivera', email: 'casey.rivera@sandbox.example', title: 'Support Lead', phone: '(480) 555-0102', admin: false, partner: false, status: 'ACTIVE' },
-  { given_name: 'Sam', family_name: 'Patel', email: 'sam.patel@sandbox.example', title: 'Bookkeeper', phone: '(480) 555-0103', admin: false, partner: true, status: 'ACTIVE' },
-  { given_name: 'Riley', family_name: 'Chen', email: 'riley.chen@sandbox.example', title: 'Former Rep', phone: '(480) 555-0104', admin: false, partner: false, status: 'INACTIVE' },
+  {
+    given_name: 'Alex',
+    family_name: 'Morgan',
+    email: 'alex.morgan@sandbox.example',
+    title: 'Owner',
+    phone: '(480) 555-0100',
+    admin: true,
+    partner: false,
+    status: 'ACTIVE',
+  },
+  {
+    given_name: 'Jordan',
+    family_name: 'Lee',
+    email: 'jordan.lee@sandbox.example',
+    title: 'Sales Manager',
+    phone: '(480) 555-0101',
+    admin: false,
+    partner: false,
+    status: 'ACTIVE',
+  },
+  {
+    given_name: 'Casey',
+    family_name: 'Rivera',
+    email: 'casey.rivera@sandbox.example',
+    title: 'Support Lead',
+    phone: '(480) 555-0102',
+    admin: false,
+    partner: false,
+    status: 'ACTIVE',
+  },
+  {
+    given_name: 'Sam',
+    family_name: 'Patel',
+    email: 'sam.patel@sandbox.example',
+    title: 'Bookkeeper',
+    phone: '(480) 555-0103',
+    admin: false,
+    partner: true,
+    status: 'ACTIVE',
+  },
+  {
+    given_name: 'Riley',
+    family_name: 'Chen',
+    email: 'riley.chen@sandbox.example',
+    title: 'Former Rep',
+    phone: '(480) 555-0104',
+    admin: false,
+    partner: false,
+    status: 'INACTIVE',
+  },
 ];
 
 /** Ids of users that can own records (active, non-partner). */
@@ -91,7 +136,9 @@ export const usersModule: SbModule = {
         const includeInactive = /(^|;)\s*include_inactive==true/.test(f);
         const includePartners = /(^|;)\s*include_partners==true/.test(f);
         const visible = rows.filter(
-          (u) => (includeInactive || u.status === 'ACTIVE' || u.status === 'INVITED') && (includePartners || !u.partner),
+          (u) =>
+            (includeInactive || u.status === 'ACTIVE' || u.status === 'INVITED') &&
+            (includePartners || !u.partner),
         );
         return listV2(req, visible, {
           key: 'users',
