@@ -114,7 +114,7 @@ async function serve(config: Config): Promise<void> {
       );
     }
     const stdio = await startStdio(make(agent));
-    logger.info({ agent, keap: where }, `keap-mcp serving over stdio against ${where}`);
+    process.stderr.write(`keap-mcp ${SERVER_VERSION}: MCP over stdio for agent "${agent}" against ${where}\n`);
     stop = () => stdio.close();
     void stdio.closed.then(() => shutdown(0));
   }

@@ -6,7 +6,7 @@ export const emailTools = [
   defineTool({
     name: 'send_email',
     title: 'Send an email',
-    description: 'Email contacts now (real people, no recall). Give one of user_id/from_address.',
+    description: 'Email contacts now (real people, no recall). Give exactly one of user_id/from_address.',
     resource: 'emails',
     access: 'write',
     method: 'POST',

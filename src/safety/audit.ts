@@ -31,7 +31,6 @@ const KEEP_KEYS = new Set([
   'type',
   'method',
   'event_key',
-  'hook_url',
 ]);
 /** Keys whose string values are personal or free text even when they look like enum constants. */
 const PERSONAL_KEY =
@@ -51,8 +50,7 @@ export function redactArgs(value: unknown, key = ''): unknown {
   if (value === null || value === undefined) return value;
   if (typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'string') {
-    if (key !== '' && isIdKey(key) && !/url$/i.test(key)) return value;
-    if (key === 'hook_url') return value;
+    if (key !== '' && isIdKey(key)) return value;
     if (ENUM_VALUE.test(value) && !PERSONAL_KEY.test(key)) return value;
     return hashValue(value);
   }

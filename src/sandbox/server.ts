@@ -95,6 +95,7 @@ const zConfigPatch = z
     accessTokenTtlSec: z.number().int().positive().optional(),
     hookDelayMs: z.number().int().min(0).optional(),
     hookRetryDelaysMs: z.array(z.number().int().min(0)).optional(),
+    hookTimeoutMs: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -136,6 +137,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     accessTokenTtlSec: opts.accessTokenTtlSec ?? 86_400,
     hookDelayMs: opts.hookDelayMs ?? 1000,
     hookRetryDelaysMs: opts.hookRetryDelaysMs ?? [1000, 2000, 4000],
+    ...(opts.hookTimeoutMs !== undefined ? { hookTimeoutMs: opts.hookTimeoutMs } : {}),
   };
   const modules: readonly SbModule[] = MODULES;
   const state = new SandboxState(() => config);
@@ -213,6 +215,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
           ...(patch.accessTokenTtlSec !== undefined ? { accessTokenTtlSec: patch.accessTokenTtlSec } : {}),
           ...(patch.hookDelayMs !== undefined ? { hookDelayMs: patch.hookDelayMs } : {}),
           ...(patch.hookRetryDelaysMs !== undefined ? { hookRetryDelaysMs: patch.hookRetryDelaysMs } : {}),
+          ...(patch.hookTimeoutMs !== undefined ? { hookTimeoutMs: patch.hookTimeoutMs } : {}),
         };
         return { status: 200, body: config };
       }
@@ -357,16 +360,25 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
         const r = auth.authorize(url.searchParams, Date.now());
         send(res, r);
         status = r.status;
+        counters.record(`GET ${path}`, r.status, r.status < 400 ? 'effective' : 'noEffect', {});
       } else if (path === '/token' && method === 'POST') {
         const ctype = String(req.headers['content-type'] ?? '');
-        const form = ctype.includes('application/json')
-          ? new URLSearchParams(
-              Object.entries(JSON.parse(raw.toString('utf8') || '{}') as Record<string, string>),
-            )
-          : new URLSearchParams(raw.toString('utf8'));
-        const r = auth.token(form, req.headers.authorization, Date.now());
+        let form: URLSearchParams | undefined;
+        if (!ctype.includes('application/json')) form = new URLSearchParams(raw.toString('utf8'));
+        else {
+          try {
+            const obj = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
+            form = new URLSearchParams(Object.entries(obj).map(([k, v]) => [k, String(v)]));
+          } catch {
+            form = undefined;
+          }
+        }
+        const r = form
+          ? auth.token(form, req.headers.authorization, Date.now())
+          : { status: 400, body: { error: 'invalid_request', error_description: 'body: not form-encoded' } };
         send(res, r);
         status = r.status;
+        counters.record(`POST ${path}`, r.status, r.status < 400 ? 'effective' : 'noEffect', {});
       } else if ((path.startsWith('/v1/') || path.startsWith('/v2/')) && METHODS.includes(method)) {
         const r = await handleApi(req, res, method, path, url, raw);
         status = r.status;
@@ -375,6 +387,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
         const e = new SbHttpError(404, `No such path ${path}`);
         send(res, errorResponse(path, e));
         status = 404;
+        counters.record(`${method} ${path}`, 404, 'noEffect', {});
       }
     } catch (err) {
       if (!res.headersSent) send(res, { status: 500, body: { message: String(err) } });
@@ -485,6 +498,10 @@ export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Prom
       case '--verbose':
         verbose = true;
         break;
+      case '--help':
+      case '-h':
+        (io.out ?? ((line: string) => process.stdout.write(`${line}\n`)))(USAGE);
+        return;
       default:
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }

@@ -111,8 +111,11 @@ describe('rate limits (PAT 10/s)', () => {
     await write.catch((e: KeapError) => returned.push(e.message));
     const writeMs = Date.now() - started;
     await settle(reads);
+    const wlog = cap.text().split('\n').filter((l) => l.includes('keap response')).map((l) => { const j = JSON.parse(l); return `${j.method}@${j.time - started} (${j.ms}ms)`; });
+    process.stderr.write(`[limits] ${wlog.join(' ')}\n`);
     process.stderr.write(`[limits] write behind 30 queued reads finished after ${writeMs} ms at position ${order.indexOf('w')}\n`);
-    expect(order.indexOf('w')).toBeLessThanOrEqual(3);
-    expect(writeMs).toBeLessThan(1_500);
+    // Behind the queue it would finish after ~3 s (30 reads at 10/s); with priority it takes the next slot or two.
+    expect(order.indexOf('w')).toBeLessThanOrEqual(6);
+    expect(writeMs).toBeLessThan(700);
   }, 30_000);
 });

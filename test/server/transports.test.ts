@@ -43,6 +43,10 @@ describe('stdio (spawned bin)', () => {
       env: cleanEnv(),
       stderr: 'pipe',
     });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
     const client = new Client({ name: 'stdio-test', version: '1.0.0' });
     await client.connect(transport);
     try {
@@ -56,6 +60,7 @@ describe('stdio (spawned bin)', () => {
       })) as CallToolResult;
       expect(r.isError).toBeFalsy();
       expect(data(r).contacts).toHaveLength(3);
+      expect(stderr).toMatch(/over stdio .*SANDBOX/);
     } finally {
       await client.close();
     }

@@ -87,7 +87,7 @@ export const page = {
 
 /** `filter`: one string, `field==value` clauses joined by `;` (AND). */
 export function filter(example: string, fields: string) {
-  return z.string().optional().describe(`e.g. ${example}; fields: ${fields}`);
+  return z.string().optional().describe(`e.g. ${example}; keys: ${fields}`);
 }
 
 /** `order_by`: '<field> asc|desc'. */

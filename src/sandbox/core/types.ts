@@ -90,6 +90,8 @@ export interface SandboxConfig {
   readonly hookDelayMs: number;
   /** Delays of the retries after a failed delivery (default [1000, 2000, 4000]). */
   readonly hookRetryDelaysMs: readonly number[];
+  /** How long a hook receiver may take before the delivery counts as failed (unset = the hooks module's default). */
+  readonly hookTimeoutMs?: number;
 }
 
 export interface SbEvent {
@@ -130,6 +132,8 @@ export interface SandboxOptions {
   /** Delay before a hook batch is delivered (default 1000 ms) and the retry delays after a failure. */
   readonly hookDelayMs?: number;
   readonly hookRetryDelaysMs?: readonly number[];
+  /** Hook receiver timeout (ms); unset = the hooks module's default. */
+  readonly hookTimeoutMs?: number;
   /** Log one line per request to stderr (method, path, status, ms; never credentials). Default false. */
   readonly logRequests?: boolean;
 }
