@@ -6,6 +6,7 @@
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ZodError } from 'zod';
 import { ToolError, toErrorResult } from './errors.js';
 import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from './keap/types.js';
 import type { Logger } from './logger.js';
@@ -144,6 +145,7 @@ export async function runTool(
   }
 
   let idemKey: string | undefined;
+  let sent = false;
   try {
     // 2. The exact request and its preview.
     request = buildRequest(spec, args);
@@ -249,6 +251,7 @@ export async function runTool(
     }
 
     // 6. Keap.
+    sent = true;
     response = await ctx.client.request(toKeapRequest(spec, request, extra.signal));
 
     // 7. Shape.
@@ -256,7 +259,20 @@ export async function runTool(
     if (idemKey !== undefined) safety.idempotency.complete(agent, idemKey, data);
     audit(decision);
     return okResult(data);
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
+    if (!sent && !(err instanceof KeapError) && !(err instanceof ToolError) && !(err instanceof ZodError)) {
+      ctx.logger.error(
+        { err: err instanceof Error ? err.message : String(err), tool: spec.name },
+        'tool failed',
+      );
+      err = new ToolError({
+        category: 'unavailable',
+        message: 'the server failed before contacting Keap; nothing was sent',
+        nextStep: 'Retry once; if it fails again tell the user',
+        retryable: true,
+      });
+    }
     failure = err;
     if (idemKey !== undefined) {
       try {

@@ -8,11 +8,18 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { createKeapFetch } from '../keap/client.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { createKeapFetch } from '../keap/client.js';
 import { openStateDb } from '../state/db.js';
-import { buildAuthorizeUrl, exchangeCode, newState, type OAuthConfig, OAuthGrantError, validateCallback } from './oauth.js';
+import {
+  buildAuthorizeUrl,
+  exchangeCode,
+  newState,
+  type OAuthConfig,
+  OAuthGrantError,
+  validateCallback,
+} from './oauth.js';
 import { openTokenStore, type StoredTokens, type TokenStore } from './token-store.js';
 
 export interface AuthCliOptions {
@@ -107,12 +114,16 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
       const t = store().load();
       const lines: string[] = [];
       if (opts.config.apiKey !== undefined) {
-        lines.push('Credential: personal access token / service account key (KEAP_API_KEY is set; sent as X-Keap-API-Key)');
+        lines.push(
+          'Credential: personal access token / service account key (KEAP_API_KEY is set; sent as X-Keap-API-Key)',
+        );
       }
       if (t) lines.push(...describe(t, Date.now()));
       else if (opts.config.oauth) lines.push('OAuth: not logged in (run `keap-mcp auth login`)');
       if (lines.length === 0) {
-        lines.push('No Keap credential configured: set KEAP_API_KEY, or KEAP_OAUTH_CLIENT_ID/SECRET and run `keap-mcp auth login`.');
+        lines.push(
+          'No Keap credential configured: set KEAP_API_KEY, or KEAP_OAUTH_CLIENT_ID/SECRET and run `keap-mcp auth login`.',
+        );
       }
       out.write(`${lines.join('\n')}\n`);
       return t || opts.config.apiKey !== undefined ? 0 : 1;
@@ -137,7 +148,12 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     out.write(`Logged in to Keap. ${describe(tokens, Date.now()).slice(1, 2).join('')}\n`);
     return 0;
   } catch (e) {
-    const msg = e instanceof OAuthGrantError ? `Keap refused the authorisation (${e.message})` : e instanceof Error ? e.message : String(e);
+    const msg =
+      e instanceof OAuthGrantError
+        ? `Keap refused the authorisation (${e.message})`
+        : e instanceof Error
+          ? e.message
+          : String(e);
     err.write(`auth ${p.cmd} failed: ${msg}\n`);
     return 1;
   } finally {
@@ -154,7 +170,9 @@ async function loginLoopback(
 ): Promise<StoredTokens> {
   const want = new URL(redirect ?? 'http://127.0.0.1:0/callback');
   if (want.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(want.hostname)) {
-    throw new Error('the loopback login needs an http://127.0.0.1:PORT/... redirect URI; use --manual for any other');
+    throw new Error(
+      'the loopback login needs an http://127.0.0.1:PORT/... redirect URI; use --manual for any other',
+    );
   }
   const state = newState();
   const log = opts.logger ?? silentLogger;
@@ -183,11 +201,15 @@ async function loginLoopback(
         done = true;
         exchangeCode(cfg, params, redirectUri, fetch).then(
           (t) => {
-            res.writeHead(200, { 'content-type': 'text/plain' }).end('keap-mcp is authorised. You can close this window.');
+            res
+              .writeHead(200, { 'content-type': 'text/plain' })
+              .end('keap-mcp is authorised. You can close this window.');
             resolve(t);
           },
           (e: unknown) => {
-            res.writeHead(400, { 'content-type': 'text/plain' }).end('Code exchange failed; see the terminal.');
+            res
+              .writeHead(400, { 'content-type': 'text/plain' })
+              .end('Code exchange failed; see the terminal.');
             reject(e);
           },
         );
@@ -198,9 +220,14 @@ async function loginLoopback(
         const port = typeof addr === 'object' && addr ? addr.port : Number(want.port);
         redirectUri = `http://${want.hostname}:${port}${want.pathname}`;
         const authUrl = buildAuthorizeUrl(cfg, redirectUri, state);
-        out.write(`Open this URL in a browser to authorise keap-mcp:\n  ${authUrl}\nWaiting for the redirect to ${redirectUri} …\n`);
+        out.write(
+          `Open this URL in a browser to authorise keap-mcp:\n  ${authUrl}\nWaiting for the redirect to ${redirectUri} …\n`,
+        );
         log.debug({ redirectUri }, 'auth login: waiting for the callback');
-        timer = setTimeout(() => reject(new Error('timed out waiting for the authorisation redirect')), opts.loginTimeoutMs ?? 300_000);
+        timer = setTimeout(
+          () => reject(new Error('timed out waiting for the authorisation redirect')),
+          opts.loginTimeoutMs ?? 300_000,
+        );
         if (open) Promise.resolve((opts.openBrowser ?? defaultOpen)(authUrl)).catch(() => undefined);
       });
     });
@@ -263,7 +290,10 @@ function readLine(input: NodeJS.ReadableStream, timeoutMs: number): Promise<stri
       if (i >= 0) finish(undefined, buf.slice(0, i).replace(/\r$/, ''));
     };
     const onEnd = (): void => finish(undefined, buf);
-    const timer = setTimeout(() => finish(new Error('timed out waiting for the pasted redirect URL'), ''), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error('timed out waiting for the pasted redirect URL'), ''),
+      timeoutMs,
+    );
     input.on('data', onData);
     input.on('end', onEnd);
     input.resume();

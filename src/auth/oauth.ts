@@ -24,7 +24,10 @@ export interface OAuthConfig {
   readonly scope?: string;
 }
 
-export type FetchLike = (url: string, init: { method: string; headers: unknown; body?: unknown; signal?: AbortSignal; redirect?: string }) => Promise<Response>;
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: unknown; body?: unknown; signal?: AbortSignal; redirect?: string },
+) => Promise<Response>;
 
 /** A token-endpoint answer `{error, error_description}` (e.g. invalid_grant). */
 export class OAuthGrantError extends Error {
@@ -54,7 +57,9 @@ function client(cfg: OAuthConfig): oauth.Client {
 function requestOptions(cfg: OAuthConfig, fetchImpl: FetchLike): oauth.TokenEndpointRequestOptions {
   const insecure = new URL(cfg.tokenUrl).protocol === 'http:';
   return {
-    [oauth.customFetch]: fetchImpl as unknown as NonNullable<oauth.TokenEndpointRequestOptions[typeof oauth.customFetch]>,
+    [oauth.customFetch]: fetchImpl as unknown as NonNullable<
+      oauth.TokenEndpointRequestOptions[typeof oauth.customFetch]
+    >,
     ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
   };
 }
@@ -74,18 +79,32 @@ export function buildAuthorizeUrl(cfg: OAuthConfig, redirectUri: string, state: 
 }
 
 /** Validates the redirect back (state, error params); returns the parameters to exchange. */
-export function validateCallback(cfg: OAuthConfig, params: URLSearchParams, expectedState: string): URLSearchParams {
+export function validateCallback(
+  cfg: OAuthConfig,
+  params: URLSearchParams,
+  expectedState: string,
+): URLSearchParams {
   try {
     return oauth.validateAuthResponse(server(cfg), client(cfg), params, expectedState);
   } catch (e) {
     if (e instanceof oauth.AuthorizationResponseError) {
       throw new OAuthGrantError(e.error, e.error_description, 400);
     }
-    throw new OAuthGrantError('invalid_request', e instanceof Error ? e.message : 'invalid authorization response', 400);
+    throw new OAuthGrantError(
+      'invalid_request',
+      e instanceof Error ? e.message : 'invalid authorization response',
+      400,
+    );
   }
 }
 
-function toStored(cfg: OAuthConfig, r: oauth.TokenEndpointResponse, now: number, refreshed: boolean, previous?: StoredTokens): StoredTokens {
+function toStored(
+  cfg: OAuthConfig,
+  r: oauth.TokenEndpointResponse,
+  now: number,
+  refreshed: boolean,
+  previous?: StoredTokens,
+): StoredTokens {
   if (typeof r.refresh_token !== 'string' || r.refresh_token === '') {
     throw new OAuthGrantError('invalid_response', 'the token response has no refresh_token', 200);
   }
@@ -111,7 +130,11 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
     }
     if (e instanceof oauth.WWWAuthenticateChallengeError) {
       const c = e.cause[0];
-      throw new OAuthGrantError(c?.parameters.error ?? 'invalid_client', c?.parameters.error_description, e.status);
+      throw new OAuthGrantError(
+        c?.parameters.error ?? 'invalid_client',
+        c?.parameters.error_description,
+        e.status,
+      );
     }
     throw e;
   }

@@ -11,8 +11,21 @@ import type { StoredTokens, TokenStore } from '../auth/token-store.js';
 import type { Logger } from '../logger.js';
 import { type CredentialKind, errorFromResponse, OUTCOME_UNKNOWN_MESSAGE, sanitize } from './errors.js';
 import { type ClientLimits, CredentialLimiter } from './limiter.js';
-import { type AttemptOutcome, classifyNetworkError, DEFAULT_RETRY_POLICY, decideRetry, type RetryPolicy } from './retry.js';
-import { type KeapBudget, type KeapClientApi, KeapError, type KeapRequest, type KeapResponse, type QueryValue } from './types.js';
+import {
+  type AttemptOutcome,
+  classifyNetworkError,
+  DEFAULT_RETRY_POLICY,
+  decideRetry,
+  type RetryPolicy,
+} from './retry.js';
+import {
+  type KeapBudget,
+  type KeapClientApi,
+  KeapError,
+  type KeapRequest,
+  type KeapResponse,
+  type QueryValue,
+} from './types.js';
 
 export type { ClientLimits } from './limiter.js';
 
@@ -195,7 +208,11 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   const key = credentialKey(opts.baseUrl, cred);
   let shared = sharedByCredential.get(key);
   if (!shared) {
-    shared = { limiter: new CredentialLimiter(kind, opts.limits, opts.maxWaitMs ?? 20_000), refreshFlight: undefined, refs: 0 };
+    shared = {
+      limiter: new CredentialLimiter(kind, opts.limits, opts.maxWaitMs ?? 20_000),
+      refreshFlight: undefined,
+      refs: 0,
+    };
     sharedByCredential.set(key, shared);
   }
   shared.refs += 1;
@@ -222,12 +239,20 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       const started = Date.now();
       try {
         const next = await refreshTokens(
-          { clientId: c.clientId, clientSecret: c.clientSecret, tokenUrl: c.tokenUrl, authorizeUrl: c.tokenUrl },
+          {
+            clientId: c.clientId,
+            clientSecret: c.clientSecret,
+            tokenUrl: c.tokenUrl,
+            authorizeUrl: c.tokenUrl,
+          },
           cur,
           tokenFetch,
         );
         c.tokens.save(next); // persisted atomically before anyone uses it
-        log.info({ expiresAt: new Date(next.expiresAt).toISOString(), ms: Date.now() - started }, 'oauth tokens refreshed');
+        log.info(
+          { expiresAt: new Date(next.expiresAt).toISOString(), ms: Date.now() - started },
+          'oauth tokens refreshed',
+        );
         return next;
       } catch (e) {
         if (e instanceof OAuthGrantError && (e.error === 'invalid_grant' || e.error === 'invalid_client')) {
@@ -242,10 +267,14 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           );
         }
         if (e instanceof KeapError) throw e;
-        log.warn({ err: sanitize(e instanceof Error ? e.message : String(e), secrets) }, 'oauth refresh failed');
+        log.warn(
+          { err: sanitize(e instanceof Error ? e.message : String(e), secrets) },
+          'oauth refresh failed',
+        );
         throw new KeapError({
           category: 'unavailable',
-          message: 'Could not refresh the Keap OAuth token (token endpoint unreachable or failing); try again shortly.',
+          message:
+            'Could not refresh the Keap OAuth token (token endpoint unreachable or failing); try again shortly.',
           retryable: true,
         });
       }
@@ -317,9 +346,18 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   }
 
   async function request(req: KeapRequest): Promise<KeapResponse> {
-    if (closed) throw new KeapError({ category: 'unavailable', message: 'the Keap client is closed', retryable: false });
+    if (closed)
+      throw new KeapError({
+        category: 'unavailable',
+        message: 'the Keap client is closed',
+        retryable: false,
+      });
     if (!/^\/v[12]\//.test(req.path)) {
-      throw new KeapError({ category: 'input', message: `path must start with /v1/ or /v2/: ${req.path}`, retryable: false });
+      throw new KeapError({
+        category: 'input',
+        message: `path must start with /v1/ or /v2/: ${req.path}`,
+        retryable: false,
+      });
     }
     const requestId = randomUUID();
     const started = Date.now();
@@ -343,17 +381,29 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         res = await send(req, auth.headers, signal);
         budget = parseBudget(res.headers);
         sh.limiter.observe(budget);
-        outcome = res.malformed ? { kind: 'network', failure: 'ambiguous' } : { kind: 'status', status: res.status };
+        outcome = res.malformed
+          ? { kind: 'network', failure: 'ambiguous' }
+          : { kind: 'status', status: res.status };
         if (res.status === 429) sh.limiter.throttled(policy.rateLimitDelayMs);
         log.debug(
-          { requestId, method: req.method, path: req.path, attempt, status: res.status, ms: Date.now() - attemptStart, budget },
+          {
+            requestId,
+            method: req.method,
+            path: req.path,
+            attempt,
+            status: res.status,
+            ms: Date.now() - attemptStart,
+            budget,
+          },
           'keap response',
         );
       } catch (e) {
         if (req.signal?.aborted) {
           throw new KeapError({
             category: req.idempotent ? 'unavailable' : 'outcome_unknown',
-            message: req.idempotent ? 'the request was cancelled' : `the request was cancelled in flight. ${OUTCOME_UNKNOWN_MESSAGE}`,
+            message: req.idempotent
+              ? 'the request was cancelled'
+              : `the request was cancelled in flight. ${OUTCOME_UNKNOWN_MESSAGE}`,
             retryable: false,
             attempts: attempt,
           });
@@ -384,7 +434,14 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         case 'done': {
           const r = res as Sent;
           if (r.status < 400) {
-            return { status: r.status, body: r.body, attempts: attempt, durationMs: Date.now() - started, budget, requestId };
+            return {
+              status: r.status,
+              body: r.body,
+              attempts: attempt,
+              durationMs: Date.now() - started,
+              budget,
+              requestId,
+            };
           }
           throw errorFromResponse({
             status: r.status,

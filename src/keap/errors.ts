@@ -33,7 +33,9 @@ function str(v: unknown): string | undefined {
 }
 
 function rec(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
 }
 
 export interface ParsedErrorBody {
@@ -124,7 +126,12 @@ export function errorFromResponse(ctx: ErrorContext): KeapError {
   const parsed = parseErrorBody(ctx.body);
   const upstream =
     parsed.message !== undefined
-      ? sanitize(parsed.code && !parsed.message.includes(parsed.code) ? `${parsed.message} [${parsed.code}]` : parsed.message, ctx.secrets)
+      ? sanitize(
+          parsed.code && !parsed.message.includes(parsed.code)
+            ? `${parsed.message} [${parsed.code}]`
+            : parsed.message,
+          ctx.secrets,
+        )
       : undefined;
   const category = categoryForStatus(ctx.status);
   const where = `${ctx.method} ${ctx.path}`;

@@ -2,11 +2,12 @@
  * Per-credential rate limiting (the only module that does it), on bottleneck (no `expiration` option: its expiry
  * path leaks capacity in 2.19.5, see tooling.md §5).
  *
- * Shape: one bottleneck per credential with `maxConcurrent: 1` acts as a strict priority queue of *send slots*
- * (writes priority 1, reads priority 5, so a write never waits behind queued reads). The job that owns the head
- * of the queue computes the earliest moment a request may leave without breaking any window, sleeps until then,
- * records the send and releases the queue; the HTTP exchange itself runs outside the queue, so slow responses do
- * not slow the pacing.
+ * Shape: per credential, two bottleneck lanes (reads, writes) with `maxConcurrent: 1` queue callers for *send
+ * slots*. The job at the head of a lane computes the earliest moment a request may leave without breaking any
+ * window, sleeps until then, and records the send (check + record are synchronous, so the lanes never double-book
+ * a slot). Reads yield while any write waits, so a write never waits behind a queue of reads (not even behind
+ * bottleneck's serialized submission of thousands of reads). The HTTP exchange runs outside the lanes, so slow
+ * responses do not slow the pacing.
  *
  * Windows (all sliding, which is stricter than Keap's fixed windows): per second (PAT 10, spike ceiling 25 for
  * every kind) over 1000 ms + `windowMarginMs` (network jitter between our clock and the gateway's), a minimum gap
@@ -38,12 +39,24 @@ export type CredentialKindForLimits = 'pat' | 'oauth';
 
 export function defaultLimits(kind: CredentialKindForLimits): ClientLimits {
   return kind === 'pat'
-    ? { perSecond: 10, spikePerSecond: 25, perMinute: 240, perDay: 30_000, windowMarginMs: 40, minGapMs: undefined }
-    : { perSecond: undefined, spikePerSecond: 25, perMinute: 1_500, perDay: 150_000, windowMarginMs: 40, minGapMs: undefined };
+    ? {
+        perSecond: 10,
+        spikePerSecond: 25,
+        perMinute: 240,
+        perDay: 30_000,
+        windowMarginMs: 40,
+        minGapMs: undefined,
+      }
+    : {
+        perSecond: undefined,
+        spikePerSecond: 25,
+        perMinute: 1_500,
+        perDay: 150_000,
+        windowMarginMs: 40,
+        minGapMs: undefined,
+      };
 }
 
-const WRITE_PRIORITY = 1;
-const READ_PRIORITY = 5;
 const DAY_MS = 86_400_000;
 
 interface RemoteView {
@@ -73,7 +86,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 export class CredentialLimiter {
   readonly limits: ClientLimits;
-  private readonly queue: Bottleneck;
+  /** Two lanes (maxConcurrent 1 each): a write never queues behind reads, even behind their submission. */
+  private readonly lanes: Record<'read' | 'write', Bottleneck>;
   /** Send times of the last minute (+ margin), ascending. */
   private sends: number[] = [];
   private day = -1;
@@ -92,7 +106,10 @@ export class CredentialLimiter {
     private readonly now: () => number = Date.now,
   ) {
     this.limits = { ...defaultLimits(kind), ...stripUndefined(overrides ?? {}) };
-    this.queue = new Bottleneck({ maxConcurrent: 1, minTime: 0 });
+    this.lanes = {
+      read: new Bottleneck({ maxConcurrent: 1, minTime: 0 }),
+      write: new Bottleneck({ maxConcurrent: 1, minTime: 0 }),
+    };
   }
 
   private get perSecond(): number {
@@ -113,7 +130,12 @@ export class CredentialLimiter {
    * Earliest time ≥ `t` at which one more request may leave, given the sends in `log` (ascending) and
    * `extra` sends already promised after the last header observation.
    */
-  private earliest(t: number, log: readonly number[], dayCount: number, sentSinceObs: (since: number) => number): number {
+  private earliest(
+    t: number,
+    log: readonly number[],
+    dayCount: number,
+    sentSinceObs: (since: number) => number,
+  ): number {
     const { perMinute, perDay, windowMarginMs } = this.limits;
     let at = Math.max(t, this.blockedUntil);
     const n = log.length;
@@ -124,7 +146,8 @@ export class CredentialLimiter {
     const dayOfAt = Math.floor(at / DAY_MS);
     if (dayOfAt === this.day && dayCount >= perDay) at = Math.max(at, (this.day + 1) * DAY_MS);
     for (const view of [this.throttle, this.tenant, this.quota]) {
-      if (view && at < view.until && view.available - sentSinceObs(view.at) <= 0) at = Math.max(at, view.until);
+      if (view && at < view.until && view.available - sentSinceObs(view.at) <= 0)
+        at = Math.max(at, view.until);
     }
     return at;
   }
@@ -144,15 +167,13 @@ export class CredentialLimiter {
     return t - now;
   }
 
-  /** Jobs that a new job of this priority would wait behind (writes jump every queued read). */
-  private ahead(priority: 'read' | 'write'): number {
-    return priority === 'write' ? this.waiting.write + this.gateBusy : this.waiting.write + this.waiting.read;
-  }
-
-  /** Callers in acquire() that have no slot yet, by priority (counted synchronously, unlike bottleneck's queue). */
+  /** Callers in acquire() without a slot yet, by lane (counted synchronously, unlike bottleneck's queues). */
   private readonly waiting = { read: 0, write: 0 };
-  /** 1 while a read holds the head of the queue (a new write still waits for it). */
-  private gateBusy = 0;
+
+  /** Slots that a new caller of this lane would wait behind (a write only waits for other writes). */
+  private ahead(priority: 'read' | 'write'): number {
+    return priority === 'write' ? this.waiting.write : this.waiting.write + this.waiting.read;
+  }
 
   /**
    * Reserves a send slot: resolves when the request may leave. Throws KeapError 'rate_limited' (nothing sent)
@@ -165,37 +186,28 @@ export class CredentialLimiter {
     const est = this.estimateWaitMs(this.ahead(priority) + 1, this.maxWaitMs);
     if (est > this.maxWaitMs) throw rateLimitedError(est / 1000, 0, this.lastBudget);
     this.waiting[priority] += 1;
-    let counted = true;
-    const release = (): void => {
-      if (counted) {
-        counted = false;
-        this.waiting[priority] -= 1;
-      }
-    };
     try {
-      await this.queue.schedule({ priority: priority === 'write' ? WRITE_PRIORITY : READ_PRIORITY }, async () => {
-        release();
-        if (priority === 'read') this.gateBusy = 1;
-        try {
-          for (;;) {
-            if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-            const now = this.now();
-            this.prune(now);
-            const at = this.earliest(now, this.sends, this.dayCount, (since) => countAfter(this.sends, since));
-            if (at <= now) {
-              this.record(now);
-              return;
-            }
-            // Overtaken by writes or the budget shrank while queued: still never wait past the bound.
-            if (at > deadline) throw rateLimitedError((at - now) / 1000, 0, this.lastBudget);
-            await sleep(at - now, signal);
+      await this.lanes[priority].schedule(async () => {
+        for (;;) {
+          if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+          const now = this.now();
+          this.prune(now);
+          // Reads yield to any write that has no slot yet (its lane is serviced first).
+          const at =
+            priority === 'read' && this.waiting.write > 0
+              ? now + Math.max(1, this.minGap)
+              : this.earliest(now, this.sends, this.dayCount, (since) => countAfter(this.sends, since));
+          if (at <= now) {
+            this.record(now); // synchronous with the check above: two lanes can never take the same slot
+            return;
           }
-        } finally {
-          this.gateBusy = 0;
+          // Overtaken by writes or the budget shrank while queued: still never wait past the bound.
+          if (at > deadline) throw rateLimitedError((at - now) / 1000, 0, this.lastBudget);
+          await sleep(at - now, signal);
         }
       });
     } finally {
-      release();
+      this.waiting[priority] -= 1;
     }
   }
 
@@ -244,7 +256,11 @@ export class CredentialLimiter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.queue.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    await Promise.all(
+      [this.lanes.read, this.lanes.write].map((l) =>
+        l.stop({ dropWaitingJobs: true }).catch(() => undefined),
+      ),
+    );
   }
 }
 

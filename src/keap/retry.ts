@@ -72,7 +72,12 @@ export interface RetryInput {
 }
 
 /** stripe-node's backoff: base·2^(n-1) capped, then jittered to [50 %, 100 %], never below the base. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(baseMs * 2 ** Math.max(0, attempt - 1), maxMs);
   const jittered = exp * 0.5 * (1 + random());
   return Math.round(Math.max(baseMs, Math.min(jittered, maxMs)));
@@ -83,7 +88,9 @@ export function decideRetry(input: RetryInput): RetryDecision {
   const random = input.random ?? Math.random;
   const attemptsLeft = attempt < policy.maxAttempts;
   const retryAfter = (delayMs: number, reason: string): RetryDecision | undefined =>
-    attemptsLeft && elapsedMs + delayMs < policy.totalTimeoutMs ? { action: 'retry', delayMs, reason } : undefined;
+    attemptsLeft && elapsedMs + delayMs < policy.totalTimeoutMs
+      ? { action: 'retry', delayMs, reason }
+      : undefined;
 
   if (outcome.kind === 'status') {
     const s = outcome.status;
@@ -100,7 +107,11 @@ export function decideRetry(input: RetryInput): RetryDecision {
     if (s < 500) return { action: 'done' };
     // (5) Server errors: maybe applied.
     if (!idempotent) return { action: 'outcome_unknown' };
-    return retryAfter(backoffMs(attempt, policy.initialDelayMs, policy.maxDelayMs, random), `${s}`) ?? { action: 'done' };
+    return (
+      retryAfter(backoffMs(attempt, policy.initialDelayMs, policy.maxDelayMs, random), `${s}`) ?? {
+        action: 'done',
+      }
+    );
   }
 
   // Network failures.

@@ -368,7 +368,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
         else {
           try {
             const obj = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
-            form = new URLSearchParams(Object.entries(obj).map(([k, v]) => [k, String(v)]));
+            form = new URLSearchParams();
+            for (const [k, v] of Object.entries(obj)) form.set(k, String(v));
           } catch {
             form = undefined;
           }

@@ -23,10 +23,17 @@ export function captureLogger(): CapturedLogger {
   return { logger, text: () => chunks.join('') };
 }
 
-export async function control(baseUrl: string, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function control(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
   const res = await fetch(`${baseUrl}${path}`, {
     method,
-    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    ...(body !== undefined
+      ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+      : {}),
   });
   const t = await res.text();
   if (res.status >= 400) throw new Error(`control ${method} ${path}: ${res.status} ${t}`);
@@ -43,7 +50,9 @@ export interface RouteCounter {
   byStatus: Record<string, number>;
 }
 
-export async function counters(baseUrl: string): Promise<{ total: number; totals: RouteCounter; routes: Record<string, RouteCounter> }> {
+export async function counters(
+  baseUrl: string,
+): Promise<{ total: number; totals: RouteCounter; routes: Record<string, RouteCounter> }> {
   return (await control(baseUrl, 'GET', '/__sandbox/requests')) as {
     total: number;
     totals: RouteCounter;
@@ -59,7 +68,9 @@ export function fault(baseUrl: string, spec: Record<string, unknown>): Promise<u
  * A transparent proxy in front of the sandbox that counts POST /token (the sandbox's counters cover API routes
  * only). Every other request is forwarded as is.
  */
-export async function tokenCountingProxy(target: string): Promise<{ url: string; tokenPosts(): number; close(): Promise<void> }> {
+export async function tokenCountingProxy(
+  target: string,
+): Promise<{ url: string; tokenPosts(): number; close(): Promise<void> }> {
   let posts = 0;
   const t = new URL(target);
   const server: Server = createServer((req, res) => {

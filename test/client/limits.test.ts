@@ -1,7 +1,7 @@
 /** Rate limits against a sandbox enforcing Keap's PAT limits (10/s, 240/min): pacing, fail-fast, write priority. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeapClient } from '../../src/keap/client.js';
-import { KeapError, type KeapClientApi, type KeapResponse } from '../../src/keap/types.js';
+import { type KeapClientApi, KeapError, type KeapResponse } from '../../src/keap/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { captureLogger, control, counters, findSecrets } from './helpers.js';
 
@@ -36,7 +36,9 @@ function client(apiKey: string, maxWaitMs?: number): KeapClientApi {
 const read = (c: KeapClientApi) =>
   c.request({ method: 'GET', path: '/v2/tags', query: { page_size: 1 }, idempotent: true, priority: 'read' });
 
-async function settle(ps: Promise<KeapResponse>[]): Promise<{ ok: KeapResponse[]; errors: KeapError[]; at: number[] }> {
+async function settle(
+  ps: Promise<KeapResponse>[],
+): Promise<{ ok: KeapResponse[]; errors: KeapError[]; at: number[] }> {
   const started = Date.now();
   const at: number[] = [];
   const rs = await Promise.allSettled(ps.map((p) => p.finally(() => at.push(Date.now() - started))));
@@ -62,7 +64,9 @@ describe('rate limits (PAT 10/s)', () => {
     const n = await counters(sb.baseUrl);
     // The minimum a 10/s sliding window allows for 150 calls: 14 full windows after the first batch (≈14 s);
     // the issue's round figure is 15 s. Report both.
-    process.stderr.write(`[limits] 150 PAT calls: elapsed ${elapsed} ms; sandbox total ${n.total}, 429s ${n.totals.rateLimited}\n`);
+    process.stderr.write(
+      `[limits] 150 PAT calls: elapsed ${elapsed} ms; sandbox total ${n.total}, 429s ${n.totals.rateLimited}\n`,
+    );
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(ok).toHaveLength(150);
     expect(n.total).toBe(150);
@@ -102,20 +106,34 @@ describe('rate limits (PAT 10/s)', () => {
   it('a write never waits behind a queue of reads', async () => {
     const c = client(KEYS[2] as string);
     const order: string[] = [];
-    const reads = Array.from({ length: 30 }, (_, i) => read(c).then((r) => (order.push(`r${i}`), r)));
+    const reads = Array.from({ length: 30 }, (_, i) =>
+      read(c).then((r) => {
+        order.push(`r${i}`);
+        return r;
+      }),
+    );
     await new Promise((r) => setTimeout(r, 20));
     const write = c
-      .request({ method: 'POST', path: '/v2/tags', body: { name: `prio-${Date.now()}` }, idempotent: false, priority: 'write' })
-      .then((r) => (order.push('w'), r));
+      .request({
+        method: 'POST',
+        path: '/v2/tags',
+        body: { name: `prio-${Date.now()}` },
+        idempotent: false,
+        priority: 'write',
+      })
+      .then((r) => {
+        order.push('w');
+        return r;
+      });
     const started = Date.now();
     await write.catch((e: KeapError) => returned.push(e.message));
     const writeMs = Date.now() - started;
     await settle(reads);
-    const wlog = cap.text().split('\n').filter((l) => l.includes('keap response')).map((l) => { const j = JSON.parse(l); return `${j.method}@${j.time - started} (${j.ms}ms)`; });
-    process.stderr.write(`[limits] ${wlog.join(' ')}\n`);
-    process.stderr.write(`[limits] write behind 30 queued reads finished after ${writeMs} ms at position ${order.indexOf('w')}\n`);
+    process.stderr.write(
+      `[limits] write behind 30 queued reads finished after ${writeMs} ms at position ${order.indexOf('w')}\n`,
+    );
     // Behind the queue it would finish after ~3 s (30 reads at 10/s); with priority it takes the next slot or two.
-    expect(order.indexOf('w')).toBeLessThanOrEqual(6);
-    expect(writeMs).toBeLessThan(700);
+    expect(order.indexOf('w')).toBeLessThanOrEqual(3);
+    expect(writeMs).toBeLessThan(500);
   }, 30_000);
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuthCli } from '../../src/auth/cli.js';
 import { openTokenStore, type StoredTokens, type TokenStore } from '../../src/auth/token-store.js';
 import { createKeapClient } from '../../src/keap/client.js';
-import { KeapError, type KeapClientApi } from '../../src/keap/types.js';
+import { type KeapClientApi, KeapError } from '../../src/keap/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
 import { captureLogger, control, counters, findSecrets, tokenCountingProxy } from './helpers.js';
@@ -62,7 +62,13 @@ async function browser(url: string): Promise<void> {
 async function login(): Promise<{ code: number; out: string; err: string }> {
   const out = sink();
   const err = sink();
-  const code = await runAuthCli(['login'], { config: config(), stdout: out, stderr: err, openBrowser: browser, logger: cap.logger });
+  const code = await runAuthCli(['login'], {
+    config: config(),
+    stdout: out,
+    stderr: err,
+    openBrowser: browser,
+    logger: cap.logger,
+  });
   return { code, out: out.text(), err: err.text() };
 }
 
@@ -82,14 +88,21 @@ function remember(t: StoredTokens | undefined): void {
 function client(tokens: TokenStore): KeapClientApi {
   const c = createKeapClient({
     baseUrl: sb.baseUrl,
-    credential: { kind: 'oauth', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenUrl: `${proxy.url}/token`, tokens },
+    credential: {
+      kind: 'oauth',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      tokenUrl: `${proxy.url}/token`,
+      tokens,
+    },
     logger: cap.logger,
   });
   clients.push(c);
   return c;
 }
 
-const get = (c: KeapClientApi) => c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' });
+const get = (c: KeapClientApi) =>
+  c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' });
 
 async function settle<T>(ps: Promise<T>[]): Promise<{ ok: T[]; errors: KeapError[] }> {
   const rs = await Promise.allSettled(ps);
@@ -242,7 +255,8 @@ describe('OAuth', () => {
       stderr: err,
       stdin,
     });
-    for (let i = 0; i < 100 && !out.text().includes('state='); i += 1) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && !out.text().includes('state='); i += 1)
+      await new Promise((r) => setTimeout(r, 10));
     const url = /https?:\/\/\S+/.exec(out.text())?.[0] as string;
     const r = await fetch(url, { redirect: 'manual' });
     const loc = r.headers.get('location') as string;

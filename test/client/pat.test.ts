@@ -1,9 +1,9 @@
 /** PAT credential, budget headers, retries and faults against the sandbox over real HTTP. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeapClient } from '../../src/keap/client.js';
-import { KeapError, type KeapClientApi } from '../../src/keap/types.js';
+import { type KeapClientApi, KeapError } from '../../src/keap/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
-import { captureLogger, counters, control, fault, findSecrets } from './helpers.js';
+import { captureLogger, control, counters, fault, findSecrets } from './helpers.js';
 
 const API_KEY = 'KeapAK-pat-test-0123456789abcdef';
 const WRONG_KEY = 'KeapAK-wrong-key-fedcba9876543210';
@@ -14,7 +14,10 @@ const cap = captureLogger();
 const returned: string[] = [];
 const clients: KeapClientApi[] = [];
 
-function client(apiKey = API_KEY, extra: Partial<Parameters<typeof createKeapClient>[0]> = {}): KeapClientApi {
+function client(
+  apiKey = API_KEY,
+  extra: Partial<Parameters<typeof createKeapClient>[0]> = {},
+): KeapClientApi {
   const c = createKeapClient({
     baseUrl: sb.baseUrl,
     credential: { kind: 'pat', apiKey },
@@ -50,7 +53,13 @@ afterAll(async () => {
 });
 
 const firstContact = async (c: KeapClientApi): Promise<number> => {
-  const r = await c.request({ method: 'GET', path: '/v2/contacts', query: { page_size: 1 }, idempotent: true, priority: 'read' });
+  const r = await c.request({
+    method: 'GET',
+    path: '/v2/contacts',
+    query: { page_size: 1 },
+    idempotent: true,
+    priority: 'read',
+  });
   const body = r.body as { contacts: { id: number }[] };
   return body.contacts[0]?.id as number;
 };
@@ -58,7 +67,15 @@ const firstContact = async (c: KeapClientApi): Promise<number> => {
 describe('PAT', () => {
   it('sends X-Keap-API-Key and reads the budget headers', async () => {
     const c = client();
-    const r = await capture(c.request({ method: 'GET', path: '/v2/contacts', query: { page_size: 2 }, idempotent: true, priority: 'read' }));
+    const r = await capture(
+      c.request({
+        method: 'GET',
+        path: '/v2/contacts',
+        query: { page_size: 2 },
+        idempotent: true,
+        priority: 'read',
+      }),
+    );
     expect(r).not.toBeInstanceOf(KeapError);
     if (r instanceof KeapError) return;
     expect(r.status).toBe(200);
@@ -74,7 +91,9 @@ describe('PAT', () => {
   it('wrong key → authentication error naming the credential, not retried', async () => {
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     const c = client(WRONG_KEY);
-    const e = await capture(c.request({ method: 'GET', path: '/v2/contacts', idempotent: true, priority: 'read' }));
+    const e = await capture(
+      c.request({ method: 'GET', path: '/v2/contacts', idempotent: true, priority: 'read' }),
+    );
     expect(e).toBeInstanceOf(KeapError);
     const err = e as KeapError;
     expect(err.category).toBe('authentication');
@@ -87,11 +106,19 @@ describe('PAT', () => {
 
   it('maps 404 and 400 with Keap’s message', async () => {
     const c = client();
-    const nf = (await capture(c.request({ method: 'GET', path: '/v2/contacts/99999999', idempotent: true, priority: 'read' }))) as KeapError;
+    const nf = (await capture(
+      c.request({ method: 'GET', path: '/v2/contacts/99999999', idempotent: true, priority: 'read' }),
+    )) as KeapError;
     expect(nf.category).toBe('not_found');
     expect(nf.upstreamMessage).toMatch(/99999999/);
     const bad = (await capture(
-      c.request({ method: 'POST', path: '/v2/orders', body: { nope: 1 }, idempotent: false, priority: 'write' }),
+      c.request({
+        method: 'POST',
+        path: '/v2/orders',
+        body: { nope: 1 },
+        idempotent: false,
+        priority: 'write',
+      }),
     )) as KeapError;
     expect(bad.category).toBe('validation');
     expect(bad.attempts).toBe(1);
@@ -106,20 +133,39 @@ describe('retries with fault injection', () => {
     order_type: 'OFFLINE',
   });
   const ordersTitled = (title: string) =>
-    sb.api.table<{ id: number; title: string }>('orders').all().filter((o) => o.title === title).length;
+    sb.api
+      .table<{ id: number; title: string }>('orders')
+      .all()
+      .filter((o) => o.title === title).length;
 
   it('429 then 200 → success for GET and for POST', async () => {
     const c = client();
     const contactId = await firstContact(c);
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/contacts', status: 429, count: 1 });
-    const g = await capture(c.request({ method: 'GET', path: '/v2/contacts', query: { page_size: 1 }, idempotent: true, priority: 'read' }));
+    const g = await capture(
+      c.request({
+        method: 'GET',
+        path: '/v2/contacts',
+        query: { page_size: 1 },
+        idempotent: true,
+        priority: 'read',
+      }),
+    );
     expect(g).not.toBeInstanceOf(KeapError);
     expect((g as { attempts: number }).attempts).toBe(2);
 
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', status: 429, count: 1 });
     const title = `retry-429-${Date.now()}`;
-    const p = await capture(c.request({ method: 'POST', path: '/v2/orders', body: orderBody(contactId, title), idempotent: false, priority: 'write' }));
+    const p = await capture(
+      c.request({
+        method: 'POST',
+        path: '/v2/orders',
+        body: orderBody(contactId, title),
+        idempotent: false,
+        priority: 'write',
+      }),
+    );
     expect(p).not.toBeInstanceOf(KeapError);
     expect((p as { attempts: number; status: number }).attempts).toBe(2);
     expect(ordersTitled(title)).toBe(1);
@@ -133,14 +179,28 @@ describe('retries with fault injection', () => {
     const contactId = await firstContact(c);
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/contacts', status: 500, count: 1 });
-    const g = await capture(c.request({ method: 'GET', path: '/v2/contacts', query: { page_size: 1 }, idempotent: true, priority: 'read' }));
+    const g = await capture(
+      c.request({
+        method: 'GET',
+        path: '/v2/contacts',
+        query: { page_size: 1 },
+        idempotent: true,
+        priority: 'read',
+      }),
+    );
     expect(g).not.toBeInstanceOf(KeapError);
     expect((g as { attempts: number }).attempts).toBe(2);
 
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', status: 500, count: 1 });
     const title = `retry-500-${Date.now()}`;
     const e = (await capture(
-      c.request({ method: 'POST', path: '/v2/orders', body: orderBody(contactId, title), idempotent: false, priority: 'write' }),
+      c.request({
+        method: 'POST',
+        path: '/v2/orders',
+        body: orderBody(contactId, title),
+        idempotent: false,
+        priority: 'write',
+      }),
     )) as KeapError;
     expect(e).toBeInstanceOf(KeapError);
     expect(e.category).toBe('outcome_unknown');
@@ -155,7 +215,13 @@ describe('retries with fault injection', () => {
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', reset: 'after', count: 1 });
     const title = `reset-after-${Date.now()}`;
     const e = (await capture(
-      c.request({ method: 'POST', path: '/v2/orders', body: orderBody(contactId, title), idempotent: false, priority: 'write' }),
+      c.request({
+        method: 'POST',
+        path: '/v2/orders',
+        body: orderBody(contactId, title),
+        idempotent: false,
+        priority: 'write',
+      }),
     )) as KeapError;
     expect(e.category).toBe('outcome_unknown');
     expect(ordersTitled(title)).toBe(1);
@@ -166,12 +232,26 @@ describe('retries with fault injection', () => {
     const c = client();
     const contactId = await firstContact(c);
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/contacts', reset: 'after', count: 1 });
-    const g = await capture(c.request({ method: 'GET', path: '/v2/contacts', query: { page_size: 1 }, idempotent: true, priority: 'read' }));
+    const g = await capture(
+      c.request({
+        method: 'GET',
+        path: '/v2/contacts',
+        query: { page_size: 1 },
+        idempotent: true,
+        priority: 'read',
+      }),
+    );
     expect((g as { attempts: number }).attempts).toBe(2);
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', malformed: true, count: 1 });
     const title = `malformed-${Date.now()}`;
     const e = (await capture(
-      c.request({ method: 'POST', path: '/v2/orders', body: orderBody(contactId, title), idempotent: false, priority: 'write' }),
+      c.request({
+        method: 'POST',
+        path: '/v2/orders',
+        body: orderBody(contactId, title),
+        idempotent: false,
+        priority: 'write',
+      }),
     )) as KeapError;
     expect(e.category).toBe('outcome_unknown');
     expect(ordersTitled(title)).toBe(1);
@@ -181,7 +261,9 @@ describe('retries with fault injection', () => {
     const c = client(API_KEY, { maxAttempts: 3 });
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/tags', status: 503, count: 5 });
-    const e = (await capture(c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' }))) as KeapError;
+    const e = (await capture(
+      c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' }),
+    )) as KeapError;
     expect(e.category).toBe('unavailable');
     expect(e.attempts).toBe(3);
     expect((await counters(sb.baseUrl)).routes['GET /v2/tags']?.count).toBe(3);
@@ -197,7 +279,9 @@ describe('retries with fault injection', () => {
       retry: { initialDelayMs: 20 },
     });
     clients.push(c);
-    const e = (await capture(c.request({ method: 'POST', path: '/v2/orders', body: {}, idempotent: false, priority: 'write' }))) as KeapError;
+    const e = (await capture(
+      c.request({ method: 'POST', path: '/v2/orders', body: {}, idempotent: false, priority: 'write' }),
+    )) as KeapError;
     expect(e.category).toBe('unavailable');
     expect(e.attempts).toBe(3);
   });

@@ -47,6 +47,15 @@ describe('confirmation with an elicitation-capable client', () => {
     await conn.close();
   });
 
+  it('a client declaring the older `elicitation: {}` capability is asked through a form too', async () => {
+    const conn = await connect(env, { elicit: { action: 'decline' }, elicitationCapability: {} });
+    const r = await conn.call('delete_contact', { contact_id: id(1) });
+    expect(conn.elicitations).toHaveLength(1);
+    expect(data(r).declined).toBe(true);
+    expect(await total()).toBe(0);
+    await conn.close();
+  });
+
   for (const answer of [
     { action: 'decline' as const },
     { action: 'cancel' as const },

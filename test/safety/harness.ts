@@ -90,6 +90,8 @@ export async function connect(
     auditLogPath?: string;
     db?: StateDb;
     now?: () => number;
+    /** Client elicitation capability as declared (default { form: {} } when elicit is given). */
+    elicitationCapability?: Record<string, unknown>;
   } = {},
 ): Promise<Conn> {
   const db = opts.db ?? openStateDb(undefined);
@@ -108,7 +110,10 @@ export async function connect(
   const server = createServer({ agent, client: env.keap, safety, logger: silentLogger, sandbox: true });
   const client = new Client(
     { name: 'safety-test', version: '1.0.0' },
-    { capabilities: opts.elicit !== undefined ? { elicitation: { form: {} } } : {} },
+    {
+      capabilities:
+        opts.elicit !== undefined ? { elicitation: opts.elicitationCapability ?? { form: {} } } : {},
+    },
   );
   const elicitations: { message: string; schema: unknown }[] = [];
   if (opts.elicit !== undefined) {

@@ -138,6 +138,17 @@ describe('tags', () => {
     expect(noContact.status).toBe(404);
   });
 
+  it('lists tag categories', async () => {
+    const r = await call(base, 'GET', '/v2/tags/categories', { query: { order_by: 'name asc' } });
+    expect(r.status).toBe(200);
+    expectDoc('v2', 'GET', '/v2/tags/categories', r);
+    expect(r.body.tag_categories.length).toBeGreaterThanOrEqual(4);
+    const names = r.body.tag_categories.map((c: any) => c.name.toLowerCase());
+    expect(names).toEqual([...names].sort());
+    const one = await call(base, 'GET', '/v2/tags/categories', { query: { filter: 'name==Interests' } });
+    expect(one.body.tag_categories.map((c: any) => c.name)).toEqual(['Interests']);
+  });
+
   it('lists companies by tag', async () => {
     const tags = (await call(base, 'GET', '/v2/tags', { query: { page_size: 1000 } })).body.tags;
     let found = false;

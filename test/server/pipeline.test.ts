@@ -202,4 +202,21 @@ describe('policy at list and call time', () => {
       await h.close();
     }
   });
+
+  it('an accepted elicitation sends exactly one request', async () => {
+    const h = await startHarness({
+      policy: FULL_WRITE_POLICY,
+      elicit: () => ({ action: 'accept', content: { confirm: true } }),
+    });
+    try {
+      const id = h.sandbox.api.table<{ id: number }>('contacts').all()[0]?.id as number;
+      const r = await h.call('delete_contact', { contact_id: String(id) });
+      expect(r.isError).toBeFalsy();
+      expect(data(r)).toMatchObject({ ok: true });
+      expect(h.sandbox.api.table('contacts').get(id)).toBeUndefined();
+      expect(h.audit().at(-1)).toMatchObject({ decision: 'confirmed', status: 204 });
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@
  * Transports end to end: a spawned stdio process (the built bin, `npm test` builds first), an in-process
  * Streamable HTTP server with per-agent bearer tokens, and the start-up failure without credentials.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,38 @@ describe('stdio (spawned bin)', () => {
       expect(stderr).toMatch(/over stdio .*SANDBOX/);
     } finally {
       await client.close();
+    }
+  });
+
+  it('what `npm start` runs (--http --sandbox) prints its URL and serves list_contacts', async () => {
+    const child = spawn(process.execPath, [BIN, '--http', '--sandbox', '--port', '0'], {
+      env: cleanEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${err}`)), 30_000);
+        child.stderr.on('data', (c: Buffer) => {
+          err += c.toString('utf8');
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(err);
+          if (m?.[1]) {
+            clearTimeout(timer);
+            expect(err).toMatch(/SANDBOX/);
+            expect(err).toMatch(/mcp\.json/);
+            resolve(m[1]);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+      });
+      const client = new Client({ name: 'start-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      const r = (await client.callTool({ name: 'list_contacts', arguments: {} })) as CallToolResult;
+      expect(r.isError).toBeFalsy();
+      expect((data(r).contacts as unknown[]).length).toBeGreaterThan(0);
+      await client.close();
+    } finally {
+      child.kill('SIGTERM');
     }
   });
 

@@ -98,8 +98,7 @@ function parseContactIds(body: unknown): number[] {
   return ids;
 }
 
-function tagFilterFields(sb: SandboxApi): Record<string, FilterField<TagRow>> {
-  void sb;
+function tagFilterFields(): Record<string, FilterField<TagRow>> {
   return {
     name: { get: (t) => t.name, type: 'string', wildcard: true },
     description: { get: (t) => t.description, type: 'string', wildcard: true },
@@ -158,7 +157,7 @@ export const tagsModule: SbModule = {
         return listV2(req, sb.table<TagRow>(TAGS_TABLE).all(), {
           key: 'tags',
           render: renderTag,
-          filter: tagFilterFields(sb),
+          filter: tagFilterFields(),
           orderBy: {
             id: (t) => t.id,
             name: (t) => t.name.toLowerCase(),
@@ -221,8 +220,20 @@ export const tagsModule: SbModule = {
             create_time: c.create_time,
             update_time: c.update_time,
           }),
-          filter: { name: { get: (c) => c.name, type: 'string', wildcard: true } },
-          orderBy: { id: (c) => c.id, name: (c) => c.name.toLowerCase() },
+          filter: {
+            name: { get: (c) => c.name, type: 'string', wildcard: true },
+            description: { get: (c) => c.description, type: 'string', wildcard: true },
+            since_create_time: sinceFilter((c) => c.create_time),
+            until_create_time: untilFilter((c) => c.create_time),
+            since_update_time: sinceFilter((c) => c.update_time),
+            until_update_time: untilFilter((c) => c.update_time),
+          },
+          orderBy: {
+            id: (c) => c.id,
+            name: (c) => c.name.toLowerCase(),
+            create_time: (c) => c.create_time,
+            update_time: (c) => c.update_time,
+          },
         });
       },
     },
@@ -332,7 +343,7 @@ export const tagsModule: SbModule = {
           const t = getTag(sb, l.tag_id);
           if (t) rows.push({ t, l });
         }
-        const tf = tagFilterFields(sb);
+        const tf = tagFilterFields();
         const lift = (f: FilterField<TagRow> | undefined): FilterField<{ t: TagRow; l: ContactTagRow }> => {
           if (!f) throw new Error('missing filter');
           const m = f.match;
