@@ -1,5 +1,5 @@
 /** pino on stderr (stdout is the stdio protocol). Secrets are redacted by path and by value. */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -25,12 +25,22 @@ const REDACT_PATHS = [
   '*.confirmation_token',
   'human_secret',
   '*.human_secret',
+  // Keap client / OAuth (src/keap, src/auth): camelCase token fields and nested header objects.
+  'accessToken',
+  '*.accessToken',
+  'refreshToken',
+  '*.refreshToken',
+  '*.headers.authorization',
+  '*.headers["x-keap-api-key"]',
 ];
 
 export function createLogger(level = 'info', pretty = process.stderr.isTTY === true): Logger {
   const opts = { level, base: { name: 'keap-mcp' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
   if (pretty) {
-    return pino({ ...opts, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } });
+    return pino({
+      ...opts,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } },
+    });
   }
   return pino(opts, pino.destination({ dest: 2, sync: true }));
 }

@@ -369,7 +369,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       // Token first (it may wait for a refresh), then the rate-limit slot, then send at once: the slot time must
       // be the send time or the per-second accounting drifts.
       const auth = await authHeaders();
-      await sh.limiter.acquire(req.priority, req.signal);
+      await sh.limiter.acquire(req.priority, req.signal, Math.max(0, deadline - Date.now()));
       attempt += 1;
       const attemptStart = Date.now();
       const remaining = Math.max(1, deadline - attemptStart);

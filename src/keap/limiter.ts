@@ -177,14 +177,15 @@ export class CredentialLimiter {
 
   /**
    * Reserves a send slot: resolves when the request may leave. Throws KeapError 'rate_limited' (nothing sent)
-   * when the wait would exceed maxWaitMs.
+   * when the wait would exceed maxWaitMs (or the smaller bound given, e.g. what is left of a call's total time).
    */
-  async acquire(priority: 'read' | 'write', signal?: AbortSignal): Promise<void> {
+  async acquire(priority: 'read' | 'write', signal?: AbortSignal, maxWaitMs = this.maxWaitMs): Promise<void> {
     if (this.stopped) throw new Error('limiter stopped');
+    const bound = Math.min(maxWaitMs, this.maxWaitMs);
     const start = this.now();
-    const deadline = start + this.maxWaitMs;
-    const est = this.estimateWaitMs(this.ahead(priority) + 1, this.maxWaitMs);
-    if (est > this.maxWaitMs) throw rateLimitedError(est / 1000, 0, this.lastBudget);
+    const deadline = start + bound;
+    const est = this.estimateWaitMs(this.ahead(priority) + 1, bound);
+    if (est > bound) throw rateLimitedError(est / 1000, 0, this.lastBudget);
     this.waiting[priority] += 1;
     try {
       await this.lanes[priority].schedule(async () => {

@@ -1,7 +1,8 @@
 /**
  * Spec + validated arguments → the exact Keap request. Path placeholders are filled (and encoded) by
  * src/keap/path.ts; GET/DELETE send every other key as query; POST/PATCH/PUT send keys listed in `spec.query`
- * as query and the rest as the JSON body. Arrays in the query are comma-joined (Keap's `explode: false`).
+ * as query and the rest as the JSON body (none when the spec has no body inputs). Arrays in the query are
+ * comma-joined (Keap's `explode: false`).
  * SAFETY_FIELDS never reach Keap.
  */
 import { fillPath, pathPlaceholders } from '../keap/path.js';
@@ -46,8 +47,12 @@ export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, un
       body[key] = value;
     }
   }
-  // Writes always send a JSON body (Keap's custom methods expect one, even when empty).
-  if (!allQuery && body === undefined) body = {};
+  // A write whose inputs include body properties always sends a JSON body (`{}` when all were omitted: Keap
+  // requires one); a write without body inputs (e.g. POST /v1/hooks/{key}/verify) sends none.
+  const hasBodyInputs = Object.keys(spec.input).some(
+    (k) => !placeholders.has(k) && !queryKeys.has(k) && !headerKeys.has(k),
+  );
+  if (!allQuery && body === undefined && hasBodyInputs) body = {};
   // `spec.headers` maps a header name to the input key that carries its value (or to a literal value).
   let headers: Record<string, string> | undefined;
   for (const [name, source] of Object.entries(spec.headers ?? {})) {

@@ -1,5 +1,5 @@
 /** OAuth against the sandbox: auth login (loopback and --manual), persistence, status, refresh race, invalid_grant. */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -155,6 +155,8 @@ describe('OAuth', () => {
     expect(statSync(join(stateDir, 'state.sqlite')).mode & 0o777).toBe(0o600);
     const t = store().load();
     expect(t?.accessToken).toMatch(/^sbx_at_/);
+    for (const f of readdirSync(stateDir))
+      expect(`${f} ${(statSync(join(stateDir, f)).mode & 0o777).toString(8)}`).toBe(`${f} 600`);
     remember(t);
   });
 

@@ -47,7 +47,8 @@ export async function startRecorder(targetBaseUrl: string): Promise<Recorder> {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) {
-        if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
+        if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length')
+          headers[k] = v;
       }
       const upstream = await fetch(targetBaseUrl + url.pathname + url.search, {
         method: req.method ?? 'GET',

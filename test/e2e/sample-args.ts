@@ -83,7 +83,9 @@ export const UNKNOWN_ID = '987654321';
 export function templateRegex(template: string): RegExp {
   const src = template
     .split(/(\{[A-Za-z0-9_]+\})/)
-    .map((part) => (/^\{[A-Za-z0-9_]+\}$/.test(part) ? '([^/:]+)' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      /^\{[A-Za-z0-9_]+\}$/.test(part) ? '([^/:]+)' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('');
   return new RegExp(`^${src}$`);
 }

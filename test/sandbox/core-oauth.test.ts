@@ -56,6 +56,7 @@ async function refresh(token: string, auth = basic('sandbox-client', 'sandbox-se
 
 describe('auth', () => {
   it('code → tokens → API call → refresh (rotating, single use)', async () => {
+    await control(base, 'DELETE', '/requests');
     const code = await authorize('s1');
     const t1 = await exchange(code);
     expect(t1.status, t1.text).toBe(200);

@@ -99,6 +99,15 @@ describe('buildRequest', () => {
     expect(r.query).toEqual({ fields: 'x' });
     expect(r.body).toEqual({ contact_ids: ['1'] });
   });
+  it('a write without body inputs sends no body; one with only optional body inputs sends {}', () => {
+    const noBody = defineTool({ ...postSpec, input: { thing_id: z.string().describe('Thing id') } });
+    expect(buildRequest(noBody, { thing_id: '1' }).body).toBeUndefined();
+    const optional = defineTool({
+      ...postSpec,
+      input: { thing_id: z.string().describe('Thing id'), note: z.string().optional().describe('Note') },
+    });
+    expect(buildRequest(optional, { thing_id: '1' }).body).toEqual({});
+  });
 });
 
 describe('annotations', () => {
