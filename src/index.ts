@@ -114,7 +114,9 @@ async function serve(config: Config): Promise<void> {
       );
     }
     const stdio = await startStdio(make(agent));
-    process.stderr.write(`keap-mcp ${SERVER_VERSION}: MCP over stdio for agent "${agent}" against ${where}\n`);
+    process.stderr.write(
+      `keap-mcp ${SERVER_VERSION}: MCP over stdio for agent "${agent}" against ${where}\n`,
+    );
     stop = () => stdio.close();
     void stdio.closed.then(() => shutdown(0));
   }

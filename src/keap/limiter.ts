@@ -265,10 +265,16 @@ export class CredentialLimiter {
   }
 }
 
+/** Entries of the ascending `log` later than `since` (binary search: the log holds up to a minute of sends). */
 function countAfter(log: readonly number[], since: number): number {
-  let c = 0;
-  for (let i = log.length - 1; i >= 0 && (log[i] as number) > since; i -= 1) c += 1;
-  return c;
+  let lo = 0;
+  let hi = log.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((log[mid] as number) > since) hi = mid;
+    else lo = mid + 1;
+  }
+  return log.length - lo;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -492,7 +492,7 @@ describe('every tool, valid arguments, checked against the official document', (
     ).toBe(7.5);
   });
 
-  it('subscriptions: list, get, create, cancel', async () => {
+  it('subscriptions: list, get, create (cancel runs last)', async () => {
     const list = await call('list_subscriptions', { page_size: 5 });
     expect(list.subscriptions.length).toBeGreaterThan(0);
     const got = await call('get_subscription', { subscription_id: String(list.subscriptions[0].id) });

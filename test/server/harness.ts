@@ -2,7 +2,7 @@
  * Test harness: the real sandbox over real HTTP (127.0.0.1, port 0), the real Keap client, the real safety
  * layer, and createServer() connected to an MCP Client through an in-memory transport pair.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -127,6 +127,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       safety.audit.close();
       db.close();
       if (ownSandbox) await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

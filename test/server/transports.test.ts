@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -159,6 +159,7 @@ describe('Streamable HTTP (in-process, port 0)', () => {
       safety.audit.close();
       db.close();
       await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
     };
   });
   afterAll(async () => {
