@@ -159,7 +159,7 @@ export class CredentialLimiter {
     let dayCount = this.day === Math.floor(now / DAY_MS) ? this.dayCount : 0;
     let t = now;
     for (let i = 0; i < k; i += 1) {
-      t = this.earliest(t, log, dayCount, (since) => countAfter(log, since));
+      t = this.earliest(t, log, dayCount, (since) => countSince(log, since));
       if (t - now > cap) return t - now;
       log.push(t);
       dayCount += 1;
@@ -197,7 +197,7 @@ export class CredentialLimiter {
           const at =
             priority === 'read' && this.waiting.write > 0
               ? now + Math.max(1, this.minGap)
-              : this.earliest(now, this.sends, this.dayCount, (since) => countAfter(this.sends, since));
+              : this.earliest(now, this.sends, this.dayCount, (since) => countSince(this.sends, since));
           if (at <= now) {
             this.record(now); // synchronous with the check above: two lanes can never take the same slot
             return;
@@ -265,13 +265,13 @@ export class CredentialLimiter {
   }
 }
 
-/** Entries of the ascending `log` later than `since` (binary search: the log holds up to a minute of sends). */
-function countAfter(log: readonly number[], since: number): number {
+/** Entries of the ascending `log` at or after `since` (binary search: the log holds up to a minute of sends). */
+function countSince(log: readonly number[], since: number): number {
   let lo = 0;
   let hi = log.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((log[mid] as number) > since) hi = mid;
+    if ((log[mid] as number) >= since) hi = mid;
     else lo = mid + 1;
   }
   return log.length - lo;

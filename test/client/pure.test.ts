@@ -218,6 +218,22 @@ describe('limiter arithmetic', () => {
     await l.stop();
   });
 
+  it('counts sends made after a header observation against the remote budget; OAuth paces at the 25/s spike', async () => {
+    let now = 5 * 60_000 + 1_000;
+    const l = new CredentialLimiter('pat', undefined, 120_000, () => now);
+    l.observe({ throttleAvailable: 2 });
+    expect(l.estimateWaitMs(2)).toBe(50);
+    expect(l.estimateWaitMs(3)).toBe(60_000 - 1_000 + 40); // third call waits for the next UTC minute
+    await l.acquire('write');
+    now += 100;
+    await l.acquire('write');
+    expect(l.estimateWaitMs(1)).toBe(60_000 - 1_100 + 40);
+    await l.stop();
+    const o = new CredentialLimiter('oauth', undefined, 20_000, () => 0);
+    expect(o.estimateWaitMs(25)).toBe(24 * 20);
+    expect(o.estimateWaitMs(26)).toBe(1_040);
+    await o.stop();
+  });
   it('a write takes the next slot even behind 2000 queued reads', async () => {
     const l = new CredentialLimiter('pat', undefined, 1e9);
     const reads = Array.from({ length: 2000 }, () => l.acquire('read').catch(() => 'dropped'));
