@@ -14,7 +14,14 @@ import type { AnyToolSpec } from './registry/define.js';
 import { type BuiltRequest, buildRequest, toKeapRequest } from './registry/request.js';
 import { okResult, shapeData } from './results.js';
 import { argsHash, stripSafetyFields } from './safety/canonical.js';
-import type { AuditDecision, AuditRecord, Elicit, ElicitResult, SafetyApi } from './safety/types.js';
+import type {
+  AuditDecision,
+  AuditRecord,
+  Elicit,
+  ElicitResult,
+  IdempotencyBegin,
+  SafetyApi,
+} from './safety/types.js';
 
 export const DEFAULT_PAGE_SIZE = 25;
 
@@ -145,6 +152,8 @@ export async function runTool(
   }
 
   let idemKey: string | undefined;
+  /** This call owns the idempotency record (begin() returned 'new'). */
+  let claimed = false;
   let sent = false;
   try {
     // 2. The exact request and its preview.
@@ -166,7 +175,44 @@ export async function runTool(
       });
     }
 
-    // 4. Human confirmation.
+    // 4a. A key already used: replaying the stored result (or refusing a conflict) sends nothing,
+    // so it needs no new confirmation.
+    const hash = argsHash(args);
+    if (spec.idempotencyKey && typeof input.idempotency_key === 'string' && input.idempotency_key !== '') {
+      idemKey = input.idempotency_key;
+    }
+    const settled = (begun: IdempotencyBegin): CallToolResult | undefined => {
+      if (idemKey === undefined || begun.state === 'new') return undefined;
+      if (begun.state === 'replay') {
+        audit('idempotent_replay');
+        const stored =
+          typeof begun.result === 'object' && begun.result !== null && !Array.isArray(begun.result)
+            ? (begun.result as Record<string, unknown>)
+            : { value: begun.result };
+        return okResult({ ...stored, idempotent_replay: true });
+      }
+      failure =
+        begun.state === 'conflict'
+          ? new ToolError({
+              category: 'conflict',
+              message: `idempotency_key "${idemKey}" was already used with different arguments`,
+              nextStep:
+                'Use a new idempotency_key for a different request, or repeat the original arguments exactly',
+            })
+          : new ToolError({
+              category: 'outcome_unknown',
+              message: `an earlier call with idempotency_key "${idemKey}" did not finish, so it may or may not have been applied`,
+              nextStep: `Check with ${spec.checkWith ?? 'a read tool'} before doing anything else; do not retry blindly`,
+            });
+      audit(decision);
+      return toErrorResult(failure, spec, args);
+    };
+    if (idemKey !== undefined) {
+      const early = settled(safety.idempotency.peek(agent, idemKey, spec.name, hash));
+      if (early) return early;
+    }
+
+    // 4b. Human confirmation.
     const mode = safety.policy.confirmationMode(agent, spec);
     if (mode !== 'none') {
       const token = typeof input.confirmation_token === 'string' ? input.confirmation_token : undefined;
@@ -216,38 +262,11 @@ export async function runTool(
       decision = 'confirmed';
     }
 
-    // 5. Idempotency.
-    if (spec.idempotencyKey && typeof input.idempotency_key === 'string' && input.idempotency_key !== '') {
-      const key = input.idempotency_key;
-      const begun = safety.idempotency.begin(agent, key, spec.name, argsHash(args));
-      if (begun.state === 'replay') {
-        audit('idempotent_replay');
-        const stored =
-          typeof begun.result === 'object' && begun.result !== null && !Array.isArray(begun.result)
-            ? (begun.result as Record<string, unknown>)
-            : { value: begun.result };
-        return okResult({ ...stored, idempotent_replay: true });
-      }
-      if (begun.state === 'conflict') {
-        failure = new ToolError({
-          category: 'conflict',
-          message: `idempotency_key "${key}" was already used with different arguments`,
-          nextStep:
-            'Use a new idempotency_key for a different request, or repeat the original arguments exactly',
-        });
-        audit(decision);
-        return toErrorResult(failure, spec, args);
-      }
-      if (begun.state === 'unknown') {
-        failure = new ToolError({
-          category: 'outcome_unknown',
-          message: `an earlier call with idempotency_key "${key}" did not finish, so it may or may not have been applied`,
-          nextStep: `Check with ${spec.checkWith ?? 'a read tool'} before doing anything else; do not retry blindly`,
-        });
-        audit(decision);
-        return toErrorResult(failure, spec, args);
-      }
-      idemKey = key;
+    // 5. Idempotency: claim the key (written before the Keap call, so a crash reads as outcome unknown).
+    if (idemKey !== undefined) {
+      const early = settled(safety.idempotency.begin(agent, idemKey, spec.name, hash));
+      if (early) return early;
+      claimed = true;
     }
 
     // 6. Keap.
@@ -256,7 +275,7 @@ export async function runTool(
 
     // 7. Shape.
     const data = shapeData(spec, response);
-    if (idemKey !== undefined) safety.idempotency.complete(agent, idemKey, data);
+    if (claimed && idemKey !== undefined) safety.idempotency.complete(agent, idemKey, data);
     audit(decision);
     return okResult(data);
   } catch (caught) {
@@ -274,7 +293,7 @@ export async function runTool(
       });
     }
     failure = err;
-    if (idemKey !== undefined) {
+    if (claimed && idemKey !== undefined) {
       try {
         if (definitelyNotApplied(err)) safety.idempotency.release(agent, idemKey);
         else safety.idempotency.markUnknown(agent, idemKey);
@@ -291,4 +310,32 @@ export async function runTool(
     audit(decision);
     return toErrorResult(err, spec, args);
   }
+}
+
+/** Arguments that failed validation: nothing is sent, but the call is audited like every other. */
+export function rejectInput(
+  spec: AnyToolSpec,
+  rawArgs: Readonly<Record<string, unknown>>,
+  err: unknown,
+  ctx: PipelineContext,
+  extra: CallExtra = {},
+): CallToolResult {
+  try {
+    ctx.safety.audit.write({
+      agent: ctx.agent,
+      session: extra.sessionId,
+      tool: spec.name,
+      resource: spec.resource,
+      access: spec.access,
+      decision: 'allowed',
+      method: spec.method,
+      path: spec.path,
+      duration_ms: 0,
+      error_category: 'input',
+      args: stripSafetyFields(rawArgs),
+    });
+  } catch (e) {
+    ctx.logger.error({ err: String(e), tool: spec.name }, 'audit write failed');
+  }
+  return toErrorResult(err, spec, rawArgs);
 }

@@ -16,7 +16,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { toErrorResult } from '../errors.js';
-import { type PipelineContext, runTool } from '../pipeline.js';
+import { type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import type { ConfirmationMode } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
 import type { AnyToolSpec } from './define.js';
@@ -142,7 +142,7 @@ export function registerTools(
     }
     if (spec && schema) {
       const parsed = await schema.safeParseAsync(rawArgs ?? {});
-      if (!parsed.success) return toErrorResult(parsed.error, spec);
+      if (!parsed.success) return rejectInput(spec, rawArgs ?? {}, parsed.error, ctx, extra);
     }
     return (await sdkCall(request, extra)) as CallToolResult;
   });

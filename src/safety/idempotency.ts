@@ -15,6 +15,16 @@ interface Row {
   result: string | null;
 }
 
+/** What an existing record means for a call with this tool and arguments hash. */
+function classify(row: Row | undefined, tool: string, argsHash: string): IdempotencyBegin | undefined {
+  if (row === undefined) return undefined;
+  if (row.tool !== tool || row.args_hash !== argsHash) return { state: 'conflict' };
+  if (row.state === 'completed') {
+    return { state: 'replay', result: row.result === null ? null : (JSON.parse(row.result) as unknown) };
+  }
+  return { state: 'unknown' };
+}
+
 export class Idempotency implements IdempotencyApi {
   private readonly db: StateDb;
   private readonly now: () => number;
@@ -48,17 +58,23 @@ export class Idempotency implements IdempotencyApi {
         )
         .run(agent, key, tool, argsHash, now);
       if (ins.changes === 1) return { state: 'new' };
-      const row = this.db
-        .prepare('SELECT tool, args_hash, state, result FROM safety_idempotency WHERE agent = ? AND key = ?')
-        .get(agent, key) as Row | undefined;
-      if (row === undefined) return { state: 'unknown' };
-      if (row.tool !== tool || row.args_hash !== argsHash) return { state: 'conflict' };
-      if (row.state === 'completed') {
-        return { state: 'replay', result: row.result === null ? null : (JSON.parse(row.result) as unknown) };
-      }
-      return { state: 'unknown' };
+      return classify(this.row(agent, key, 0), tool, argsHash) ?? { state: 'unknown' };
     });
     return tx.immediate();
+  }
+
+  peek(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin {
+    return (
+      classify(this.row(agent, key, this.now() - IDEMPOTENCY_TTL_MS), tool, argsHash) ?? { state: 'new' }
+    );
+  }
+
+  private row(agent: string, key: string, notBefore: number): Row | undefined {
+    return this.db
+      .prepare(
+        'SELECT tool, args_hash, state, result FROM safety_idempotency WHERE agent = ? AND key = ? AND created_at > ?',
+      )
+      .get(agent, key, notBefore) as Row | undefined;
   }
 
   complete(agent: string, key: string, result: unknown): void {

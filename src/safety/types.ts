@@ -73,6 +73,8 @@ export type IdempotencyBegin =
 export interface IdempotencyApi {
   /** Atomically claims (agent, key) for this tool + arguments hash, 24 h. */
   begin(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin;
+  /** Reads without claiming ('new' = no record): lets a replay skip confirmation, since it sends nothing. */
+  peek(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin;
   /** Stores the result for replays. */
   complete(agent: string, key: string, result: unknown): void;
   /** The call definitely did not happen (rejected before Keap / 4xx): forget the claim. */
