@@ -34,7 +34,12 @@ export const SETTINGS = [
   { env: 'KEAP_AGENT', flag: '--agent', def: '', doc: 'Agent for stdio (default: the policy default agent)' },
   { env: 'KEAP_AUDIT_LOG', flag: '--audit-log', def: '', doc: 'Audit log file (JSON lines)' },
   { env: 'KEAP_READ_ONLY', flag: '--read-only', def: 'false', doc: 'Cap every agent at read access' },
-  { env: 'KEAP_MAX_WAIT_MS', flag: '--max-wait-ms', def: '30000', doc: 'Longest wait for Keap rate limits' },
+  {
+    env: 'KEAP_MAX_WAIT_MS',
+    flag: '--max-wait-ms',
+    def: '20000',
+    doc: 'Longest wait for a Keap rate-limit slot before failing fast (ms)',
+  },
   { env: 'KEAP_MCP_HTTP_HOST', flag: '--host', def: '127.0.0.1', doc: 'HTTP bind address' },
   { env: 'KEAP_MCP_HTTP_PORT', flag: '--port', def: '3000', doc: 'HTTP port (0 = any free port)' },
 ] as const;

@@ -35,7 +35,8 @@ export async function startRecordingProxy(targetBaseUrl: string): Promise<Record
       const url = new URL(req.url ?? '/', 'http://proxy');
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) {
-        if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
+        if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length')
+          headers[k] = v;
       }
       const text = raw.toString('utf8');
       let body: unknown;

@@ -33,9 +33,15 @@ describe('control surface', () => {
       count: 2,
     });
     expect(f.status).toBe(201);
-    const r1 = await call(base, 'POST', '/v2/contacts', { body: { given_name: 'Faulty' } });
-    const r2 = await call(base, 'POST', '/v2/contacts', { body: { given_name: 'Faulty' } });
-    const r3 = await call(base, 'POST', '/v2/contacts', { body: { given_name: 'Faulty' } });
+    const r1 = await call(base, 'POST', '/v2/contacts', {
+      body: { given_name: 'Faulty', email_addresses: [{ email: 'faulty@example.com', field: 'EMAIL1' }] },
+    });
+    const r2 = await call(base, 'POST', '/v2/contacts', {
+      body: { given_name: 'Faulty', email_addresses: [{ email: 'faulty@example.com', field: 'EMAIL1' }] },
+    });
+    const r3 = await call(base, 'POST', '/v2/contacts', {
+      body: { given_name: 'Faulty', email_addresses: [{ email: 'faulty@example.com', field: 'EMAIL1' }] },
+    });
     expect([r1.status, r2.status, r3.status]).toEqual([503, 503, 201]);
     expect(r1.body).toMatchObject({ code: 503, status: 'UNAVAILABLE' });
     // a GET on the same path is not matched by a POST rule
@@ -73,7 +79,12 @@ describe('control surface', () => {
   it('reset before processing: connection dropped, no effect', async () => {
     await control(base, 'POST', '/faults', { method: 'POST', path: '/v2/contacts', reset: 'before' });
     await expect(
-      call(base, 'POST', '/v2/contacts', { body: { given_name: 'ResetBefore' } }),
+      call(base, 'POST', '/v2/contacts', {
+        body: {
+          given_name: 'ResetBefore',
+          email_addresses: [{ email: 'resetbefore@example.com', field: 'EMAIL1' }],
+        },
+      }),
     ).rejects.toThrow();
     expect(await countNamed('ResetBefore')).toBe(0);
     const c = (await control(base, 'GET', '/requests')).body.routes['POST /v2/contacts'];
@@ -83,7 +94,12 @@ describe('control surface', () => {
   it('reset after processing: connection dropped, but the contact exists', async () => {
     await control(base, 'POST', '/faults', { method: 'POST', path: '/v2/contacts', reset: 'after' });
     await expect(
-      call(base, 'POST', '/v2/contacts', { body: { given_name: 'ResetAfter' } }),
+      call(base, 'POST', '/v2/contacts', {
+        body: {
+          given_name: 'ResetAfter',
+          email_addresses: [{ email: 'resetafter@example.com', field: 'EMAIL1' }],
+        },
+      }),
     ).rejects.toThrow();
     expect(await countNamed('ResetAfter')).toBe(1);
     const c = (await control(base, 'GET', '/requests')).body.routes['POST /v2/contacts'];
@@ -118,7 +134,9 @@ describe('control surface', () => {
     const ledger = await control(base, 'GET', '/ledger');
     expect(ledger.status).toBe(200);
     expect(Array.isArray(ledger.body.entries)).toBe(true);
-    const created = await call(base, 'POST', '/v2/contacts', { body: { given_name: 'Evented' } });
+    const created = await call(base, 'POST', '/v2/contacts', {
+      body: { given_name: 'Evented', email_addresses: [{ email: 'evented@example.com', field: 'EMAIL1' }] },
+    });
     const ev = (await control(base, 'GET', '/events')).body.events;
     expect(
       ev.some(

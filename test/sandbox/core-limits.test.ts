@@ -64,7 +64,10 @@ describe('rate limits (PAT: 10/s, 240/min, 30,000/day)', () => {
     const key = 'burst-key';
     const results = await Promise.all(
       Array.from({ length: 15 }, (_, i) =>
-        call(base, 'POST', '/v2/contacts', { key, body: { given_name: `Burst${i}` } }),
+        call(base, 'POST', '/v2/contacts', {
+          key,
+          body: { given_name: `Burst${i}`, phone_numbers: [{ number: '555-0100', field: 'PHONE1' }] },
+        }),
       ),
     );
     const statuses = results.map((r) => r.status);

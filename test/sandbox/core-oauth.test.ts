@@ -125,7 +125,10 @@ describe('auth', () => {
 
   it('missing or unknown credentials get the gateway 401, counted as auth failures without effect', async () => {
     await control(base, 'DELETE', '/requests');
-    const none = await call(base, 'POST', '/v2/contacts', { key: null, body: { given_name: 'Nobody' } });
+    const none = await call(base, 'POST', '/v2/contacts', {
+      key: null,
+      body: { given_name: 'Nobody', email_addresses: [{ email: 'nobody@example.com', field: 'EMAIL1' }] },
+    });
     expect(none.status).toBe(401);
     expect(none.body).toEqual({
       fault: { faultstring: 'Invalid access token', detail: { errorcode: 'oauth.v2.InvalidAccessToken' } },

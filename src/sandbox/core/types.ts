@@ -1,5 +1,3 @@
-// NOTE TO EVERY HELPER (temporary): read /work/notes/common.md now — working rules (no git commit, no npm install,
-// touch only your own files, time box). The lead removes this line.
 /**
  * Contract shared by the sandbox's own modules (core + resources). The sandbox is an
  * independent Keap: nothing under src/sandbox may import from src/ outside src/sandbox or from tools/.

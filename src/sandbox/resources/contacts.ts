@@ -612,17 +612,6 @@ export const contactsModule: SbModule = {
             return { status: 200, body: renderContact(sb, row, fields) };
           }
         }
-        const hasIdentity =
-          (b.email_addresses?.length ?? 0) > 0 ||
-          (b.phone_numbers?.length ?? 0) > 0 ||
-          b.given_name !== undefined ||
-          b.family_name !== undefined;
-        if (!hasIdentity) {
-          throw badRequest(
-            'email_addresses',
-            "A contact needs at least one of 'email_addresses', 'phone_numbers', 'given_name' or 'family_name'",
-          );
-        }
         const row: ContactRow = {
           id: t.nextId(),
           source_type: 'API',
@@ -640,6 +629,15 @@ export const contactsModule: SbModule = {
           last_updated_by: req.auth.userId,
         };
         applyContactBody(sb, row, b, undefined);
+        // Keap's document: a new contact "must contain at least one item in email_addresses, phone_numbers, or addresses".
+        const hasIdentity =
+          row.email_addresses.length > 0 || row.phone_numbers.length > 0 || row.addresses.length > 0;
+        if (!hasIdentity) {
+          throw badRequest(
+            'email_addresses',
+            "A contact needs at least one item in 'email_addresses', 'phone_numbers' or 'addresses'",
+          );
+        }
         t.insert(row);
         sb.emit('contact.add', 'contact', row.id);
         return { status: 201, body: renderContact(sb, row, fields) };
