@@ -8,6 +8,15 @@ import type { AnyToolSpec } from './define.js';
 
 const DESTRUCTIVE_VERBS = /^(delete|remove|cancel|send|achieve|deactivate|charge|update|replace)_/;
 
+/**
+ * Safe to retry after an ambiguous failure (timeout, 5xx, reset): GET/PUT/DELETE and calls the catalog marks
+ * idempotent. PATCH is not retried by default: the issue's ladder retries only GET/PUT/DELETE.
+ */
+export function isRetrySafe(spec: AnyToolSpec): boolean {
+  return spec.idempotent ?? (spec.method === 'GET' || spec.method === 'PUT' || spec.method === 'DELETE');
+}
+
+/** idempotentHint: repeating the call with the same arguments has no additional effect (PATCH included). */
 export function isIdempotent(spec: AnyToolSpec): boolean {
   return (
     spec.idempotent ??

@@ -8,7 +8,7 @@
 import { fillPath, pathPlaceholders } from '../keap/path.js';
 import type { KeapRequest, QueryValue } from '../keap/types.js';
 import { SAFETY_FIELDS } from '../safety/types.js';
-import { isIdempotent } from './annotations.js';
+import { isRetrySafe } from './annotations.js';
 import type { AnyToolSpec } from './define.js';
 
 export interface BuiltRequest {
@@ -72,7 +72,7 @@ export function toKeapRequest(spec: AnyToolSpec, built: BuiltRequest, signal?: A
     ...(Object.keys(query).length > 0 ? { query } : {}),
     ...(built.body !== undefined ? { body: built.body } : {}),
     ...(built.headers ? { headers: built.headers } : {}),
-    idempotent: isIdempotent(spec),
+    idempotent: isRetrySafe(spec),
     priority: spec.access === 'read' ? 'read' : 'write',
     ...(signal ? { signal } : {}),
   };

@@ -1,0 +1,93 @@
+/**
+ * Chokepoint rules that cross the safety layer and the Keap client: PATCH is never retried after an ambiguous
+ * failure, an idempotent replay sends nothing and so needs no new confirmation, and calls with invalid
+ * arguments are audited like every other call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/core/types.js';
+import { startSandbox } from '../../src/sandbox/server.js';
+import { data, type Harness, SANDBOX_KEY, startHarness } from './harness.js';
+
+let sandbox: RunningSandbox;
+let h: Harness;
+
+async function control(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${sandbox.baseUrl}/__sandbox${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function routeCount(route: string): Promise<number> {
+  const counters = await control('GET', '/requests');
+  return counters.routes?.[route]?.count ?? 0;
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ host: '127.0.0.1', port: 0, apiKeys: [SANDBOX_KEY], control: true });
+  h = await startHarness({ sandbox });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await sandbox?.close();
+});
+
+describe('chokepoint', () => {
+  it('a PATCH that gets a 500 is not retried: one request, and the model is told to check', async () => {
+    const contact = sandbox.api.table<{ id: number }>('contacts').all()[0];
+    expect(contact).toBeDefined();
+    await control('DELETE', '/requests');
+    await control('POST', '/faults', {
+      method: 'PATCH',
+      path: '/v2/contacts/{contact_id}',
+      status: 500,
+      count: 1,
+    });
+    const r = await h.call('update_contact', { contact_id: String(contact?.id), given_name: 'Patched' });
+    expect(r.isError).toBe(true);
+    const err = data(r).error;
+    expect(err.category).toBe('outcome_unknown');
+    expect(err.next_step).toMatch(/get_contact/);
+    expect(await routeCount('PATCH /v2/contacts/{contact_id}')).toBe(1);
+  });
+
+  it('an idempotent replay of a ✋ tool returns the stored result without asking again or calling Keap', async () => {
+    const contact = sandbox.api.table<{ id: number }>('contacts').all()[1];
+    const args = {
+      contact_id: String(contact?.id),
+      order_title: 'Replay check',
+      order_time: '2026-11-26T10:00:00.000Z',
+      order_type: 'OFFLINE',
+      idempotency_key: 'replay-1',
+    };
+    await control('DELETE', '/requests');
+    const first = data(await h.call('create_order', args));
+    expect(first.confirmation_required).toBe(true);
+    const created = data(
+      await h.call('create_order', { ...args, confirmation_token: first.confirmation_token }),
+    );
+    expect(created.id).toBeDefined();
+    const replay = await h.call('create_order', args);
+    expect(replay.isError).toBeFalsy();
+    expect(data(replay)).toMatchObject({ id: created.id, idempotent_replay: true });
+    expect(await routeCount('POST /v2/orders')).toBe(1);
+    const changed = await h.call('create_order', { ...args, order_title: 'Other' });
+    expect(data(changed).error.category).toBe('conflict');
+    expect(await routeCount('POST /v2/orders')).toBe(1);
+    expect(h.audit().at(-2)).toMatchObject({ tool: 'create_order', decision: 'idempotent_replay' });
+  });
+
+  it('a call with invalid arguments is refused as an input error and audited', async () => {
+    const before = h.audit().length;
+    const r = await h.call('get_contact', { contact_id: 'not-a-number' });
+    expect(r.isError).toBe(true);
+    expect(data(r).error.category).toBe('input');
+    const records = h.audit();
+    expect(records).toHaveLength(before + 1);
+    expect(records.at(-1)).toMatchObject({ tool: 'get_contact', error_category: 'input' });
+  });
+});
