@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { companyId, fields, filter, orderBy, page } from './shared/params.js';
+import { addressFields, companyId, fields, filter, orderBy, page } from './shared/params.js';
 
 const COMPANY_FIELDS = 'address, email_address, phone_number, website, notes, custom_fields';
 
@@ -14,6 +14,9 @@ const companyBody = {
     .object({ number: z.string().describe('Number') })
     .optional()
     .describe('Phone'),
+  address: z.object(addressFields).optional().describe('Address'),
+  website: z.string().optional().describe('URL'),
+  notes: z.string().optional().describe('Notes'),
 };
 
 export const companyTools = [
@@ -59,7 +62,7 @@ export const companyTools = [
   defineTool({
     name: 'update_company',
     title: 'Update a company',
-    description: 'Change a company; only the properties sent change.',
+    description: 'Change a company; only properties sent change.',
     resource: 'companies',
     access: 'write',
     method: 'PATCH',

@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { contactId, fields, filter, orderBy, page, userId } from './shared/params.js';
+import {
+  addressFields,
+  companyId,
+  contactId,
+  fields,
+  filter,
+  orderBy,
+  page,
+  userId,
+} from './shared/params.js';
 
 const CONTACT_FIELDS = 'addresses, company, custom_fields, notes, owner_id, tag_ids, update_time…';
 
@@ -26,6 +35,12 @@ const contactBody = {
     )
     .optional()
     .describe('Phones'),
+  addresses: z
+    .array(z.object({ field: z.enum(['BILLING', 'SHIPPING', 'OTHER']).describe('Slot'), ...addressFields }))
+    .optional()
+    .describe('Addresses'),
+  job_title: z.string().optional().describe('Job title'),
+  company: z.object({ id: companyId() }).optional().describe('Employer'),
   owner_id: userId('Owner').optional(),
 };
 
@@ -64,7 +79,7 @@ export const contactTools = [
     name: 'create_contact',
     title: 'Create a contact',
     description:
-      'Create a contact (needs an email or phone); with duplicate_option a match is updated instead.',
+      'Create a contact (needs an email, phone or address); with duplicate_option a match is updated.',
     resource: 'contacts',
     access: 'write',
     method: 'POST',
@@ -84,7 +99,7 @@ export const contactTools = [
   defineTool({
     name: 'update_contact',
     title: 'Update a contact',
-    description: 'Change a contact; only the properties sent change (a list sent replaces the stored one).',
+    description: 'Change a contact; only properties sent change (a list replaces the stored one).',
     resource: 'contacts',
     access: 'write',
     method: 'PATCH',

@@ -14,8 +14,8 @@ export const emailTools = [
     input: {
       contacts: idList('Recipient contact ids from list_contacts'),
       subject: z.string().describe('Subject'),
-      plain_content: base64Text('Text body, plain (we Base64 it)').optional(),
-      html_content: base64Text('HTML body, plain (we Base64 it)').optional(),
+      plain_content: base64Text('Text body (we Base64 it)').optional(),
+      html_content: base64Text('HTML body (we Base64 it)').optional(),
       user_id: userId('Sender').optional(),
       from_address: z.string().optional().describe('Or: verified sender email'),
     },

@@ -19,6 +19,8 @@ const opportunityBody = {
   estimated_close_time: timeField('Expected close').optional(),
   projected_revenue_high: z.number().optional().describe('Expected revenue, currency units'),
   opportunity_notes: z.string().optional().describe('Notes'),
+  next_action_time: timeField('Next step due').optional(),
+  next_action_notes: z.string().optional().describe('Next step'),
 };
 
 export const opportunityTools = [
@@ -43,7 +45,7 @@ export const opportunityTools = [
   defineTool({
     name: 'get_opportunity',
     title: 'Get an opportunity',
-    description: 'Get one opportunity by id.',
+    description: 'Get one opportunity.',
     resource: 'opportunities',
     access: 'read',
     method: 'GET',
@@ -71,7 +73,7 @@ export const opportunityTools = [
   defineTool({
     name: 'update_opportunity',
     title: 'Update an opportunity',
-    description: 'Change an opportunity, e.g. set stage_id to move its stage.',
+    description: 'Change an opportunity; set stage_id to move its stage.',
     resource: 'opportunities',
     access: 'write',
     method: 'PATCH',

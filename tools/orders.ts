@@ -65,6 +65,7 @@ export const orderTools = [
       order_time: timeField('Order date'),
       order_type: z.enum(['ONLINE', 'OFFLINE']).describe('OFFLINE = manual'),
       order_items: z.array(z.object(itemFields)).optional().describe('Items'),
+      promo_codes: z.array(z.string()).optional().describe('Discount codes to apply'),
     },
     confirm: true,
     event: 'order.add',

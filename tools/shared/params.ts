@@ -92,10 +92,21 @@ export function filter(example: string, fields: string) {
 
 /** `order_by`: '<field> asc|desc'. */
 export function orderBy(fields: string) {
-  return z.string().optional().describe(`'<field> asc|desc': ${fields}`);
+  return z.string().optional().describe(`<field> asc|desc: ${fields}`);
 }
 
 /** `fields`: comma-separated properties to include in the response. */
 export function fields(names: string) {
   return z.string().optional().describe(`Also return (comma list): ${names}`);
 }
+
+// ---- addresses (Keap's Address object; contacts and companies) ----
+/** Address lines, writable part of Keap's Address (region_code, not the deprecated region). */
+export const addressFields = {
+  line1: z.string().optional().describe('Street'),
+  line2: z.string().optional().describe('Line 2'),
+  locality: z.string().optional().describe('City'),
+  region_code: z.string().optional().describe('ISO 3166-2 e.g. US-AZ; needs country_code'),
+  postal_code: z.string().optional().describe('ZIP/postal'),
+  country_code: z.string().optional().describe('ISO alpha-3 e.g. USA'),
+};
