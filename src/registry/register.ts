@@ -84,6 +84,31 @@ export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodR
   return shape;
 }
 
+/**
+ * outputSchema where the shape is stable: a list tool returns either a page (items under Keap's key plus
+ * paging fields) or the one error format (`error`; clients validate error results' structuredContent too).
+ * Not declared when the policy makes the tool ask for confirmation (that result has another shape).
+ */
+export function outputSchemaFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodObject | undefined {
+  if (spec.access !== 'read' || spec.listKey === undefined || mode !== 'none') return undefined;
+  const key = spec.listKey === '' ? 'items' : spec.listKey;
+  return z.looseObject({
+    [key]: z.array(z.unknown()).optional(),
+    next_page_token: z.string().optional(),
+    next: z.string().optional(),
+    hint: z.string().optional(),
+    truncated: z.string().optional(),
+    error: z
+      .looseObject({
+        category: z.string(),
+        message: z.string(),
+        next_step: z.string(),
+        retryable: z.boolean(),
+      })
+      .optional(),
+  });
+}
+
 type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
 
 function handlers(server: McpServer): Map<string, RequestHandler> {
@@ -110,13 +135,16 @@ export function registerTools(
   for (const spec of tools) {
     byName.set(spec.name, spec);
     if (!safety.policy.isAllowed(agent, spec)) continue;
-    const shape = inputShapeFor(spec, safety.policy.confirmationMode(agent, spec));
+    const mode = safety.policy.confirmationMode(agent, spec);
+    const shape = inputShapeFor(spec, mode);
+    const outputSchema = outputSchemaFor(spec, mode);
     server.registerTool(
       spec.name,
       {
         title: spec.title,
         description: spec.description,
         inputSchema: shape,
+        ...(outputSchema ? { outputSchema } : {}),
         annotations: deriveAnnotations(spec),
         _meta: deriveMeta(spec),
       },

@@ -90,4 +90,16 @@ describe('chokepoint', () => {
     expect(records).toHaveLength(before + 1);
     expect(records.at(-1)).toMatchObject({ tool: 'get_contact', error_category: 'input' });
   });
+
+  it('list tools declare an outputSchema that their pages and errors both satisfy (the client validates)', async () => {
+    const { tools } = await h.client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    expect(byName.get('list_contacts')?.outputSchema).toBeDefined();
+    expect(byName.get('get_contact')?.outputSchema).toBeUndefined();
+    const page = await h.call('list_contacts', { page_size: 2 });
+    expect(data(page).contacts).toHaveLength(2);
+    const bad = await h.call('list_contacts', { filter: 'no_such_field==1' });
+    expect(bad.isError).toBe(true);
+    expect(data(bad).error.category).toBe('validation');
+  });
 });
