@@ -19,6 +19,7 @@ export { DEFAULT_LIMITS, NO_LIMITS } from './core/limits.js';
 import { Router } from './core/router.js';
 import { SandboxState } from './core/state.js';
 import type {
+  HookSchedule,
   RunningSandbox,
   SandboxConfig,
   SandboxLimits,
@@ -96,6 +97,7 @@ const zConfigPatch = z
     hookDelayMs: z.number().int().min(0).optional(),
     hookRetryDelaysMs: z.array(z.number().int().min(0)).optional(),
     hookTimeoutMs: z.number().int().positive().optional(),
+    hookSchedule: z.enum(['fast', 'keap']).optional(),
   })
   .strict();
 
@@ -137,7 +139,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     accessTokenTtlSec: opts.accessTokenTtlSec ?? 86_400,
     hookDelayMs: opts.hookDelayMs ?? 1000,
     hookRetryDelaysMs: opts.hookRetryDelaysMs ?? [1000, 2000, 4000],
-    ...(opts.hookTimeoutMs !== undefined ? { hookTimeoutMs: opts.hookTimeoutMs } : {}),
+    hookTimeoutMs: opts.hookTimeoutMs ?? 30_000,
+    hookSchedule: opts.hookSchedule ?? 'fast',
   };
   const modules: readonly SbModule[] = MODULES;
   const state = new SandboxState(() => config);
@@ -216,6 +219,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
           ...(patch.hookDelayMs !== undefined ? { hookDelayMs: patch.hookDelayMs } : {}),
           ...(patch.hookRetryDelaysMs !== undefined ? { hookRetryDelaysMs: patch.hookRetryDelaysMs } : {}),
           ...(patch.hookTimeoutMs !== undefined ? { hookTimeoutMs: patch.hookTimeoutMs } : {}),
+          ...(patch.hookSchedule !== undefined ? { hookSchedule: patch.hookSchedule } : {}),
         };
         return { status: 200, body: config };
       }
@@ -450,7 +454,8 @@ export interface SandboxCliIo {
 }
 
 const USAGE =
-  'usage: keap-mcp sandbox [--port N] [--host H] [--seed S] [--control] [--api-key K]... [--token-ttl SEC] [--verbose]';
+  'usage: keap-mcp sandbox [--port N] [--host H] [--seed S] [--control] [--api-key K]... [--token-ttl SEC]' +
+  ' [--hook-schedule fast|keap] [--hook-timeout MS] [--verbose]';
 
 /** `keap-mcp sandbox --port N [--host H] [--seed S] [--control]`: prints the base URL and serves until SIGINT/SIGTERM. */
 export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Promise<void> {
@@ -460,6 +465,8 @@ export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Prom
   let control = false;
   let verbose = false;
   let ttl: number | undefined;
+  let hookSchedule: HookSchedule | undefined;
+  let hookTimeoutMs: number | undefined;
   const keys: string[] = [];
   const args = argv[0] === 'sandbox' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
@@ -493,6 +500,15 @@ export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Prom
       case '--api-key':
         keys.push(value());
         break;
+      case '--hook-schedule': {
+        const v = value();
+        if (v !== 'fast' && v !== 'keap') throw new Error(`--hook-schedule must be fast or keap\n${USAGE}`);
+        hookSchedule = v;
+        break;
+      }
+      case '--hook-timeout':
+        hookTimeoutMs = num();
+        break;
       case '--control':
         control = true;
         break;
@@ -515,6 +531,8 @@ export async function runSandboxCli(argv: string[], io: SandboxCliIo = {}): Prom
     ...(seed !== undefined ? { seed } : {}),
     ...(ttl !== undefined ? { accessTokenTtlSec: ttl } : {}),
     ...(keys.length > 0 ? { apiKeys: keys } : {}),
+    ...(hookSchedule !== undefined ? { hookSchedule } : {}),
+    ...(hookTimeoutMs ? { hookTimeoutMs } : {}),
   });
   const out = io.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   out(sb.baseUrl);

@@ -1,6 +1,4 @@
-/** Shared helpers of the client acceptance tests: sandbox control, captured logs, a /token counting proxy. */
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+/** Shared helpers of the client acceptance tests: sandbox control and counters, captured logs. */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../src/logger.js';
@@ -64,38 +62,9 @@ export function fault(baseUrl: string, spec: Record<string, unknown>): Promise<u
   return control(baseUrl, 'POST', '/__sandbox/faults', spec);
 }
 
-/**
- * A transparent proxy in front of the sandbox that counts POST /token (the sandbox's counters cover API routes
- * only). Every other request is forwarded as is.
- */
-export async function tokenCountingProxy(
-  target: string,
-): Promise<{ url: string; tokenPosts(): number; close(): Promise<void> }> {
-  let posts = 0;
-  const t = new URL(target);
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'POST' && (req.url ?? '').startsWith('/token')) posts += 1;
-    const up = httpRequest(
-      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    tokenPosts: () => posts,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
+/** How many `POST /token` requests the sandbox has seen since its counters were last cleared (failed grants too). */
+export async function tokenPosts(baseUrl: string): Promise<number> {
+  return (await counters(baseUrl)).routes['POST /token']?.count ?? 0;
 }
 
 /** Fails the test if any secret appears in any of the texts. */

@@ -10,14 +10,13 @@ import { createKeapClient } from '../../src/keap/client.js';
 import { type KeapClientApi, KeapError } from '../../src/keap/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { captureLogger, control, counters, findSecrets, tokenCountingProxy } from './helpers.js';
+import { captureLogger, control, counters, findSecrets, tokenPosts } from './helpers.js';
 
 const CLIENT_ID = 'sandbox-client';
 const CLIENT_SECRET = 'sandbox-secret-for-keap-mcp-tests';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 let sb: Sandbox;
-let proxy: Awaited<ReturnType<typeof tokenCountingProxy>>;
 let stateDir: string;
 const cap = captureLogger();
 const outputs: string[] = [];
@@ -43,7 +42,7 @@ function config() {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
       authorizeUrl: `${sb.baseUrl}/app/oauth/authorize`,
-      tokenUrl: `${proxy.url}/token`,
+      tokenUrl: `${sb.baseUrl}/token`,
     },
     apiKey: undefined,
     stateDir,
@@ -92,7 +91,7 @@ function client(tokens: TokenStore): KeapClientApi {
       kind: 'oauth',
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
-      tokenUrl: `${proxy.url}/token`,
+      tokenUrl: `${sb.baseUrl}/token`,
       tokens,
     },
     logger: cap.logger,
@@ -127,14 +126,12 @@ beforeAll(async () => {
     oauthClients: [{ id: CLIENT_ID, secret: CLIENT_SECRET }],
     accessTokenTtlSec: 3600,
   });
-  proxy = await tokenCountingProxy(sb.baseUrl);
   stateDir = join(mkdtempSync(join(tmpdir(), 'keap-mcp-oauth-')), 'state');
 });
 
 afterAll(async () => {
   for (const c of clients) await c.close();
   for (const d of dbs) d.close();
-  await proxy.close();
   await sb.close();
   rmSync(join(stateDir, '..'), { recursive: true, force: true });
   expect(seenTokens.size).toBeGreaterThan(4);
@@ -143,14 +140,14 @@ afterAll(async () => {
 
 describe('OAuth', () => {
   it('auth login completes via the loopback callback; the state dir is private', async () => {
-    const before = proxy.tokenPosts();
+    const before = await tokenPosts(sb.baseUrl);
     const r = await login();
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('/app/oauth/authorize?');
     expect(r.out).toContain('state=');
     expect(r.out).toContain('Logged in');
-    expect(proxy.tokenPosts() - before).toBe(1);
+    expect((await tokenPosts(sb.baseUrl)) - before).toBe(1);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(stateDir, 'state.sqlite')).mode & 0o777).toBe(0o600);
     const t = store().load();
@@ -161,11 +158,11 @@ describe('OAuth', () => {
   });
 
   it('tokens persist across a restart (new client, same state dir): no new token request', async () => {
-    const before = proxy.tokenPosts();
+    const before = await tokenPosts(sb.baseUrl);
     const c = client(store());
     const r = await get(c);
     expect(r.status).toBe(200);
-    expect(proxy.tokenPosts() - before).toBe(0);
+    expect((await tokenPosts(sb.baseUrl)) - before).toBe(0);
     await c.close();
   });
 
@@ -188,15 +185,16 @@ describe('OAuth', () => {
     remember(expiredPair);
     await new Promise((r) => setTimeout(r, 1200)); // the access token is now expired at the sandbox too
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
-    const before = proxy.tokenPosts();
+    const before = await tokenPosts(sb.baseUrl);
     const c = client(s);
     const started = Date.now();
     const { ok, errors } = await settle(Array.from({ length: 50 }, () => get(c)));
     const elapsed = Date.now() - started;
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(ok).toHaveLength(50);
-    expect(proxy.tokenPosts() - before).toBe(1);
+    expect((await tokenPosts(sb.baseUrl)) - before).toBe(1);
     const n = await counters(sb.baseUrl);
+    expect(n.routes['POST /token']).toMatchObject({ count: 1, effective: 1, byStatus: { '200': 1 } });
     expect(n.totals.authFailed).toBe(0);
     expect(n.totals.rateLimited).toBe(0);
     const after = s.load();
@@ -209,7 +207,7 @@ describe('OAuth', () => {
     // Reused refresh token: put the pre-race pair (its refresh token is burnt) back, expired.
     if (!expiredPair) throw new Error('no pair');
     s.save({ ...expiredPair, expiresAt: Date.now() - 1000 });
-    const before2 = proxy.tokenPosts();
+    const before2 = await tokenPosts(sb.baseUrl);
     const c2 = client(s);
     const r1 = await settle([get(c2)]);
     expect(r1.errors).toHaveLength(1);
@@ -223,7 +221,8 @@ describe('OAuth', () => {
     const r2 = await settle([get(c2), get(c2)]);
     expect(r2.errors.map((x) => x.category)).toEqual(['authentication', 'authentication']);
     expect(r2.errors[0]?.message).toMatch(/keap-mcp auth login/);
-    expect(proxy.tokenPosts() - before2).toBe(1);
+    expect((await tokenPosts(sb.baseUrl)) - before2).toBe(1);
+    expect((await counters(sb.baseUrl)).routes['POST /token']?.byStatus).toEqual({ '200': 1, '400': 1 });
   });
 
   it('a 401 on a token we thought valid → exactly one refresh for 20 concurrent calls', async () => {
@@ -237,12 +236,12 @@ describe('OAuth', () => {
     s.save({ ...t, expiresAt: Date.now() + 3_600_000 }); // our clock says fresh; the sandbox will say 401
     await new Promise((r) => setTimeout(r, 1200));
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
-    const before = proxy.tokenPosts();
+    const before = await tokenPosts(sb.baseUrl);
     const c = client(s);
     const { ok, errors } = await settle(Array.from({ length: 20 }, () => get(c)));
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(ok).toHaveLength(20);
-    expect(proxy.tokenPosts() - before).toBe(1);
+    expect((await tokenPosts(sb.baseUrl)) - before).toBe(1);
     expect((await counters(sb.baseUrl)).totals.authFailed).toBeGreaterThanOrEqual(1);
     remember(s.load());
   });

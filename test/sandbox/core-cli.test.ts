@@ -9,13 +9,26 @@ describe('keap-mcp sandbox (runSandboxCli)', () => {
     const ready = new Promise<void>((r) => {
       printed = r;
     });
-    const done = runSandboxCli(['sandbox', '--port', '0', '--seed', '7', '--control'], {
-      out: (l) => {
-        lines.push(l);
-        printed();
+    const done = runSandboxCli(
+      [
+        'sandbox',
+        '--port',
+        '0',
+        '--seed',
+        '7',
+        '--control',
+        '--hook-schedule',
+        'keap',
+        '--hook-timeout=5000',
+      ],
+      {
+        out: (l) => {
+          lines.push(l);
+          printed();
+        },
+        signal: ac.signal,
       },
-      signal: ac.signal,
-    });
+    );
     await ready;
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -23,7 +36,7 @@ describe('keap-mcp sandbox (runSandboxCli)', () => {
     const r = await fetch(`${base}/v2/users`, { headers: { 'x-keap-api-key': 'cli-key' } });
     expect(r.status).toBe(200);
     const cfg = (await (await fetch(`${base}/__sandbox/config`)).json()) as any;
-    expect(cfg.seed).toBe(7);
+    expect(cfg).toMatchObject({ seed: 7, hookSchedule: 'keap', hookTimeoutMs: 5000 });
     ac.abort();
     await done;
     await expect(fetch(`${base}/v2/users`, { headers: { 'x-keap-api-key': 'cli-key' } })).rejects.toThrow();
@@ -32,5 +45,8 @@ describe('keap-mcp sandbox (runSandboxCli)', () => {
   it('rejects unknown options', async () => {
     await expect(runSandboxCli(['--bogus'])).rejects.toThrow(/unknown option --bogus/);
     await expect(runSandboxCli(['--port', 'abc'])).rejects.toThrow(/--port/);
+    await expect(runSandboxCli(['--hook-schedule', 'slow'])).rejects.toThrow(
+      /--hook-schedule must be fast or keap/,
+    );
   });
 });

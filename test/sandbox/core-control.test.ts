@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
-import { call, control, expectDoc } from './core-http.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { NO_LIMITS } from '../../src/sandbox/server.js';
+import { call, control, expectDoc, useSandbox } from './core-http.js';
 
-let sb: RunningSandbox;
 let base: string;
-beforeAll(async () => {
-  sb = await startSandbox({ port: 0, control: true, limits: NO_LIMITS });
+useSandbox((sb) => {
   base = sb.baseUrl;
-});
-afterAll(async () => {
-  await sb.close();
 });
 beforeEach(async () => {
   await control(base, 'DELETE', '/faults');
@@ -149,6 +143,8 @@ describe('control surface', () => {
       seed: 42,
       accessTokenTtlSec: 86400,
       limits: { patPerSecond: NO_LIMITS.patPerSecond },
+      hookTimeoutMs: 30_000,
+      hookSchedule: 'fast',
     });
     const badCfg = await control(base, 'POST', '/config', { limits: { patPerSecond: -1 } });
     expect(badCfg.status).toBe(400);

@@ -1,17 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
-import { call, control } from './core-http.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/sandbox/server.js';
+import { call, control, useSandbox } from './core-http.js';
 
-let sb: RunningSandbox;
 let base: string;
-beforeAll(async () => {
-  sb = await startSandbox({ port: 0, control: true });
-  base = sb.baseUrl;
-});
-afterAll(async () => {
-  await sb.close();
-});
+useSandbox(
+  (sb) => {
+    base = sb.baseUrl;
+  },
+  { limits: DEFAULT_LIMITS },
+);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

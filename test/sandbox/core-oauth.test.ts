@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
+import { describe, expect, it } from 'vitest';
 import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
-import { call, control, expectDoc } from './core-http.js';
+import { call, control, expectDoc, useSandbox } from './core-http.js';
 
-let sb: RunningSandbox;
 let base: string;
-beforeAll(async () => {
-  sb = await startSandbox({ port: 0, control: true, limits: NO_LIMITS });
+useSandbox((sb) => {
   base = sb.baseUrl;
-});
-afterAll(async () => {
-  await sb.close();
 });
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -100,6 +94,40 @@ describe('auth', () => {
     });
     expect(unsupported.status).toBe(400);
     expect(unsupported.body.error).toBe('unsupported_grant_type');
+
+    // the OAuth endpoints are counted like API routes, failed grants included
+    const c = (await control(base, 'GET', '/requests')).body;
+    expect(c.routes['GET /app/oauth/authorize']).toMatchObject({
+      count: 1,
+      effective: 1,
+      byStatus: { 302: 1 },
+    });
+    expect(c.routes['POST /token']).toMatchObject({
+      count: 7,
+      effective: 3,
+      noEffect: 4,
+      byStatus: { 200: 3, 400: 3, 401: 1 },
+    });
+  });
+
+  it('counts a bad authorize request and a non-form /token body', async () => {
+    await control(base, 'DELETE', '/requests');
+    const bad = await call(base, 'GET', '/app/oauth/authorize', { key: null, query: { client_id: 'nope' } });
+    expect(bad.status).toBe(400);
+    const junk = await call(base, 'POST', '/token', {
+      key: null,
+      headers: { 'content-type': 'application/json' },
+      body: undefined,
+    });
+    expect(junk.status).toBeGreaterThanOrEqual(400);
+    const c = (await control(base, 'GET', '/requests')).body;
+    expect(c.routes['GET /app/oauth/authorize']).toMatchObject({
+      count: 1,
+      noEffect: 1,
+      byStatus: { 400: 1 },
+    });
+    expect(c.routes['POST /token']).toMatchObject({ count: 1, effective: 0, noEffect: 1 });
+    expect(c.total).toBe(2);
   });
 
   it('an expired access token gets the gateway 401 fault', async () => {

@@ -2,63 +2,13 @@
  * Campaigns, goals, emails, notes and tasks of the sandbox over real HTTP; responses are checked against
  * Keap's official OpenAPI documents.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
-import { validateResponse as docErrors } from './openapi-helper.js';
-
-/** The response validates against Keap's official document (no-op when the documents are missing). */
-function validateResponse(
-  version: 'v1' | 'v2',
-  method: string,
-  template: string,
-  status: number,
-  body: unknown,
-): void {
-  const where = `${method} ${template} ${status}: ${JSON.stringify(body)?.slice(0, 300)}`;
-  expect(docErrors(version, method, template, status, body), where).toEqual([]);
-}
+import { caller, type Res, useSandbox, expectValid as validateResponse } from './core-http.js';
 
 let sb: RunningSandbox;
 
-const LIMITS = {
-  patPerSecond: 100_000,
-  patPerMinute: 1_000_000,
-  patPerDay: 10_000_000,
-  spikePerSecond: 100_000,
-  tenantPerMinute: 1_000_000,
-};
-
-interface Res {
-  status: number;
-  body: any;
-  text: string;
-}
-
-async function call(
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Res> {
-  const res = await fetch(`${sb.baseUrl}${path}`, {
-    method,
-    headers: {
-      'X-Keap-API-Key': 'engage-test-key',
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed, text };
-}
+const call = caller(() => sb.baseUrl, 'engage-test-key');
 
 /** Call and check the response against the official document (path template in Keap's form). */
 async function checked(
@@ -89,13 +39,12 @@ async function someContactIds(n: number): Promise<string[]> {
   return r.body.contacts.map((c: { id: string }) => c.id);
 }
 
-beforeAll(async () => {
-  sb = await startSandbox({ port: 0, control: true, hookDelayMs: 50, limits: LIMITS });
-});
-
-afterAll(async () => {
-  await sb?.close();
-});
+useSandbox(
+  (s) => {
+    sb = s;
+  },
+  { hookDelayMs: 50 },
+);
 
 describe('campaigns', () => {
   it('lists at least 4 campaigns, filters by name substring and orders', async () => {

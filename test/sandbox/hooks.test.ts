@@ -4,30 +4,10 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
-import { validateResponse as docErrors } from './openapi-helper.js';
-
-/** The response validates against Keap's official document (no-op when the documents are missing). */
-function validateResponse(
-  version: 'v1' | 'v2',
-  method: string,
-  template: string,
-  status: number,
-  body: unknown,
-): void {
-  const where = `${method} ${template} ${status}: ${JSON.stringify(body)?.slice(0, 300)}`;
-  expect(docErrors(version, method, template, status, body), where).toEqual([]);
-}
-
-const LIMITS = {
-  patPerSecond: 100_000,
-  patPerMinute: 1_000_000,
-  patPerDay: 10_000_000,
-  spikePerSecond: 100_000,
-  tenantPerMinute: 1_000_000,
-};
+import { hookDelayFor } from '../../src/sandbox/hooks/delivery.js';
+import { caller, type Res, useSandbox, expectValid as validateResponse } from './core-http.js';
 
 const REQUIRED_EVENT_KEYS = [
   'contact.add',
@@ -49,36 +29,7 @@ const REQUIRED_EVENT_KEYS = [
 
 let sb: RunningSandbox;
 
-interface Res {
-  status: number;
-  body: any;
-  text: string;
-}
-
-async function call(
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Res> {
-  const res = await fetch(`${sb.baseUrl}${path}`, {
-    method,
-    headers: {
-      'X-Keap-API-Key': 'hooks-test-key',
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed, text };
-}
+const call = caller(() => sb.baseUrl, 'hooks-test-key');
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -92,6 +43,9 @@ class Receiver {
   deliveryStatus = 200;
   /** Answer the next N deliveries with 503 (then deliveryStatus). */
   failNext = 0;
+  /** Hold the next N deliveries this long (ms) before answering deliveryStatus. */
+  slowNext = 0;
+  slowMs = 0;
   url = '';
   private server?: Server;
 
@@ -117,6 +71,12 @@ class Receiver {
         if (this.failNext > 0) {
           this.failNext--;
           res.writeHead(503);
+        } else if (this.slowNext > 0) {
+          this.slowNext--;
+          setTimeout(() => {
+            if (!res.destroyed) res.writeHead(this.deliveryStatus).end();
+          }, this.slowMs);
+          return;
         } else res.writeHead(this.deliveryStatus);
         res.end();
       });
@@ -192,18 +152,17 @@ async function hookStatus(key: string): Promise<string> {
   return (await call('GET', `/v1/hooks/${key}`)).body.status as string;
 }
 
-beforeAll(async () => {
-  sb = await startSandbox({
-    port: 0,
-    control: true,
+useSandbox(
+  (s) => {
+    sb = s;
+  },
+  {
     hookDelayMs: 50,
     hookRetryDelaysMs: [50, 50, 50],
-    limits: LIMITS,
-  });
-});
+  },
+);
 
 afterAll(async () => {
-  await sb?.close();
   for (const r of receivers) await r.stop();
 });
 
@@ -373,6 +332,52 @@ describe('REST hook delivery', () => {
     await call('DELETE', `/v1/hooks/${created.body.key}`);
   });
 
+  it('a receiver slower than hookTimeoutMs is a failed delivery and is retried', async () => {
+    const cfg = await call('GET', '/__sandbox/config');
+    expect(cfg.body).toMatchObject({ hookTimeoutMs: 30_000, hookSchedule: 'fast' });
+    const rx = await receiver();
+    const created = await createHook('task.add', rx.url);
+    await call('POST', '/__sandbox/config', { hookTimeoutMs: 150 });
+    try {
+      rx.slowNext = 1;
+      rx.slowMs = 600;
+      const id = await createTask('slow receiver');
+      await waitFor(() => rx.deliveries.length >= 2);
+      await sleep(700);
+      // the slow 200 came too late: the same batch was sent again and the hook is still Verified
+      expect(rx.deliveries).toHaveLength(2);
+      expect(rx.deliveries[1]?.body).toEqual(rx.deliveries[0]?.body);
+      expect(String(rx.deliveries[0]?.body.object_keys[0].id)).toBe(id);
+      expect(await hookStatus(created.body.key)).toBe('Verified');
+
+      // always slower than the timeout: 4 failed attempts → Inactive
+      rx.slowNext = 100;
+      await createTask('always slow');
+      await waitFor(async () => (await hookStatus(created.body.key)) === 'Inactive', 8000);
+      expect(rx.deliveries).toHaveLength(6);
+    } finally {
+      await call('POST', '/__sandbox/config', { hookTimeoutMs: 30_000 });
+      await call('DELETE', `/v1/hooks/${created.body.key}`);
+    }
+  });
+
+  it("hookSchedule 'keap' holds the first attempt 30–60 s (nothing within the fast delay)", async () => {
+    const bad = await call('POST', '/__sandbox/config', { hookSchedule: 'slow' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('hookSchedule');
+    const rx = await receiver();
+    const created = await createHook('task.add', rx.url);
+    await call('POST', '/__sandbox/config', { hookSchedule: 'keap' });
+    try {
+      await createTask('keap schedule');
+      await sleep(400);
+      expect(rx.deliveries).toHaveLength(0);
+    } finally {
+      await call('POST', '/__sandbox/config', { hookSchedule: 'fast' });
+      await call('DELETE', `/v1/hooks/${created.body.key}`);
+    }
+  });
+
   it('a 410 makes the hook Inactive at once', async () => {
     const rx = await receiver();
     rx.deliveryStatus = 410;
@@ -439,5 +444,29 @@ describe('REST hook delivery', () => {
     await waitFor(() => rx2.deliveries.length > 0);
     expect(String(rx2.deliveries[0]?.body.object_keys[0].id)).toBe(id);
     expect(rx.deliveries).toHaveLength(0);
+  });
+});
+
+describe('hook schedules', () => {
+  const fast = { hookDelayMs: 50, hookRetryDelaysMs: [10, 20, 30], hookSchedule: 'fast' } as const;
+  const keap = { ...fast, hookSchedule: 'keap' } as const;
+
+  it("'fast' uses hookDelayMs and hookRetryDelaysMs", () => {
+    expect([0, 1, 2, 3, 4].map((n) => hookDelayFor(fast, n))).toEqual([50, 10, 20, 30, 30]);
+  });
+
+  it("'keap' is 30–60 s, then +30–60 s, +5 min, +30 min", () => {
+    for (const r of [0, 0.5, 0.999999]) {
+      const rnd = () => r;
+      for (const n of [0, 1]) {
+        const d = hookDelayFor(keap, n, rnd);
+        expect(d).toBeGreaterThanOrEqual(30_000);
+        expect(d).toBeLessThanOrEqual(60_000);
+      }
+      expect(hookDelayFor(keap, 2, rnd)).toBe(300_000);
+      expect(hookDelayFor(keap, 3, rnd)).toBe(1_800_000);
+    }
+    expect(hookDelayFor(keap, 0, () => 0)).toBe(30_000);
+    expect(hookDelayFor(keap, 1, () => 0.999999)).toBe(60_000);
   });
 });

@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
-import { call, control, expectDoc } from './core-http.js';
+import { describe, expect, it } from 'vitest';
+import { call, control, expectDoc, useSandbox } from './core-http.js';
 import { validateRequest } from './openapi-helper.js';
 
-let sb: RunningSandbox;
 let base: string;
-beforeAll(async () => {
-  sb = await startSandbox({ port: 0, control: true, limits: NO_LIMITS });
+useSandbox((sb) => {
   base = sb.baseUrl;
-});
-afterAll(async () => {
-  await sb.close();
 });
 
 describe('tags', () => {

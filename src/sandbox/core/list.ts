@@ -311,19 +311,30 @@ export function listV2<T>(req: SbRequest, items: readonly T[], opts: ListV2Optio
   };
 }
 
-/** `fields` query parameter (comma-separated and/or repeated); unknown name → 400 naming it. */
-export function fieldsParam(req: SbRequest, allowed: readonly string[]): Set<string> | undefined {
-  const raw = req.query.getAll('fields');
-  if (raw.length === 0) return undefined;
-  const names = raw
+/**
+ * A query parameter listing names, comma-separated and/or repeated (`fields`, `update_mask`): undefined when absent
+ * or empty; a name not in `allowed` → 400 naming it and the parameter.
+ */
+export function namesParam(
+  query: URLSearchParams,
+  param: string,
+  allowed: readonly string[],
+): Set<string> | undefined {
+  const names = query
+    .getAll(param)
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter((s) => s !== '');
   if (names.length === 0) return undefined;
   for (const n of names) {
-    if (!allowed.includes(n)) throw badRequest('fields', `Invalid field '${n}' in 'fields'`);
+    if (!allowed.includes(n)) throw badRequest(param, `Invalid field '${n}' in '${param}'`);
   }
   return new Set(names);
+}
+
+/** `fields` query parameter (comma-separated and/or repeated); unknown name → 400 naming it. */
+export function fieldsParam(req: SbRequest, allowed: readonly string[]): Set<string> | undefined {
+  return namesParam(req.query, 'fields', allowed);
 }
 
 /** Keep only the selected properties of a rendered object (`id` is always kept). */
@@ -354,49 +365,42 @@ export function listV1<T>(
   const offset = intParam(req, 'offset', { min: 0 }) ?? 0;
   const page = items.slice(offset, offset + limit);
   const body: Record<string, unknown> = { [opts.key]: page.map(opts.render), count: items.length };
-  if (offset + limit < items.length) {
+  const pageUrl = (at: number): string => {
     const q = new URLSearchParams(req.query);
     q.set('limit', String(limit));
-    q.set('offset', String(offset + limit));
-    body.next = requestUrl(req, q);
-  }
-  if (offset > 0) {
-    const q = new URLSearchParams(req.query);
-    q.set('limit', String(limit));
-    q.set('offset', String(Math.max(0, offset - limit)));
-    body.previous = requestUrl(req, q);
-  }
+    q.set('offset', String(at));
+    return requestUrl(req, q);
+  };
+  if (offset + limit < items.length) body.next = pageUrl(offset + limit);
+  if (offset > 0) body.previous = pageUrl(Math.max(0, offset - limit));
   return { status: 200, body };
+}
+
+/** A date pseudo-field: `==<ISO date-time>` matches rows whose date passes `keep(rowMs, boundMs)`. */
+function dateBoundFilter<T>(
+  get: (t: T) => string | undefined,
+  keep: (row: number, bound: number) => boolean,
+): FilterField<T> {
+  return {
+    get,
+    type: 'date',
+    match: (t, _op, value) => {
+      const n = Date.parse(value);
+      if (Number.isNaN(n) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
+        throw badRequest('filter', `Invalid date-time '${value}' in 'filter'`);
+      }
+      const v = get(t);
+      return v !== undefined && keep(Date.parse(v), n);
+    },
+  };
 }
 
 /** `since_*` pseudo-field: `==<ISO date-time>` matches rows whose date is on or after it. */
 export function sinceFilter<T>(get: (t: T) => string | undefined): FilterField<T> {
-  return {
-    get,
-    type: 'date',
-    match: (t, _op, value) => {
-      const n = Date.parse(value);
-      if (Number.isNaN(n) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-        throw badRequest('filter', `Invalid date-time '${value}' in 'filter'`);
-      }
-      const v = get(t);
-      return v !== undefined && Date.parse(v) >= n;
-    },
-  };
+  return dateBoundFilter(get, (row, bound) => row >= bound);
 }
 
 /** `until_*` pseudo-field: `==<ISO date-time>` matches rows whose date is on or before it. */
 export function untilFilter<T>(get: (t: T) => string | undefined): FilterField<T> {
-  return {
-    get,
-    type: 'date',
-    match: (t, _op, value) => {
-      const n = Date.parse(value);
-      if (Number.isNaN(n) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-        throw badRequest('filter', `Invalid date-time '${value}' in 'filter'`);
-      }
-      const v = get(t);
-      return v !== undefined && Date.parse(v) <= n;
-    },
-  };
+  return dateBoundFilter(get, (row, bound) => row <= bound);
 }

@@ -84,13 +84,21 @@ export interface SandboxConfig {
   readonly seed: number;
   readonly limits: SandboxLimits;
   readonly accessTokenTtlSec: number;
-  /** Delay before a hook batch is delivered (default 1000 ms). */
+  /** Delay before a hook batch is delivered (default 1000 ms; ignored when hookSchedule is 'keap'). */
   readonly hookDelayMs: number;
-  /** Delays of the retries after a failed delivery (default [1000, 2000, 4000]). */
+  /** Delays of the retries after a failed delivery (default [1000, 2000, 4000]; ignored when hookSchedule is 'keap'). */
   readonly hookRetryDelaysMs: readonly number[];
-  /** How long a hook receiver may take before the delivery counts as failed (unset = the hooks module's default). */
-  readonly hookTimeoutMs?: number;
+  /** How long a hook receiver may take before the attempt counts as failed (default 30 000 ms, as Keap). */
+  readonly hookTimeoutMs: number;
+  /** Hook timing: 'fast' (hookDelayMs / hookRetryDelaysMs, the default) or 'keap' (Keap's real schedule). */
+  readonly hookSchedule: HookSchedule;
 }
+
+/**
+ * 'fast': deliver `hookDelayMs` after the first event of a batch, retry after `hookRetryDelaysMs[n]`.
+ * 'keap': Keap's real schedule — first attempt 30–60 s after the change, retries +30–60 s, +5 min, +30 min.
+ */
+export type HookSchedule = 'fast' | 'keap';
 
 export interface SbEvent {
   readonly eventKey: string;
@@ -130,8 +138,10 @@ export interface SandboxOptions {
   /** Delay before a hook batch is delivered (default 1000 ms) and the retry delays after a failure. */
   readonly hookDelayMs?: number;
   readonly hookRetryDelaysMs?: readonly number[];
-  /** Hook receiver timeout (ms); unset = the hooks module's default. */
+  /** Hook receiver timeout in ms (default 30 000, as Keap): a slower answer is a failed delivery, retried. */
   readonly hookTimeoutMs?: number;
+  /** Hook delivery timing (default 'fast'; 'keap' = Keap's real 30 s – 30 min schedule). */
+  readonly hookSchedule?: HookSchedule;
   /** Log one line per request to stderr (method, path, status, ms; never credentials). Default false. */
   readonly logRequests?: boolean;
 }

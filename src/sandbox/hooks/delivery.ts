@@ -3,12 +3,13 @@
  *  - the handshake POSTs to hookUrl with `X-Hook-Secret`; it succeeds only on HTTP 200 echoing the header;
  *  - only Verified hooks get events; events are batched per hook (≤ 1000 object keys per POST) and sent
  *    `hookDelayMs` after the first event of a batch;
- *  - a failed delivery (timeout, connection error, status < 200 or ≥ 400) is retried after
+ *  - a failed delivery (no answer within `hookTimeoutMs`, connection error, status < 200 or ≥ 400) is retried after
  *    `hookRetryDelaysMs[n]`; the 4th consecutive failure, or any 410, makes the hook Inactive (its queue is dropped);
+ *  - `hookSchedule: 'keap'` replaces both delays with Keap's real schedule (see `hookDelayFor`);
  *  - close() and reset() stop all timers and abort requests in flight.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { SandboxApi, SbEvent, SbTable } from '../core/types.js';
+import type { SandboxApi, SandboxConfig, SbEvent, SbTable } from '../core/types.js';
 
 export type HookStatus = 'Unverified' | 'Verified' | 'Inactive';
 
@@ -42,6 +43,34 @@ export const MAX_FAILURES = 4;
 export const MAX_BATCH = 1000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRY_DELAYS_MS = [200, 500, 1000] as const;
+/** Keap's real retry delays after the 1st, 2nd and 3rd failure: 30–60 s, 5 min, 30 min. */
+const KEAP_RETRY_DELAYS_MS = [-1, 5 * 60_000, 30 * 60_000] as const;
+
+/** 30–60 s, uniformly. */
+function keapJitterMs(random: () => number): number {
+  return 30_000 + Math.floor(random() * 30_001);
+}
+
+/**
+ * Delay before the next attempt of a batch: `failures` = 0 for the first attempt (after the change), n after the
+ * n-th consecutive failure. 'fast' uses hookDelayMs / hookRetryDelaysMs; 'keap' uses Keap's real schedule
+ * (first attempt 30–60 s after the change, retries +30–60 s, +5 min, +30 min).
+ */
+export function hookDelayFor(
+  cfg: Pick<SandboxConfig, 'hookDelayMs' | 'hookRetryDelaysMs' | 'hookSchedule'>,
+  failures: number,
+  random: () => number = Math.random,
+): number {
+  if (cfg.hookSchedule === 'keap') {
+    if (failures === 0) return keapJitterMs(random);
+    const d = KEAP_RETRY_DELAYS_MS[Math.min(failures - 1, KEAP_RETRY_DELAYS_MS.length - 1)] ?? -1;
+    return d < 0 ? keapJitterMs(random) : d;
+  }
+  if (failures === 0)
+    return Number.isFinite(cfg.hookDelayMs) && cfg.hookDelayMs >= 0 ? cfg.hookDelayMs : 1000;
+  const arr = cfg.hookRetryDelaysMs.length > 0 ? cfg.hookRetryDelaysMs : DEFAULT_RETRY_DELAYS_MS;
+  return arr[Math.min(failures - 1, arr.length - 1)] ?? 1000;
+}
 
 const API_SEGMENTS: Record<string, string> = {
   contact: 'contacts',
@@ -110,19 +139,16 @@ export class HookEngine {
   ) {}
 
   private delayMs(): number {
-    const d = this.sb.config().hookDelayMs;
-    return Number.isFinite(d) && d >= 0 ? d : 1000;
+    return hookDelayFor(this.sb.config(), 0);
   }
 
   private retryDelayMs(failures: number): number {
-    const list = this.sb.config().hookRetryDelaysMs;
-    const arr = list.length > 0 ? list : DEFAULT_RETRY_DELAYS_MS;
-    return arr[Math.min(failures - 1, arr.length - 1)] ?? 1000;
+    return hookDelayFor(this.sb.config(), failures);
   }
 
   timeoutMs(): number {
-    const v: unknown = Reflect.get(this.sb.config(), 'hookTimeoutMs');
-    return typeof v === 'number' && v > 0 ? v : DEFAULT_TIMEOUT_MS;
+    const v = this.sb.config().hookTimeoutMs;
+    return v > 0 ? v : DEFAULT_TIMEOUT_MS;
   }
 
   newSecret(): string {

@@ -19,6 +19,7 @@ import {
   type TagRow,
 } from './crm-model.js';
 import {
+  copyKeys,
   parseUpdateMask,
   renderAddress,
   renderEmail,
@@ -35,7 +36,7 @@ import {
   zIdLike,
   zPhone,
 } from './crm-schemas.js';
-import { activeUserIds, USERS_TABLE } from './users.js';
+import { activeUserIds, ownerIdOrThrow } from './users.js';
 
 export const COMPANY_FIELDS = [
   'id',
@@ -83,39 +84,8 @@ const NOT_DEFAULT = new Set([
   'custom_fields',
 ]);
 
-const UPDATE_MASK = [
-  'id',
-  'company_name',
-  'address',
-  'phone_number',
-  'fax_number',
-  'email_address',
-  'notes',
-  'website',
-  'custom_fields',
-  'create_time',
-  'update_time',
-  'anniversary_date',
-  'assistant_name',
-  'assistant_phone',
-  'billing_information',
-  'birth_date',
-  'contact_type',
-  'first_name',
-  'job_title',
-  'last_name',
-  'middle_name',
-  'preferred_name',
-  'owner_id',
-  'referral_code',
-  'spouse_name',
-  'suffix',
-  'title',
-  'account_id',
-  'created_by',
-  'groups',
-  'last_updated_by',
-] as const;
+/** Keap's update_mask enum for PATCH /v2/companies/{company_id} has the same names as `fields`. */
+const UPDATE_MASK = COMPANY_FIELDS;
 
 /**
  * Render a company. `fields` undefined = Keap's default subset for lists; pass 'all' for every property
@@ -228,14 +198,6 @@ const SIMPLE_KEYS = [
   'spouse_name',
 ] as const;
 
-function checkOwner(sb: SandboxApi, owner: string | number | undefined): number | undefined {
-  if (owner === undefined) return undefined;
-  const id = Number(owner);
-  if (!sb.table(USERS_TABLE).get(id))
-    throw badRequest('owner_id', `User '${owner}' in 'owner_id' does not exist`);
-  return id;
-}
-
 /** Apply a parsed body to a company row (mask: only these keys; a masked key absent from the body is cleared). */
 function applyCompanyBody(
   sb: SandboxApi,
@@ -244,19 +206,13 @@ function applyCompanyBody(
   mask: Set<string> | undefined,
 ): void {
   const take = (k: string): boolean => (mask ? mask.has(k) : k in b);
-  const r = row as unknown as Record<string, unknown>;
-  for (const k of SIMPLE_KEYS) {
-    if (!take(k)) continue;
-    const v = b[k];
-    if (v === undefined) delete r[k];
-    else r[k] = v;
-  }
+  copyKeys(row, b, SIMPLE_KEYS, take);
   if (take('company_name')) {
     if (b.company_name === undefined) throw badRequest('company_name', "'company_name' is required");
     row.company_name = b.company_name;
   }
   if (take('owner_id')) {
-    const o = checkOwner(sb, b.owner_id);
+    const o = ownerIdOrThrow(sb, b.owner_id);
     if (o === undefined) delete row.owner_id;
     else row.owner_id = o;
   }

@@ -24,6 +24,7 @@ import {
   type TagRow,
 } from './crm-model.js';
 import {
+  copyKeys,
   parseUpdateMask,
   renderAddress,
   renderEmail,
@@ -41,7 +42,7 @@ import {
   zPhone,
   zSocial,
 } from './crm-schemas.js';
-import { activeUserIds, USERS_TABLE } from './users.js';
+import { activeUserIds, ownerIdOrThrow } from './users.js';
 
 export const LEAD_SOURCES: readonly { id: number; name: string }[] = [
   { id: 1, name: 'Google Ads' },
@@ -279,13 +280,7 @@ function applyContactBody(
   mask: Set<string> | undefined,
 ): void {
   const take = (k: string): boolean => (mask ? mask.has(k) && !READ_ONLY.has(k) : k in b);
-  const r = row as unknown as Record<string, unknown>;
-  for (const k of SIMPLE_KEYS) {
-    if (!take(k)) continue;
-    const v = b[k];
-    if (v === undefined) delete r[k];
-    else r[k] = v;
-  }
+  copyKeys(row, b, SIMPLE_KEYS, take);
   if (take('source_type')) row.source_type = b.source_type ?? 'UNKNOWN';
   if (take('email_addresses')) {
     row.email_addresses = uniqueSlots((b.email_addresses ?? []).map(toEmailRow), 'email_addresses');
@@ -302,13 +297,9 @@ function applyContactBody(
     else delete row.origin_ip;
   }
   if (take('owner_id')) {
-    if (b.owner_id === undefined) delete row.owner_id;
-    else {
-      const id = Number(b.owner_id);
-      if (!sb.table(USERS_TABLE).get(id))
-        throw badRequest('owner_id', `User '${b.owner_id}' in 'owner_id' does not exist`);
-      row.owner_id = id;
-    }
+    const o = ownerIdOrThrow(sb, b.owner_id);
+    if (o === undefined) delete row.owner_id;
+    else row.owner_id = o;
   }
   if (take('leadsource_id')) {
     if (b.leadsource_id === undefined) delete row.leadsource_id;

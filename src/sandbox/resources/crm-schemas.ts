@@ -1,6 +1,6 @@
 /** zod schemas for the shared v2 sub-objects (written from v2.json's components), plus converters to rows. */
 import { z } from 'zod';
-import { badRequest } from '../core/errors.js';
+import { namesParam } from '../core/list.js';
 import type { AddressRow, EmailRow, FaxRow, PhoneRow } from './crm-model.js';
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -179,19 +179,24 @@ export function renderEmail(e: EmailRow): Record<string, unknown> {
 
 /** Parse a PATCH `update_mask` (comma-separated and/or repeated) against the allowed names; 400 naming it. */
 export function parseUpdateMask(query: URLSearchParams, allowed: readonly string[]): Set<string> | undefined {
-  const raw = query.getAll('update_mask');
-  if (raw.length === 0) return undefined;
-  const names = raw
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (names.length === 0) return undefined;
-  const out = new Set<string>();
-  for (const n of names) {
-    if (!allowed.includes(n)) {
-      throw badRequest('update_mask', `Invalid field '${n}' in 'update_mask'`);
-    }
-    out.add(n);
+  return namesParam(query, 'update_mask', allowed);
+}
+
+/**
+ * Copy plain keys of a parsed body into a row: only the keys `take` accepts; an accepted key missing from the body
+ * is removed from the row (PATCH with update_mask clears it).
+ */
+export function copyKeys<B extends object>(
+  row: object,
+  body: B,
+  keys: readonly (keyof B & string)[],
+  take: (k: string) => boolean,
+): void {
+  const r = row as Record<string, unknown>;
+  for (const k of keys) {
+    if (!take(k)) continue;
+    const v = body[k];
+    if (v === undefined) delete r[k];
+    else r[k] = v;
   }
-  return out;
 }

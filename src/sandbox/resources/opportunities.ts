@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { badRequest, notFound } from '../core/errors.js';
-import { fieldsParam, listV2, parseFilter } from '../core/list.js';
+import { fieldsParam, listV2, namesParam, parseFilter } from '../core/list.js';
 import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js';
 import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
@@ -241,18 +241,7 @@ function checkRevenue(low: number, high: number): void {
 }
 
 function updateMask(req: SbRequest): Set<string> | undefined {
-  const raw = req.query.getAll('update_mask');
-  if (raw.length === 0) return undefined;
-  const names = raw
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const n of names) {
-    if (!(UPDATE_MASK as readonly string[]).includes(n)) {
-      throw badRequest('update_mask', `Invalid value '${n}' in 'update_mask'`);
-    }
-  }
-  return new Set(names);
+  return namesParam(req.query, 'update_mask', UPDATE_MASK);
 }
 
 function checkFilterCombo(req: SbRequest): void {

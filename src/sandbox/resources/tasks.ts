@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { badRequest, notFound } from '../core/errors.js';
-import { fieldsParam, listV2 } from '../core/list.js';
+import { fieldsParam, listV2, namesParam } from '../core/list.js';
 import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
@@ -174,19 +174,10 @@ function updateTask(req: SbRequest, sb: SandboxApi): SbResponse {
   fieldsParam(req, ['custom_fields']);
   const existing = tasks(sb).get(id);
   if (!existing) throw notFound('Task', id);
-  const maskRaw = req.query
-    .getAll('update_mask')
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const m of maskRaw) {
-    if (!(UPDATE_MASK as readonly string[]).includes(m)) {
-      throw badRequest('update_mask', `Invalid value '${m}' in 'update_mask'`);
-    }
-  }
+  const mask = namesParam(req.query, 'update_mask', UPDATE_MASK);
   const body = parseBody(UpdateTaskBody, req.body ?? {});
   checkRefs(sb, body);
-  const p = patchFrom(body, maskRaw.length > 0 ? new Set(maskRaw) : undefined);
+  const p = patchFrom(body, mask);
   const now = iso(sb.now());
   if (p.completed === true && !existing.completed && p.completion_time === undefined) p.completion_time = now;
   const row = tasks(sb).update(id, {

@@ -1,5 +1,5 @@
 /** Users: GET /v2/users, GET /v2/users/{user_id}, GET /v2/oauth/connect/userinfo. The credential's user is id 1. */
-import { notFound } from '../core/errors.js';
+import { badRequest, notFound } from '../core/errors.js';
 import { listV2 } from '../core/list.js';
 import type { SandboxApi, SbModule } from '../core/types.js';
 import { idStr, iso } from '../core/util.js';
@@ -81,6 +81,15 @@ export function activeUserIds(sb: SandboxApi): number[] {
     .all()
     .filter((u) => u.status === 'ACTIVE')
     .map((u) => u.id);
+}
+
+/** A body's `owner_id` as a user id (undefined stays undefined); an unknown user → 400 naming `owner_id`. */
+export function ownerIdOrThrow(sb: SandboxApi, owner: string | number | undefined): number | undefined {
+  if (owner === undefined) return undefined;
+  const id = Number(owner);
+  if (!sb.table(USERS_TABLE).get(id))
+    throw badRequest('owner_id', `User '${owner}' in 'owner_id' does not exist`);
+  return id;
 }
 
 export function renderUser(u: UserRow): Record<string, unknown> {
