@@ -5,48 +5,48 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { OAuthConfig } from './auth/oauth.js';
 
 export const DEFAULT_BASE_URL = 'https://api.infusionsoft.com/crm/rest';
 export const DEFAULT_AUTHORIZE_URL = 'https://accounts.infusionsoft.com/app/oauth/authorize';
 export const DEFAULT_TOKEN_URL = 'https://api.infusionsoft.com/token';
 
+const setting = <const E extends string, const F extends `--${string}` | undefined>(
+  env: E,
+  flag: F,
+  def: string,
+  doc: string,
+) => ({ env, flag, def, doc });
+
 /** One row per setting: env variable, flag, default, description (also the README's configuration table). */
 export const SETTINGS = [
-  { env: 'KEAP_API_KEY', flag: undefined, def: '', doc: 'Keap personal access token or service account key' },
-  { env: 'KEAP_API_BASE_URL', flag: '--base-url', def: DEFAULT_BASE_URL, doc: 'Keap REST base URL' },
-  { env: 'KEAP_OAUTH_CLIENT_ID', flag: undefined, def: '', doc: 'OAuth client id (instead of an API key)' },
-  { env: 'KEAP_OAUTH_CLIENT_SECRET', flag: undefined, def: '', doc: 'OAuth client secret' },
-  {
-    env: 'KEAP_OAUTH_AUTHORIZE_URL',
-    flag: undefined,
-    def: DEFAULT_AUTHORIZE_URL,
-    doc: 'OAuth authorize URL',
-  },
-  { env: 'KEAP_OAUTH_TOKEN_URL', flag: undefined, def: DEFAULT_TOKEN_URL, doc: 'OAuth token URL' },
-  {
-    env: 'KEAP_MCP_STATE_DIR',
-    flag: '--state-dir',
-    def: '~/.keap-mcp',
-    doc: 'State store (tokens, idempotency)',
-  },
-  { env: 'KEAP_MCP_LOG_LEVEL', flag: '--log-level', def: 'info', doc: 'Log level on stderr' },
-  { env: 'KEAP_POLICY', flag: '--policy', def: '', doc: 'Policy file (agents, grants, confirmations)' },
-  { env: 'KEAP_AGENT', flag: '--agent', def: '', doc: 'Agent for stdio (default: the policy default agent)' },
-  { env: 'KEAP_AUDIT_LOG', flag: '--audit-log', def: '', doc: 'Audit log file (JSON lines)' },
-  { env: 'KEAP_READ_ONLY', flag: '--read-only', def: 'false', doc: 'Cap every agent at read access' },
-  {
-    env: 'KEAP_MAX_WAIT_MS',
-    flag: '--max-wait-ms',
-    def: '20000',
-    doc: 'Longest wait for a Keap rate-limit slot before failing fast (ms)',
-  },
-  { env: 'KEAP_MCP_HTTP_HOST', flag: '--host', def: '127.0.0.1', doc: 'HTTP bind address' },
-  { env: 'KEAP_MCP_HTTP_PORT', flag: '--port', def: '3000', doc: 'HTTP port (0 = any free port)' },
+  setting('KEAP_API_KEY', undefined, '', 'Keap personal access token or service account key'),
+  setting('KEAP_API_BASE_URL', '--base-url', DEFAULT_BASE_URL, 'Keap REST base URL'),
+  setting('KEAP_OAUTH_CLIENT_ID', undefined, '', 'OAuth client id (instead of an API key)'),
+  setting('KEAP_OAUTH_CLIENT_SECRET', undefined, '', 'OAuth client secret'),
+  setting('KEAP_OAUTH_AUTHORIZE_URL', undefined, DEFAULT_AUTHORIZE_URL, 'OAuth authorize URL'),
+  setting('KEAP_OAUTH_TOKEN_URL', undefined, DEFAULT_TOKEN_URL, 'OAuth token URL'),
+  setting('KEAP_MCP_STATE_DIR', '--state-dir', '~/.keap-mcp', 'State store (tokens, idempotency)'),
+  setting('KEAP_MCP_LOG_LEVEL', '--log-level', 'info', 'Log level on stderr'),
+  setting('KEAP_POLICY', '--policy', '', 'Policy file (agents, grants, confirmations)'),
+  setting('KEAP_AGENT', '--agent', '', 'Agent for stdio (default: the policy default agent)'),
+  setting('KEAP_AUDIT_LOG', '--audit-log', '', 'Audit log file (JSON lines)'),
+  setting('KEAP_READ_ONLY', '--read-only', 'false', 'Cap every agent at read access'),
+  setting(
+    'KEAP_MAX_WAIT_MS',
+    '--max-wait-ms',
+    '20000',
+    'Longest wait for a Keap rate-limit slot before failing fast (ms)',
+  ),
+  setting('KEAP_MCP_HTTP_HOST', '--host', '127.0.0.1', 'HTTP bind address'),
+  setting('KEAP_MCP_HTTP_PORT', '--port', '3000', 'HTTP port (0 = any free port)'),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
 const optionalText = z
   .string()
@@ -63,10 +63,20 @@ const bool = z
   )
   .transform((s) => ['true', '1', 'yes', 'on'].includes(s));
 
+function isLoopbackUrl(s: string): boolean {
+  const host = new URL(s).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The API key, client secret and tokens travel to these URLs: https, or plain http only on loopback (sandbox). */
 const url = z
   .string()
   .trim()
   .refine((s) => /^https?:\/\/[^\s]+$/.test(s) && URL.canParse(s), 'must be an http(s) URL')
+  .refine(
+    (s) => !URL.canParse(s) || s.startsWith('https://') || isLoopbackUrl(s),
+    'must use https (plain http only for a loopback address such as the sandbox)',
+  )
   .transform((s) => s.replace(/\/+$/, ''));
 
 const int = (min: number, max: number) =>
@@ -84,7 +94,7 @@ const schema = z.object({
   KEAP_OAUTH_CLIENT_SECRET: optionalText,
   KEAP_OAUTH_AUTHORIZE_URL: url,
   KEAP_OAUTH_TOKEN_URL: url,
-  KEAP_MCP_STATE_DIR: z.string().trim().min(1, 'must not be empty'),
+  KEAP_MCP_STATE_DIR: nonEmpty,
   KEAP_MCP_LOG_LEVEL: z
     .string()
     .trim()
@@ -95,16 +105,11 @@ const schema = z.object({
   KEAP_AUDIT_LOG: optionalText,
   KEAP_READ_ONLY: bool,
   KEAP_MAX_WAIT_MS: int(0, 3_600_000),
-  KEAP_MCP_HTTP_HOST: z.string().trim().min(1, 'must not be empty'),
+  KEAP_MCP_HTTP_HOST: nonEmpty,
   KEAP_MCP_HTTP_PORT: int(0, 65_535),
 });
 
-export interface OAuthConfig {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly authorizeUrl: string;
-  readonly tokenUrl: string;
-}
+export type { OAuthConfig } from './auth/oauth.js';
 
 export interface Config {
   readonly transport: 'stdio' | 'http';

@@ -6,6 +6,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ZodError } from 'zod';
+import { sanitize } from './keap/errors.js';
 import { pathPlaceholders } from './keap/path.js';
 import { type ErrorCategory, KeapError } from './keap/types.js';
 import type { AnyToolSpec } from './registry/define.js';
@@ -57,13 +58,9 @@ export class ToolError extends Error {
   }
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
-
+/** Control characters stripped, whitespace collapsed, capped: the client's sanitizer, no secrets to redact here. */
 function clean(text: string, max: number): string {
-  let s = text.replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
-  if (s.length > max) s = `${s.slice(0, max - 1)}…`;
-  return s;
+  return sanitize(text, [], max);
 }
 
 function stripDot(s: string): string {
@@ -144,7 +141,9 @@ function fromKeapError(
     case 'authentication':
       return {
         category: 'authentication',
-        message: `Keap rejected this server's credentials.${up}`,
+        // The client's own sentence names the credential that failed and how to fix it (never a secret);
+        // it already quotes Keap's sanitized text.
+        message: clean(err.message, MAX_MESSAGE),
         next_step:
           'Stop and tell the user: the operator must fix KEAP_API_KEY or run `keap-mcp auth login`; retrying will not help',
         retryable: false,

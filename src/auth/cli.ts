@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createKeapFetch } from '../keap/client.js';
+import { sanitize } from '../keap/errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { openStateDb } from '../state/db.js';
@@ -46,9 +47,19 @@ const USAGE = `usage: keap-mcp auth login [--manual] [--redirect-uri URL] [--no-
        keap-mcp auth status
        keap-mcp auth logout`;
 
+/**
+ * The command that opens `url` in the user's browser. Never through `cmd /c start`: cmd treats the `&` between
+ * the authorize URL's parameters as a command separator, which would cut the URL after `client_id` (and run the
+ * rest as commands).
+ */
+export function browserCommand(platform: NodeJS.Platform, url: string): { cmd: string; args: string[] } {
+  if (platform === 'darwin') return { cmd: 'open', args: [url] };
+  if (platform === 'win32') return { cmd: 'rundll32', args: ['url.dll,FileProtocolHandler', url] };
+  return { cmd: 'xdg-open', args: [url] };
+}
+
 function defaultOpen(url: string): void {
-  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
-  const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
+  const { cmd, args } = browserCommand(process.platform, url);
   try {
     const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
     child.on('error', () => undefined);
@@ -154,7 +165,10 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
         : e instanceof Error
           ? e.message
           : String(e);
-    err.write(`auth ${p.cmd} failed: ${msg}\n`);
+    // The text may quote the token endpoint or a pasted redirect URL: no control characters (terminal escapes),
+    // capped, and never the client secret.
+    const secrets = opts.config.oauth ? [opts.config.oauth.clientSecret] : [];
+    err.write(`auth ${p.cmd} failed: ${sanitize(msg, secrets, 1000)}\n`);
     return 1;
   } finally {
     db?.close();
@@ -259,8 +273,9 @@ async function loginManual(
   } else if (text.includes('code=')) {
     params = validateCallback(cfg, new URLSearchParams(text.replace(/^[?#]/, '')), state);
   } else if (text !== '') {
-    // A bare code: the state cannot be checked (the user copied it by hand from their own browser).
-    params = new URLSearchParams({ code: text });
+    // A bare code: the state cannot be checked (the user copied it by hand from their own browser). It still goes
+    // through validateCallback: oauth4webapi only exchanges parameters that came out of validateAuthResponse.
+    params = validateCallback(cfg, new URLSearchParams({ code: text, state }), state);
   } else {
     throw new Error('no redirect URL or code was entered');
   }

@@ -12,9 +12,6 @@
 import * as oauth from 'oauth4webapi';
 import type { StoredTokens } from './token-store.js';
 
-export const KEAP_AUTHORIZE_URL = 'https://accounts.infusionsoft.com/app/oauth/authorize';
-export const KEAP_TOKEN_URL = 'https://api.infusionsoft.com/token';
-
 export interface OAuthConfig {
   readonly clientId: string;
   readonly clientSecret: string;
@@ -102,7 +99,7 @@ function toStored(
   cfg: OAuthConfig,
   r: oauth.TokenEndpointResponse,
   now: number,
-  refreshed: boolean,
+  /** The pair this one replaces (a refresh); undefined for a code exchange. */
   previous?: StoredTokens,
 ): StoredTokens {
   if (typeof r.refresh_token !== 'string' || r.refresh_token === '') {
@@ -117,7 +114,7 @@ function toStored(
     scope: typeof r.scope === 'string' ? r.scope : previous?.scope,
     clientId: cfg.clientId,
     obtainedAt: now,
-    lastRefreshAt: refreshed ? now : undefined,
+    lastRefreshAt: previous !== undefined ? now : undefined,
   };
 }
 
@@ -140,6 +137,31 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** One token-endpoint round trip: send the grant, process the answer, map errors, shape the stored pair. */
+function tokenGrant(
+  cfg: OAuthConfig,
+  fetchImpl: FetchLike,
+  send: (
+    as: oauth.AuthorizationServer,
+    c: oauth.Client,
+    options: oauth.TokenEndpointRequestOptions,
+  ) => Promise<Response>,
+  process: (
+    as: oauth.AuthorizationServer,
+    c: oauth.Client,
+    res: Response,
+  ) => Promise<oauth.TokenEndpointResponse>,
+  now: () => number,
+  previous?: StoredTokens,
+): Promise<StoredTokens> {
+  return mapErrors(async () => {
+    const as = server(cfg);
+    const c = client(cfg);
+    const r = await process(as, c, await send(as, c, requestOptions(cfg, fetchImpl)));
+    return toStored(cfg, r, now(), previous);
+  });
+}
+
 /** Exchanges the authorization code (client credentials in the form body, as Keap documents). */
 export function exchangeCode(
   cfg: OAuthConfig,
@@ -148,21 +170,22 @@ export function exchangeCode(
   fetchImpl: FetchLike,
   now: () => number = Date.now,
 ): Promise<StoredTokens> {
-  return mapErrors(async () => {
-    const as = server(cfg);
-    const c = client(cfg);
-    const res = await oauth.authorizationCodeGrantRequest(
-      as,
-      c,
-      oauth.ClientSecretPost(cfg.clientSecret),
-      callbackParams,
-      redirectUri,
-      oauth.nopkce,
-      requestOptions(cfg, fetchImpl),
-    );
-    const r = await oauth.processAuthorizationCodeResponse(as, c, res);
-    return toStored(cfg, r, now(), false);
-  });
+  return tokenGrant(
+    cfg,
+    fetchImpl,
+    (as, c, options) =>
+      oauth.authorizationCodeGrantRequest(
+        as,
+        c,
+        oauth.ClientSecretPost(cfg.clientSecret),
+        callbackParams,
+        redirectUri,
+        oauth.nopkce,
+        options,
+      ),
+    oauth.processAuthorizationCodeResponse,
+    now,
+  );
 }
 
 /** Uses the (single-use) refresh token; the caller must persist the returned pair before using it. */
@@ -172,17 +195,19 @@ export function refreshTokens(
   fetchImpl: FetchLike,
   now: () => number = Date.now,
 ): Promise<StoredTokens> {
-  return mapErrors(async () => {
-    const as = server(cfg);
-    const c = client(cfg);
-    const res = await oauth.refreshTokenGrantRequest(
-      as,
-      c,
-      oauth.ClientSecretBasic(cfg.clientSecret),
-      previous.refreshToken,
-      requestOptions(cfg, fetchImpl),
-    );
-    const r = await oauth.processRefreshTokenResponse(as, c, res);
-    return toStored(cfg, r, now(), true, previous);
-  });
+  return tokenGrant(
+    cfg,
+    fetchImpl,
+    (as, c, options) =>
+      oauth.refreshTokenGrantRequest(
+        as,
+        c,
+        oauth.ClientSecretBasic(cfg.clientSecret),
+        previous.refreshToken,
+        options,
+      ),
+    oauth.processRefreshTokenResponse,
+    now,
+    previous,
+  );
 }

@@ -27,15 +27,33 @@ export interface TokenStore {
   clear(): void;
 }
 
-interface Row {
-  access_token: string;
-  refresh_token: string;
-  expires_at: number;
-  token_type: string;
-  scope: string | null;
-  client_id: string | null;
-  obtained_at: number;
-  last_refresh_at: number | null;
+/** StoredTokens field → SQL column: the one place both directions of the mapping come from. */
+const COLUMNS = {
+  accessToken: 'access_token',
+  refreshToken: 'refresh_token',
+  expiresAt: 'expires_at',
+  tokenType: 'token_type',
+  scope: 'scope',
+  clientId: 'client_id',
+  obtainedAt: 'obtained_at',
+  lastRefreshAt: 'last_refresh_at',
+} as const satisfies Record<keyof StoredTokens, string>;
+
+type Row = Record<string, string | number | null>;
+const FIELDS = Object.entries(COLUMNS) as [keyof StoredTokens, string][];
+const COLUMN_LIST = FIELDS.map(([, col]) => col).join(', ');
+
+/** Optional fields are NULL in SQLite and undefined in TypeScript. */
+function toRow(t: StoredTokens): Row {
+  const row: Row = {};
+  for (const [field, col] of FIELDS) row[col] = t[field] ?? null;
+  return row;
+}
+
+function fromRow(r: Row): StoredTokens {
+  const t: Record<string, string | number | undefined> = {};
+  for (const [field, col] of FIELDS) t[field] = r[col] ?? undefined;
+  return t as unknown as StoredTokens;
 }
 
 export function openTokenStore(db: StateDb, name = 'default'): TokenStore {
@@ -51,49 +69,24 @@ export function openTokenStore(db: StateDb, name = 'default'): TokenStore {
     last_refresh_at INTEGER,
     updated_at INTEGER NOT NULL
   )`);
-  const select = db.prepare<[string], Row>(
-    `SELECT access_token, refresh_token, expires_at, token_type, scope, client_id, obtained_at, last_refresh_at
-       FROM keap_oauth_tokens WHERE name = ?`,
+  const select = db.prepare<[string], Row>(`SELECT ${COLUMN_LIST} FROM keap_oauth_tokens WHERE name = ?`);
+  const assignments = [...FIELDS.map(([, col]) => col), 'updated_at'].map(
+    (col) => `${col} = excluded.${col}`,
   );
   const upsert = db.prepare(
-    `INSERT INTO keap_oauth_tokens
-       (name, access_token, refresh_token, expires_at, token_type, scope, client_id, obtained_at, last_refresh_at, updated_at)
-     VALUES (@name, @access_token, @refresh_token, @expires_at, @token_type, @scope, @client_id, @obtained_at, @last_refresh_at, @updated_at)
-     ON CONFLICT(name) DO UPDATE SET
-       access_token = excluded.access_token, refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
-       token_type = excluded.token_type, scope = excluded.scope, client_id = excluded.client_id,
-       obtained_at = excluded.obtained_at, last_refresh_at = excluded.last_refresh_at, updated_at = excluded.updated_at`,
+    `INSERT INTO keap_oauth_tokens (name, ${COLUMN_LIST}, updated_at)
+     VALUES (@name, ${FIELDS.map(([, col]) => `@${col}`).join(', ')}, @updated_at)
+     ON CONFLICT(name) DO UPDATE SET ${assignments.join(', ')}`,
   );
   const del = db.prepare('DELETE FROM keap_oauth_tokens WHERE name = ?');
   const saveTx = db.transaction((t: StoredTokens) => {
-    upsert.run({
-      name,
-      access_token: t.accessToken,
-      refresh_token: t.refreshToken,
-      expires_at: t.expiresAt,
-      token_type: t.tokenType,
-      scope: t.scope ?? null,
-      client_id: t.clientId ?? null,
-      obtained_at: t.obtainedAt,
-      last_refresh_at: t.lastRefreshAt ?? null,
-      updated_at: Date.now(),
-    });
+    upsert.run({ ...toRow(t), name, updated_at: Date.now() });
   });
   return {
     name,
     load() {
       const r = select.get(name);
-      if (!r) return undefined;
-      return {
-        accessToken: r.access_token,
-        refreshToken: r.refresh_token,
-        expiresAt: r.expires_at,
-        tokenType: r.token_type,
-        scope: r.scope ?? undefined,
-        clientId: r.client_id ?? undefined,
-        obtainedAt: r.obtained_at,
-        lastRefreshAt: r.last_refresh_at ?? undefined,
-      };
+      return r ? fromRow(r) : undefined;
     },
     save(tokens) {
       saveTx.immediate(tokens);

@@ -195,7 +195,14 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   const basePath = base.pathname.replace(/\/+$/, '');
   const cred = opts.credential;
   const kind: CredentialKind = cred.kind;
-  const secrets = cred.kind === 'pat' ? [cred.apiKey] : [cred.clientSecret];
+  /** Everything that must never reach an error or a log line: the key or client secret and the OAuth pair in use. */
+  function secrets(extra: readonly (string | undefined)[] = []): string[] {
+    if (cred.kind === 'pat') return [cred.apiKey];
+    const stored = cred.tokens.load();
+    return [cred.clientSecret, stored?.accessToken, stored?.refreshToken, ...extra].filter(
+      (s): s is string => s !== undefined,
+    );
+  }
   const agent = makeAgent(opts.timeouts);
   const tokenFetch = fetchVia(agent);
   const policy: RetryPolicy = {
@@ -263,12 +270,17 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           throw authError(
             e.error === 'invalid_grant'
               ? `Keap rejected the stored refresh token (invalid_grant: it was already used, revoked or expired); the stored tokens were removed. ${LOGIN_HINT}`
-              : 'Keap rejected the OAuth client credentials (invalid_client). Check KEAP_CLIENT_ID / KEAP_CLIENT_SECRET.',
+              : 'Keap rejected the OAuth client credentials (invalid_client). Check KEAP_OAUTH_CLIENT_ID / KEAP_OAUTH_CLIENT_SECRET.',
           );
         }
         if (e instanceof KeapError) throw e;
         log.warn(
-          { err: sanitize(e instanceof Error ? e.message : String(e), secrets) },
+          {
+            err: sanitize(
+              e instanceof Error ? e.message : String(e),
+              secrets([cur.accessToken, cur.refreshToken]),
+            ),
+          },
           'oauth refresh failed',
         );
         throw new KeapError({
@@ -345,6 +357,23 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     return { status: res.statusCode, headers: res.headers, body: parsed, malformed };
   }
 
+  /** A send slot; nothing has been sent when this throws, so a cancellation here is never "outcome unknown". */
+  async function acquireSlot(req: KeapRequest, deadline: number, attempts: number): Promise<void> {
+    try {
+      await sh.limiter.acquire(req.priority, req.signal, Math.max(0, deadline - Date.now()));
+    } catch (e) {
+      if (e instanceof KeapError) throw e;
+      throw new KeapError({
+        category: 'unavailable',
+        message: req.signal?.aborted
+          ? 'the request was cancelled while waiting for a rate-limit slot; nothing was sent to Keap'
+          : 'the Keap client is shutting down; nothing was sent to Keap',
+        retryable: false,
+        attempts,
+      });
+    }
+  }
+
   async function request(req: KeapRequest): Promise<KeapResponse> {
     if (closed)
       throw new KeapError({
@@ -369,7 +398,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       // Token first (it may wait for a refresh), then the rate-limit slot, then send at once: the slot time must
       // be the send time or the per-second accounting drifts.
       const auth = await authHeaders();
-      await sh.limiter.acquire(req.priority, req.signal, Math.max(0, deadline - Date.now()));
+      await acquireSlot(req, deadline, attempt);
       attempt += 1;
       const attemptStart = Date.now();
       const remaining = Math.max(1, deadline - attemptStart);
@@ -452,7 +481,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
             attempts: attempt,
             budget,
             ...(r.status === 429 ? { retryAfterSec: Math.ceil(policy.rateLimitDelayMs / 1000) } : {}),
-            secrets,
+            secrets: secrets([auth.accessToken]),
           });
         }
         case 'refresh':

@@ -102,7 +102,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   });
 
   const handle: Handler = async (req, res) => {
-    const agent = agentOf.get(req) ?? policy.defaultAgent();
+    // Fail closed: a request that did not pass the guard (see the outer handler) is never served.
+    const agent = agentOf.get(req);
+    if (agent === undefined) return rpcError(res, 401, 'Not authenticated');
     const sid = req.headers['mcp-session-id'];
     const sessionId = typeof sid === 'string' ? sid : undefined;
     try {
@@ -142,34 +144,46 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   app.get('/mcp', handle);
   app.delete('/mcp', handle);
 
-  // Outer handler: Origin check and agent authentication happen before Express reads any body.
+  // Outer handler: Origin check and agent authentication happen before Express reads any body. They run for every
+  // request except the health check: Express routes paths case-insensitively and ignores a trailing slash, so
+  // matching only the literal '/mcp' here would let `/MCP` or `/mcp/` through to the MCP handler unchecked.
   const httpServer = createHttpServer((req, res) => {
-    if (pathOf(req) === '/mcp') {
-      const origin = req.headers.origin;
-      if (loopback && typeof origin === 'string' && origin !== 'null') {
-        let ok = false;
-        try {
-          ok = isLoopbackHost(new URL(origin).hostname);
-        } catch {
-          ok = false;
-        }
-        if (!ok) return rpcError(res, 403, 'Invalid Origin');
-      }
-      const token = bearer(req);
-      if (policy.requiresTokens()) {
-        const agent = token !== undefined ? policy.agentForToken(token) : undefined;
-        if (agent === undefined) {
-          return rpcError(res, 401, token === undefined ? 'Missing bearer token' : 'Unknown bearer token', {
-            'www-authenticate': 'Bearer realm="keap-mcp"',
-          });
-        }
-        agentOf.set(req, agent);
-      } else {
-        agentOf.set(req, policy.defaultAgent());
-      }
+    if (pathOf(req) !== '/healthz') {
+      const denied = guard(req);
+      if (denied) return rpcError(res, denied.status, denied.message, denied.headers);
     }
     app(req, res);
   });
+
+  function guard(
+    req: IncomingMessage,
+  ): { status: number; message: string; headers?: Record<string, string> } | undefined {
+    const origin = req.headers.origin;
+    if (loopback && typeof origin === 'string' && origin !== 'null') {
+      let ok = false;
+      try {
+        ok = isLoopbackHost(new URL(origin).hostname);
+      } catch {
+        ok = false;
+      }
+      if (!ok) return { status: 403, message: 'Invalid Origin' };
+    }
+    if (!policy.requiresTokens()) {
+      agentOf.set(req, policy.defaultAgent());
+      return undefined;
+    }
+    const token = bearer(req);
+    const agent = token !== undefined ? policy.agentForToken(token) : undefined;
+    if (agent === undefined) {
+      return {
+        status: 401,
+        message: token === undefined ? 'Missing bearer token' : 'Unknown bearer token',
+        headers: { 'www-authenticate': 'Bearer realm="keap-mcp"' },
+      };
+    }
+    agentOf.set(req, agent);
+    return undefined;
+  }
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -52,30 +52,27 @@ afterAll(async () => {
   expect(cap.text()).toContain('requestId');
 });
 
-const firstContact = async (c: KeapClientApi): Promise<number> => {
-  const r = await c.request({
+const listContacts = (c: KeapClientApi, pageSize: number) =>
+  c.request({
     method: 'GET',
     path: '/v2/contacts',
-    query: { page_size: 1 },
+    query: { page_size: pageSize },
     idempotent: true,
     priority: 'read',
   });
-  const body = r.body as { contacts: { id: number }[] };
+
+const postOrder = (c: KeapClientApi, body: Record<string, unknown>) =>
+  c.request({ method: 'POST', path: '/v2/orders', body, idempotent: false, priority: 'write' });
+
+const firstContact = async (c: KeapClientApi): Promise<number> => {
+  const body = (await listContacts(c, 1)).body as { contacts: { id: number }[] };
   return body.contacts[0]?.id as number;
 };
 
 describe('PAT', () => {
   it('sends X-Keap-API-Key and reads the budget headers', async () => {
     const c = client();
-    const r = await capture(
-      c.request({
-        method: 'GET',
-        path: '/v2/contacts',
-        query: { page_size: 2 },
-        idempotent: true,
-        priority: 'read',
-      }),
-    );
+    const r = await capture(listContacts(c, 2));
     expect(r).not.toBeInstanceOf(KeapError);
     if (r instanceof KeapError) return;
     expect(r.status).toBe(200);
@@ -111,15 +108,7 @@ describe('PAT', () => {
     )) as KeapError;
     expect(nf.category).toBe('not_found');
     expect(nf.upstreamMessage).toMatch(/99999999/);
-    const bad = (await capture(
-      c.request({
-        method: 'POST',
-        path: '/v2/orders',
-        body: { nope: 1 },
-        idempotent: false,
-        priority: 'write',
-      }),
-    )) as KeapError;
+    const bad = (await capture(postOrder(c, { nope: 1 }))) as KeapError;
     expect(bad.category).toBe('validation');
     expect(bad.attempts).toBe(1);
   });
@@ -143,29 +132,13 @@ describe('retries with fault injection', () => {
     const contactId = await firstContact(c);
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/contacts', status: 429, count: 1 });
-    const g = await capture(
-      c.request({
-        method: 'GET',
-        path: '/v2/contacts',
-        query: { page_size: 1 },
-        idempotent: true,
-        priority: 'read',
-      }),
-    );
+    const g = await capture(listContacts(c, 1));
     expect(g).not.toBeInstanceOf(KeapError);
     expect((g as { attempts: number }).attempts).toBe(2);
 
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', status: 429, count: 1 });
     const title = `retry-429-${Date.now()}`;
-    const p = await capture(
-      c.request({
-        method: 'POST',
-        path: '/v2/orders',
-        body: orderBody(contactId, title),
-        idempotent: false,
-        priority: 'write',
-      }),
-    );
+    const p = await capture(postOrder(c, orderBody(contactId, title)));
     expect(p).not.toBeInstanceOf(KeapError);
     expect((p as { attempts: number; status: number }).attempts).toBe(2);
     expect(ordersTitled(title)).toBe(1);
@@ -179,29 +152,13 @@ describe('retries with fault injection', () => {
     const contactId = await firstContact(c);
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/contacts', status: 500, count: 1 });
-    const g = await capture(
-      c.request({
-        method: 'GET',
-        path: '/v2/contacts',
-        query: { page_size: 1 },
-        idempotent: true,
-        priority: 'read',
-      }),
-    );
+    const g = await capture(listContacts(c, 1));
     expect(g).not.toBeInstanceOf(KeapError);
     expect((g as { attempts: number }).attempts).toBe(2);
 
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', status: 500, count: 1 });
     const title = `retry-500-${Date.now()}`;
-    const e = (await capture(
-      c.request({
-        method: 'POST',
-        path: '/v2/orders',
-        body: orderBody(contactId, title),
-        idempotent: false,
-        priority: 'write',
-      }),
-    )) as KeapError;
+    const e = (await capture(postOrder(c, orderBody(contactId, title)))) as KeapError;
     expect(e).toBeInstanceOf(KeapError);
     expect(e.category).toBe('outcome_unknown');
     expect(e.message).toMatch(/may or may not have applied this; check/);
@@ -214,15 +171,7 @@ describe('retries with fault injection', () => {
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', reset: 'after', count: 1 });
     const title = `reset-after-${Date.now()}`;
-    const e = (await capture(
-      c.request({
-        method: 'POST',
-        path: '/v2/orders',
-        body: orderBody(contactId, title),
-        idempotent: false,
-        priority: 'write',
-      }),
-    )) as KeapError;
+    const e = (await capture(postOrder(c, orderBody(contactId, title)))) as KeapError;
     expect(e.category).toBe('outcome_unknown');
     expect(ordersTitled(title)).toBe(1);
     expect((await counters(sb.baseUrl)).routes['POST /v2/orders']?.count).toBe(1);
@@ -232,27 +181,11 @@ describe('retries with fault injection', () => {
     const c = client();
     const contactId = await firstContact(c);
     await fault(sb.baseUrl, { method: 'GET', path: '/v2/contacts', reset: 'after', count: 1 });
-    const g = await capture(
-      c.request({
-        method: 'GET',
-        path: '/v2/contacts',
-        query: { page_size: 1 },
-        idempotent: true,
-        priority: 'read',
-      }),
-    );
+    const g = await capture(listContacts(c, 1));
     expect((g as { attempts: number }).attempts).toBe(2);
     await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', malformed: true, count: 1 });
     const title = `malformed-${Date.now()}`;
-    const e = (await capture(
-      c.request({
-        method: 'POST',
-        path: '/v2/orders',
-        body: orderBody(contactId, title),
-        idempotent: false,
-        priority: 'write',
-      }),
-    )) as KeapError;
+    const e = (await capture(postOrder(c, orderBody(contactId, title)))) as KeapError;
     expect(e.category).toBe('outcome_unknown');
     expect(ordersTitled(title)).toBe(1);
   });
@@ -279,10 +212,31 @@ describe('retries with fault injection', () => {
       retry: { initialDelayMs: 20 },
     });
     clients.push(c);
-    const e = (await capture(
-      c.request({ method: 'POST', path: '/v2/orders', body: {}, idempotent: false, priority: 'write' }),
-    )) as KeapError;
+    const e = (await capture(postOrder(c, {}))) as KeapError;
     expect(e.category).toBe('unavailable');
     expect(e.attempts).toBe(3);
+  });
+
+  it('cancelled while waiting for a rate-limit slot: nothing sent, a KeapError (not a raw abort)', async () => {
+    const c = client('KeapAK-slot-wait-key-0123456789', { limits: { perSecond: 1, minGapMs: 0 } });
+    await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
+    await capture(c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' }));
+    const ac = new AbortController();
+    const pending = capture(
+      c.request({
+        method: 'POST',
+        path: '/v2/tags',
+        body: { name: 'x' },
+        idempotent: false,
+        priority: 'write',
+        signal: ac.signal,
+      }),
+    );
+    setTimeout(() => ac.abort(), 100);
+    const e = (await pending) as KeapError;
+    expect(e).toBeInstanceOf(KeapError);
+    expect(e.category).toBe('unavailable');
+    expect(e.message).toMatch(/nothing was sent/);
+    expect((await counters(sb.baseUrl)).routes['POST /v2/tags']?.count ?? 0).toBe(0);
   });
 });

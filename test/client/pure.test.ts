@@ -1,6 +1,19 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { browserCommand, runAuthCli } from '../../src/auth/cli.js';
+import { openTokenStore } from '../../src/auth/token-store.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { toModelError } from '../../src/errors.js';
 import { buildQuery, parseBudget } from '../../src/keap/client.js';
-import { categoryForStatus, errorFromResponse, parseErrorBody, sanitize } from '../../src/keap/errors.js';
+import {
+  authenticationHint,
+  categoryForStatus,
+  errorFromResponse,
+  parseErrorBody,
+  sanitize,
+} from '../../src/keap/errors.js';
 import { CredentialLimiter } from '../../src/keap/limiter.js';
 import { fillPath } from '../../src/keap/path.js';
 import {
@@ -11,6 +24,7 @@ import {
   type RetryInput,
 } from '../../src/keap/retry.js';
 import { KeapError } from '../../src/keap/types.js';
+import { openStateDb } from '../../src/state/db.js';
 
 const base: Omit<RetryInput, 'outcome'> = {
   attempt: 1,
@@ -154,6 +168,17 @@ describe('error parsing', () => {
     expect(e.message).toMatch(/X-Keap-API-Key/);
     expect(e.message).toMatch(/KEAP_API_KEY/);
     expect(e.message).not.toContain('KEY-123456');
+    // What the model reads keeps that sentence (which credential, how to fix it) and quotes Keap once.
+    const m = toModelError(e);
+    expect(m.category).toBe('authentication');
+    expect(m.message).toContain('personal access token');
+    expect(m.message).toContain('KEAP_API_KEY');
+    expect(m.message.match(/Invalid ApiKey/g)).toHaveLength(1);
+    expect(m.message).not.toContain('KEY-123456');
+    const oauth = toModelError(
+      new KeapError({ category: 'authentication', message: authenticationHint('oauth'), retryable: false }),
+    );
+    expect(oauth.message).toContain('keap-mcp auth login');
   });
 });
 
@@ -244,5 +269,78 @@ describe('limiter arithmetic', () => {
     await l.stop();
     await Promise.all(reads);
     expect(waited).toBeLessThan(200);
+  });
+});
+
+describe('auth CLI', () => {
+  it('opens the browser without a shell that would split the URL at &', () => {
+    const url = 'https://accounts.example/authorize?client_id=a&redirect_uri=b&state=c';
+    for (const platform of ['win32', 'darwin', 'linux'] as const) {
+      const { cmd, args } = browserCommand(platform, url);
+      expect(cmd).not.toMatch(/^(cmd|powershell)/i);
+      expect(args.at(-1)).toBe(url);
+    }
+  });
+
+  it('--manual with a bare code reaches the token endpoint; a failure prints no control characters, no secret', async () => {
+    const secret = 'cli-client-secret-0123456789';
+    // A token endpoint whose error text carries terminal escapes and echoes the client secret.
+    const tokenServer = createHttpServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error: 'invalid_grant', error_description: `\u001b[2J\u001b[31mbad ${secret}` }),
+      );
+    });
+    await new Promise<void>((r) => tokenServer.listen(0, '127.0.0.1', r));
+    const { port } = tokenServer.address() as AddressInfo;
+    const db = openStateDb(undefined);
+    const stdin = new PassThrough();
+    const chunks: string[] = [];
+    const run = runAuthCli(['login', '--manual'], {
+      config: {
+        oauth: {
+          clientId: 'cli-client',
+          clientSecret: secret,
+          authorizeUrl: `http://127.0.0.1:${port}/app/oauth/authorize`,
+          tokenUrl: `http://127.0.0.1:${port}/token`,
+        },
+        apiKey: undefined,
+        stateDir: '/nonexistent',
+      },
+      stdin,
+      stdout: { write: () => true },
+      stderr: { write: (s: string) => chunks.push(s) },
+      tokens: openTokenStore(db),
+    });
+    stdin.end('a-bare-code\n');
+    try {
+      expect(await run).toBe(1);
+    } finally {
+      db.close();
+      await new Promise<void>((r) => tokenServer.close(() => r()));
+    }
+    const text = chunks.join('');
+    expect(text).toContain('invalid_grant');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point of the test
+    expect(text.trimEnd()).not.toMatch(/[\u0000-\u001f]/);
+    expect(text).not.toContain(secret);
+  });
+});
+
+describe('config: where credentials may travel', () => {
+  it('refuses plain http to a non-loopback Keap or token URL, naming the variable', () => {
+    for (const name of ['KEAP_API_BASE_URL', 'KEAP_OAUTH_TOKEN_URL', 'KEAP_OAUTH_AUTHORIZE_URL']) {
+      expect(() => loadConfig({}, { [name]: 'http://api.infusionsoft.com/crm/rest' })).toThrow(ConfigError);
+      expect(() => loadConfig({}, { [name]: 'http://api.infusionsoft.com/crm/rest' })).toThrow(name);
+    }
+    expect(loadConfig({}, { KEAP_API_BASE_URL: 'http://127.0.0.1:8080/' }).baseUrl).toBe(
+      'http://127.0.0.1:8080',
+    );
+    expect(loadConfig({}, { KEAP_API_BASE_URL: 'http://localhost:8080' }).baseUrl).toBe(
+      'http://localhost:8080',
+    );
+    expect(loadConfig({}, { KEAP_API_BASE_URL: 'https://keap.example/crm/rest' }).baseUrl).toBe(
+      'https://keap.example/crm/rest',
+    );
   });
 });

@@ -26,8 +26,12 @@ import { startSandbox } from '../../src/sandbox/server.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
 import { ALL_TOOLS } from '../../tools/index.js';
+import {
+  type RecordedRequest,
+  type RecordingProxy,
+  startRecordingProxy,
+} from '../helpers/recording-proxy.js';
 import { validateRequest, validateResponse } from '../sandbox/openapi-helper.js';
-import { type Exchange, type Recorder, startRecorder } from './recorder.js';
 import { CONFIRM_TOOLS, ENDPOINTS, templateRegex, UNKNOWN_ID } from './sample-args.js';
 
 const KEY = 'e2e-sandbox-key';
@@ -36,7 +40,7 @@ const TODAY = new Date().toISOString().slice(0, 10);
 type Data = Record<string, any>;
 
 let sandbox: RunningSandbox;
-let recorder: Recorder;
+let proxy: RecordingProxy;
 let keap: KeapClientApi;
 let mcp: McpServer;
 let client: Client;
@@ -59,13 +63,13 @@ function textOf(r: CallToolResult): string {
 }
 
 async function raw(name: string, args: Data): Promise<CallToolResult> {
-  recorder.clear();
+  proxy.clear();
   elicited.length = 0;
   return (await client.callTool({ name, arguments: args })) as CallToolResult;
 }
 
 /** Checks one recorded exchange against the issue's endpoint and the official document. */
-function checkExchange(name: string, ex: Exchange, args: Data): void {
+function checkExchange(name: string, ex: RecordedRequest, args: Data): void {
   const endpoint = ENDPOINTS[name] as string;
   const [method, template] = endpoint.split(' ') as [string, string];
   expect(ex.method, `${name}: method`).toBe(method);
@@ -101,10 +105,10 @@ async function call(name: string, args: Data): Promise<Data> {
   expect(JSON.parse(textOf(res)), `${name}: text mirrors structuredContent`).toEqual(data);
   expect(data?.confirmation_required, `${name}: was not confirmed`).toBeUndefined();
   expect(
-    recorder.exchanges.map((e) => `${e.method} ${e.path}`),
+    proxy.requests.map((e) => `${e.method} ${e.path}`),
     `${name}: exactly one Keap request`,
   ).toHaveLength(1);
-  const ex = recorder.exchanges[0] as Exchange;
+  const ex = proxy.requests[0] as RecordedRequest;
   expect(ex.status, `${name}: upstream status`).toBeLessThan(300);
   checkExchange(name, ex, args);
   expect(elicited.length, `${name}: human confirmation asked`).toBe(CONFIRM_TOOLS.has(name) ? 1 : 0);
@@ -133,7 +137,7 @@ function expectErrorFormat(res: CallToolResult, category: string, status?: numbe
   expect(res.isError, `expected an error, got ${textOf(res)}`).toBe(true);
   const err = ((res.structuredContent as Data | undefined)?.error ?? {}) as Data;
   expect(Object.keys(err).length, `no structuredContent.error in ${JSON.stringify(res)}`).toBeGreaterThan(0);
-  expect(err.category).toBe(category);
+  expect(err.category, JSON.stringify(err)).toBe(category);
   expect(typeof err.message).toBe('string');
   expect((err.message as string).length).toBeGreaterThan(0);
   expect(typeof err.next_step).toBe('string');
@@ -152,7 +156,7 @@ function expectErrorFormat(res: CallToolResult, category: string, status?: numbe
 async function callError(name: string, args: Data, status: number, category: string): Promise<Data> {
   const res = await raw(name, args);
   const err = expectErrorFormat(res, category, status);
-  const ex = recorder.exchanges.at(-1);
+  const ex = proxy.requests.at(-1);
   expect(ex, `${name}: no Keap request recorded`).toBeDefined();
   if (ex) {
     expect(ex.status).toBe(status);
@@ -191,7 +195,7 @@ beforeAll(async () => {
       tenantPerMinute: 1_000_000,
     },
   });
-  recorder = await startRecorder(sandbox.baseUrl);
+  proxy = await startRecordingProxy(sandbox.baseUrl);
   // A hook receiver on loopback that echoes X-Hook-Secret (Keap's handshake).
   receiver = createHttpServer((req, res) => {
     const secret = req.headers['x-hook-secret'];
@@ -218,7 +222,7 @@ beforeAll(async () => {
     db.close();
   };
   keap = createKeapClient({
-    baseUrl: recorder.baseUrl,
+    baseUrl: proxy.baseUrl,
     credential: { kind: 'pat', apiKey: KEY },
     logger: silentLogger,
     maxWaitMs: 10_000,
@@ -248,7 +252,7 @@ afterAll(async () => {
   await mcp?.close();
   await keap?.close();
   closeSafety?.();
-  await recorder?.close();
+  await proxy?.close();
   await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
   await sandbox?.close();
 });
@@ -302,7 +306,7 @@ describe('every tool, valid arguments, checked against the official document', (
       given_name: 'Augusta Ada',
       email_addresses: [{ email, field: 'EMAIL1' }],
     });
-    expect(recorder.exchanges[0]?.query.get('duplicate_option')).toBe('Email');
+    expect(proxy.requests[0]?.query.get('duplicate_option')).toBe('Email');
     expect(String(upserted.id)).toBe(s.contactId);
     expect(upserted.given_name).toBe('Augusta Ada');
 
@@ -564,7 +568,7 @@ describe('every tool, valid arguments, checked against the official document', (
       user_id: s.userId,
     });
     expect(sent).toBeDefined();
-    const body = recorder.exchanges[0]?.body as Data;
+    const body = proxy.requests[0]?.body as Data;
     expect(Buffer.from(String(body.plain_content), 'base64').toString('utf8')).toBe(
       'Hello Ada, this is the e2e test.',
     );

@@ -1,30 +1,47 @@
 /**
- * A loopback HTTP proxy that records every request the product sends to "Keap" and forwards it
- * to the sandbox. Tests use it to check the exact requests against Keap's official documents.
+ * A loopback HTTP proxy that records every exchange between the product and "Keap" (request AND response)
+ * and forwards it to the sandbox. Tests use it to check the exact requests against Keap's official
+ * documents, and the responses the product turned into results.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: Record<string, string>;
-  body: unknown;
-  status: number;
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: Record<string, string>;
+  /** Parsed JSON request body (the raw text when not JSON; undefined when none). */
+  readonly body: unknown;
+  readonly status: number;
+  /** Parsed JSON response body (the raw text when not JSON; undefined when none). */
+  readonly responseBody: unknown;
 }
 
 export interface RecordingProxy {
-  baseUrl: string;
-  requests: RecordedRequest[];
+  readonly baseUrl: string;
+  readonly requests: RecordedRequest[];
   clear(): void;
   close(): Promise<void>;
 }
+
+const HOP_BY_HOP_REQUEST = new Set(['host', 'connection', 'content-length']);
+const HOP_BY_HOP_RESPONSE = new Set(['content-length', 'transfer-encoding', 'connection']);
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+function parseBody(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 export async function startRecordingProxy(targetBaseUrl: string): Promise<RecordingProxy> {
@@ -35,17 +52,7 @@ export async function startRecordingProxy(targetBaseUrl: string): Promise<Record
       const url = new URL(req.url ?? '/', 'http://proxy');
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) {
-        if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length')
-          headers[k] = v;
-      }
-      const text = raw.toString('utf8');
-      let body: unknown;
-      if (text.length > 0) {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
+        if (typeof v === 'string' && !HOP_BY_HOP_REQUEST.has(k)) headers[k] = v;
       }
       const upstream = await fetch(targetBaseUrl + url.pathname + url.search, {
         method: req.method ?? 'GET',
@@ -53,18 +60,19 @@ export async function startRecordingProxy(targetBaseUrl: string): Promise<Record
         body: raw.length > 0 ? raw : undefined,
         redirect: 'manual',
       });
+      const out = Buffer.from(await upstream.arrayBuffer());
       requests.push({
         method: req.method ?? 'GET',
         path: url.pathname,
         query: url.searchParams,
         headers,
-        body,
+        body: parseBody(raw),
         status: upstream.status,
+        responseBody: parseBody(out),
       });
-      const out = Buffer.from(await upstream.arrayBuffer());
       const outHeaders: Record<string, string> = {};
       upstream.headers.forEach((v, k) => {
-        if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') outHeaders[k] = v;
+        if (!HOP_BY_HOP_RESPONSE.has(k)) outHeaders[k] = v;
       });
       res.writeHead(upstream.status, outHeaders);
       res.end(out);
