@@ -1,4 +1,4 @@
-/** pino on stderr (stdout is the stdio protocol). Secrets are redacted by path and by value. */
+/** pino on stderr (stdout is the stdio protocol). Secret-bearing fields are redacted by path; callers never log raw tokens. */
 import { type Logger, pino } from 'pino';
 
 export type { Logger };

@@ -80,7 +80,7 @@ export function withDefaults(spec: AnyToolSpec, args: Record<string, unknown>): 
 /** True when a failed write definitely did not change anything at Keap. */
 function definitelyNotApplied(err: unknown): boolean {
   if (!(err instanceof KeapError)) return false;
-  if (err.category === 'rate_limited' || err.category === 'input') return true;
+  if (err.notSent || err.category === 'input') return true;
   return err.status !== undefined && err.status >= 400 && err.status < 500 && err.status !== 408;
 }
 

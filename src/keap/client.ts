@@ -184,7 +184,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function authError(message: string): KeapError {
-  return new KeapError({ category: 'authentication', message, status: 401, retryable: false });
+  return new KeapError({ category: 'authentication', message, status: 401, retryable: false, notSent: true });
 }
 
 export const LOGIN_HINT = 'Run `keap-mcp auth login` to authorise again.';
@@ -288,6 +288,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           message:
             'Could not refresh the Keap OAuth token (token endpoint unreachable or failing); try again shortly.',
           retryable: true,
+          notSent: true,
         });
       }
     })();
@@ -370,6 +371,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           : 'the Keap client is shutting down; nothing was sent to Keap',
         retryable: false,
         attempts,
+        notSent: attempts === 0,
       });
     }
   }
@@ -380,12 +382,14 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         category: 'unavailable',
         message: 'the Keap client is closed',
         retryable: false,
+        notSent: true,
       });
     if (!/^\/v[12]\//.test(req.path)) {
       throw new KeapError({
         category: 'input',
         message: `path must start with /v1/ or /v2/: ${req.path}`,
         retryable: false,
+        notSent: true,
       });
     }
     const requestId = randomUUID();
@@ -393,6 +397,8 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     const deadline = started + policy.totalTimeoutMs;
     let attempt = 0;
     let refreshed = false;
+    /** Some attempt may have reached Keap (anything but a refused connect). */
+    let everSent = false;
     let budget: KeapBudget = sh.limiter.budget();
     for (;;) {
       // Token first (it may wait for a refresh), then the rate-limit slot, then send at once: the slot time must
@@ -408,6 +414,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       let res: Sent | undefined;
       try {
         res = await send(req, auth.headers, signal);
+        everSent = true;
         budget = parseBudget(res.headers);
         sh.limiter.observe(budget);
         outcome = res.malformed
@@ -438,6 +445,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           });
         }
         outcome = { kind: 'network', failure: classifyNetworkError(e) };
+        if (outcome.failure !== 'not_sent') everSent = true;
         log.debug(
           {
             requestId,
@@ -511,6 +519,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
             retryable: true,
             attempts: attempt,
             budget,
+            notSent: !everSent,
           });
       }
     }

@@ -187,6 +187,7 @@ export function outcomeUnknownError(what: string, attempts: number, status?: num
 export function rateLimitedError(retryAfterSec: number, attempts = 0, budget?: KeapBudget): KeapError {
   const sec = Math.max(1, Math.ceil(retryAfterSec));
   return new KeapError({
+    notSent: true,
     category: 'rate_limited',
     message: `rate limited: retry after ${sec} s`,
     retryable: true,

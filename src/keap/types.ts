@@ -61,6 +61,9 @@ export class KeapError extends Error {
   readonly retryAfterSec: number | undefined;
   readonly attempts: number;
   readonly budget: KeapBudget | undefined;
+  /** True only when nothing provably reached Keap (rate-limit wait refused, cancelled before sending, every
+   * attempt refused at connect, no usable token): the caller may release claims such as idempotency keys. */
+  readonly notSent: boolean;
   constructor(init: {
     category: ErrorCategory;
     message: string;
@@ -70,6 +73,7 @@ export class KeapError extends Error {
     retryAfterSec?: number;
     attempts?: number;
     budget?: KeapBudget;
+    notSent?: boolean;
   }) {
     super(init.message);
     this.name = 'KeapError';
@@ -80,6 +84,7 @@ export class KeapError extends Error {
     this.retryAfterSec = init.retryAfterSec;
     this.attempts = init.attempts ?? 0;
     this.budget = init.budget;
+    this.notSent = init.notSent ?? false;
   }
 }
 

@@ -3,9 +3,18 @@
  * failure, an idempotent replay sends nothing and so needs no new confirmation, and calls with invalid
  * arguments are audited like every other call.
  */
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeapClient } from '../../src/keap/client.js';
+import { silentLogger } from '../../src/logger.js';
+import { createSafety } from '../../src/safety/index.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
+import { createServer } from '../../src/server.js';
+import { openStateDb } from '../../src/state/db.js';
 import { data, type Harness, SANDBOX_KEY, startHarness } from './harness.js';
 
 let sandbox: RunningSandbox;
@@ -101,5 +110,48 @@ describe('chokepoint', () => {
     const bad = await h.call('list_contacts', { filter: 'no_such_field==1' });
     expect(bad.isError).toBe(true);
     expect(data(bad).error.category).toBe('validation');
+  });
+
+  it('a write that provably never reached Keap releases its idempotency key (a retry is not "outcome unknown")', async () => {
+    // Nothing listens on the port of a closed server: every attempt is refused at connect.
+    const closed = createNetServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const db = openStateDb(undefined);
+    const safety = createSafety({ readOnly: false, sandbox: true, db, logger: silentLogger });
+    const keap = createKeapClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      credential: { kind: 'pat', apiKey: SANDBOX_KEY },
+      logger: silentLogger,
+      retry: { initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    const server = createServer({
+      agent: safety.policy.defaultAgent(),
+      client: keap,
+      safety,
+      logger: silentLogger,
+    });
+    const client = new Client({ name: 't', version: '1' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(a);
+    await client.connect(b);
+    try {
+      const args = {
+        given_name: 'Nobody',
+        email_addresses: [{ email: 'nobody@example.com', field: 'EMAIL1' }],
+        idempotency_key: 'refused-1',
+      };
+      for (let i = 0; i < 2; i++) {
+        const r = (await client.callTool({ name: 'create_contact', arguments: args })) as CallToolResult;
+        expect(r.isError).toBe(true);
+        expect(data(r).error.category).toBe('unavailable');
+      }
+    } finally {
+      await client.close();
+      await server.close();
+      await keap.close();
+      db.close();
+    }
   });
 });
