@@ -3,7 +3,7 @@
  * write() returns. Personal data in arguments is replaced by `sha256:<12 hex>`; ids, keys, paging,
  * numbers, booleans and enum constants are kept; secrets are dropped.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { sha256Hex } from './canonical.js';
@@ -107,7 +107,7 @@ export class AuditLog implements AuditApi {
     const buf = Buffer.from(`${line}\n`, 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-    fsyncSync(this.fd);
+    fdatasyncSync(this.fd); // data + the size change: what a reader after a crash needs
   }
 
   close(): void {
