@@ -68,7 +68,11 @@ export const subscriptionTools = [
     checkWith: 'get_subscription',
     preview: (i) =>
       `Subscribe contact ${String(i.contact_id)} to plan ${String(i.subscription_plan_id)}${
-        i.billing_amount !== undefined ? ` at ${String(i.billing_amount)} per cycle` : ''
+        typeof i.billing_amount === 'number'
+          ? ` at $${i.billing_amount.toFixed(2)} per cycle`
+          : i.billing_amount !== undefined
+            ? ` at ${String(i.billing_amount)} per cycle`
+            : " at the plan's price per cycle"
       }${
         i.auto_charge === false
           ? ' (not auto-charged)'

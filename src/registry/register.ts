@@ -3,10 +3,12 @@
  * with derived annotations and `_meta`, the machinery's input fields, and a handler that is nothing but
  * `runTool(spec, args, ctx, extra)` — so no tool can bypass the chokepoint.
  *
- * It also wraps the SDK's tools/call and tools/list handlers: calls to catalog tools the agent may not use
+ * It also wraps the SDK's tools/call and tools/list handlers: only the tools registered here are listed or
+ * run (a tool registered on the McpServer any other way is invisible and refused); calls to catalog tools the agent may not use
  * get "Not allowed by server policy" (and an audit record) instead of "tool not found"; argument errors come
  * back in the one error format; and the per-tool "$schema" key is dropped from tools/list.
  */
+import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   CallToolRequestSchema,
@@ -15,7 +17,8 @@ import {
   type ListToolsResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { type PipelineContext, rejectInput, runTool } from '../pipeline.js';
+import { ToolError, toErrorResult } from '../errors.js';
+import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import type { ConfirmationMode } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
 import type { AnyToolSpec } from './define.js';
@@ -130,6 +133,13 @@ export function registerTools(
   ctx: PipelineContext,
 ): readonly string[] {
   const { agent, safety } = ctx;
+  // Streamable HTTP gives every session an id; stdio (one session per process) gets one here, so every audit
+  // record names its session.
+  const localSession = `local-${randomUUID().slice(0, 8)}`;
+  const withSession = (extra: CallExtra): CallExtra => ({
+    sessionId: extra.sessionId ?? localSession,
+    signal: extra.signal,
+  });
   const registered = new Map<string, z.ZodObject>();
   const byName = new Map<string, AnyToolSpec>();
   for (const spec of tools) {
@@ -148,7 +158,7 @@ export function registerTools(
         annotations: deriveAnnotations(spec),
         _meta: deriveMeta(spec),
       },
-      (args, extra) => runTool(spec, args, ctx, extra),
+      (args, extra) => runTool(spec, args, ctx, withSession(extra)),
     );
     registered.set(spec.name, z.object(shape));
   }
@@ -165,12 +175,20 @@ export function registerTools(
     const schema = registered.get(name);
     if (spec && !schema) {
       // A catalog tool this agent may not use (stale client, guessed name): refuse and audit in the chokepoint.
-      return runTool(spec, rawArgs ?? {}, ctx, extra);
+      return runTool(spec, rawArgs ?? {}, ctx, withSession(extra));
     }
-    if (spec && schema) {
-      const parsed = await schema.safeParseAsync(rawArgs ?? {});
-      if (!parsed.success) return rejectInput(spec, rawArgs ?? {}, parsed.error, ctx, extra);
+    if (!spec || !schema) {
+      // Not a catalog tool: nothing registered outside this function (so outside runTool) can ever run.
+      return toErrorResult(
+        new ToolError({
+          category: 'input',
+          message: `unknown tool "${name.slice(0, 100)}"`,
+          nextStep: 'Call tools/list and use one of the listed tools',
+        }),
+      );
     }
+    const parsed = await schema.safeParseAsync(rawArgs ?? {});
+    if (!parsed.success) return rejectInput(spec, rawArgs ?? {}, parsed.error, ctx, withSession(extra));
     return (await sdkCall(request, extra)) as CallToolResult;
   });
 
@@ -180,13 +198,16 @@ export function registerTools(
       const result = (await sdkList(request, extra)) as ListToolsResult;
       return {
         ...result,
-        tools: result.tools.map((t) => ({
-          ...t,
-          inputSchema: stripSchemaKey(t.inputSchema) as typeof t.inputSchema,
-          ...(t.outputSchema
-            ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema }
-            : {}),
-        })),
+        // Only the catalog tools registered above are ever listed.
+        tools: result.tools
+          .filter((t) => registered.has(t.name))
+          .map((t) => ({
+            ...t,
+            inputSchema: stripSchemaKey(t.inputSchema) as typeof t.inputSchema,
+            ...(t.outputSchema
+              ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema }
+              : {}),
+          })),
       };
     },
   );

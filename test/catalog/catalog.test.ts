@@ -124,8 +124,11 @@ describe('catalog entries', () => {
       "Create order 'Kit' for contact 7 with 2 item(s); nothing is charged",
     );
     expect(p('create_subscription', { contact_id: '7', subscription_plan_id: '3' })).toBe(
-      "Subscribe contact 7 to plan 3 (auto-charged to the contact's latest card)",
+      "Subscribe contact 7 to plan 3 at the plan's price per cycle (auto-charged to the contact's latest card)",
     );
+    expect(
+      p('create_subscription', { contact_id: '7', subscription_plan_id: '3', billing_amount: 9.9 }),
+    ).toContain('at $9.90 per cycle');
     expect(
       p('create_subscription', { contact_id: '7', subscription_plan_id: '3', payment_method_id: '9' }),
     ).toContain('payment method 9');

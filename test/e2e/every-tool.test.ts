@@ -50,6 +50,8 @@ let receiverUrl = '';
 const receiverSecrets: string[] = [];
 const elicited: string[] = [];
 const exercised = new Set<string>();
+/** Write tools whose dry run matched the real request. */
+const dryRunMatched = new Set<string>();
 /** Ids found or created along the way, shared by the ordered steps below. */
 const s: Data = {};
 
@@ -98,6 +100,18 @@ function checkExchange(name: string, ex: RecordedRequest, args: Data): void {
  * document, confirmation for ✋ tools, and the result's text/structuredContent pairing; returns the data.
  */
 async function call(name: string, args: Data): Promise<Data> {
+  const spec0 = ALL_TOOLS.find((t) => t.name === name);
+  // Every write first as a dry run: nothing sent, no confirmation asked, the exact request and a preview.
+  let dry: Data | undefined;
+  if (spec0?.access === 'write') {
+    const d = await raw(name, { ...args, dry_run: true });
+    expect(d.isError, `${name} dry run failed: ${textOf(d)}`).toBeFalsy();
+    dry = d.structuredContent as Data;
+    expect(dry.dry_run, `${name}: dry_run`).toBe(true);
+    expect(typeof dry.preview, `${name}: preview`).toBe('string');
+    expect(proxy.requests, `${name}: a dry run sends nothing`).toHaveLength(0);
+    expect(elicited, `${name}: a dry run needs no confirmation`).toHaveLength(0);
+  }
   const res = await raw(name, args);
   expect(res.isError, `${name} failed: ${textOf(res)}`).toBeFalsy();
   const data = res.structuredContent as Data | undefined;
@@ -112,6 +126,19 @@ async function call(name: string, args: Data): Promise<Data> {
   expect(ex.status, `${name}: upstream status`).toBeLessThan(300);
   checkExchange(name, ex, args);
   expect(elicited.length, `${name}: human confirmation asked`).toBe(CONFIRM_TOOLS.has(name) ? 1 : 0);
+  if (dry) {
+    // The real call sent exactly the request the dry run showed; the form showed the same preview.
+    expect(ex.method, `${name}: dry-run method`).toBe(dry.request.method);
+    expect(ex.path, `${name}: dry-run path`).toBe(dry.request.path);
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries((dry.request.query ?? {}) as Data)) {
+      if (v !== undefined) query[k] = String(v);
+    }
+    expect(Object.fromEntries(ex.query.entries()), `${name}: dry-run query`).toEqual(query);
+    expect(ex.body, `${name}: dry-run body`).toEqual(dry.request.body);
+    if (CONFIRM_TOOLS.has(name)) expect(elicited[0], `${name}: form preview`).toContain(dry.preview);
+    dryRunMatched.add(name);
+  }
   const spec = ALL_TOOLS.find((t) => t.name === name);
   const up = ex.responseBody as Data | undefined;
   if (spec?.listKey !== undefined) {
@@ -770,5 +797,10 @@ describe('destructive calls last', () => {
     const missing = ALL_TOOLS.map((t) => t.name).filter((n) => !exercised.has(n));
     expect(missing).toEqual([]);
     expect(exercised.size).toBe(58);
+    const writes = ALL_TOOLS.filter((t) => t.access === 'write').map((t) => t.name);
+    expect(
+      writes.filter((n) => !dryRunMatched.has(n)),
+      'writes without a matching dry run',
+    ).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -167,6 +168,32 @@ describe('keap-mcp audit', () => {
     const since = await run(['--since', '30m'], file, base + 3_600_000 + 120_000);
     expect(since.out).toContain('2 records');
     expect((await run(['--since', '2026-05-01T10:30:00Z'], file)).out).toContain('2 records');
+  });
+
+  it('the bin runs it: `keap-mcp audit --agent A --tool T --tail N` reads KEAP_AUDIT_LOG', () => {
+    const bin = join(import.meta.dirname, '..', '..', 'dist', 'src', 'index.js');
+    const file = join(tmpDir(), 'a.jsonl');
+    const log = new AuditLog({ path: file, logger: silentLogger });
+    log.write(rec({ agent: 'alice', tool: 'list_contacts' }));
+    log.write(rec({ agent: 'bob', tool: 'delete_contact', decision: 'confirmation_required' }));
+    log.write(rec({ agent: 'bob', tool: 'delete_contact', decision: 'confirmed', status: 204 }));
+    log.write(rec({ agent: 'bob', tool: 'list_tags' }));
+    log.close();
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !k.startsWith('KEAP_')) env[k] = v;
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'audit', '--agent', 'bob', '--tool', 'delete_contact', '--since', '1h', '--tail', '1'],
+      { env: { ...env, KEAP_AUDIT_LOG: file }, encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^TIME\s+AGENT\s+TOOL\s+DECISION/);
+    expect(r.stdout).toMatch(/bob\s+delete_contact\s+confirmed\s+204/);
+    expect(r.stdout).not.toContain('alice');
+    expect(r.stdout).not.toContain('list_tags');
+    expect(r.stdout).not.toContain('confirmation_required');
+    expect(r.stdout).toContain('1 record');
   });
 
   it('bad usage → 2, missing file → 1', async () => {

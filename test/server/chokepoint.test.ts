@@ -90,6 +90,32 @@ describe('chokepoint', () => {
     expect(h.audit().at(-2)).toMatchObject({ tool: 'create_order', decision: 'idempotent_replay' });
   });
 
+  it('the idempotency record is written before the Keap call: mid-call it already reads "outcome unknown"', async () => {
+    const { argsHash } = await import('../../src/safety/canonical.js');
+    const args = {
+      given_name: 'Midcall',
+      email_addresses: [{ email: 'midcall@example.com', field: 'EMAIL1' }],
+    };
+    const agent = h.safety.policy.defaultAgent();
+    await control('DELETE', '/requests');
+    await control('POST', '/faults', { method: 'POST', path: '/v2/contacts', latencyMs: 400, count: 1 });
+    const inFlight = h.call('create_contact', { ...args, idempotency_key: 'midcall-1' });
+    let seen: string | undefined;
+    for (let i = 0; i < 100 && seen === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if ((await routeCount('POST /v2/contacts')) > 0 || i > 20) {
+        seen = h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)).state;
+      }
+    }
+    // While Keap holds the request, a second call (another process after a crash) must not repeat it.
+    expect(seen).toBe('unknown');
+    const done = await inFlight;
+    expect(done.isError, JSON.stringify(done.content)).toBeFalsy();
+    expect(h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)).state).toBe(
+      'replay',
+    );
+  });
+
   it('a call with invalid arguments is refused as an input error and audited', async () => {
     const before = h.audit().length;
     const r = await h.call('get_contact', { contact_id: 'not-a-number' });

@@ -21,6 +21,23 @@ describe('server over the in-memory transport (sandbox mode, default policy)', (
     expect(instructions).toMatch(/SANDBOX/);
     expect(instructions).toMatch(/page_token/);
     expect(instructions).toMatch(/real money/);
+    expect(instructions).toMatch(/Contacts are at the centre/);
+    expect(instructions).toMatch(/Tags drive automation/);
+    expect(instructions).toMatch(/Opportunities move through stages/);
+  });
+
+  it('a page bigger than the result cap is cut to whole items with a note saying how to narrow', async () => {
+    const total = contactsTable(h).all().length;
+    const first = data(await h.call('list_contacts'));
+    expect(first.contacts).toHaveLength(Math.min(25, total));
+    const r = await h.call('list_contacts', { page_size: 1000 });
+    expect(r.isError).toBeFalsy();
+    const d = data(r);
+    expect(JSON.parse(text(r))).toEqual(d);
+    expect(text(r).length).toBeLessThanOrEqual(20_000);
+    expect(d.contacts.length).toBeGreaterThan(0);
+    expect(d.contacts.length).toBeLessThan(total);
+    expect(d.truncated).toMatch(/fields, filter or a smaller page_size/);
   });
 
   it('lists and calls list_contacts with the default page size and a paging hint', async () => {
@@ -158,7 +175,15 @@ describe('server over the in-memory transport (sandbox mode, default policy)', (
       method: 'GET',
       path: '/v2/contacts/{contact_id}',
       status: 200,
+      resource: 'contacts',
+      access: 'read',
     });
+    const last = records.at(-1) ?? {};
+    for (const k of ['time', 'agent', 'session', 'duration_ms', 'args']) expect(last, k).toHaveProperty(k);
+    expect(last.attempts).toBeGreaterThanOrEqual(1);
+    // One session per connection: every record of this client names the same session.
+    expect(String(last.session)).toMatch(/^local-[0-9a-f]{8}$/);
+    expect(new Set(records.map((r) => r.session))).toEqual(new Set([last.session]));
   });
 });
 

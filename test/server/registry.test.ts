@@ -1,11 +1,19 @@
 /** Registry meta-tests over the real tools/list of a full-write agent (every catalog tool). */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeapClient } from '../../src/keap/client.js';
 import { pathPlaceholders } from '../../src/keap/path.js';
+import { silentLogger } from '../../src/logger.js';
 import { META_KEYS } from '../../src/registry/annotations.js';
+import { createSafety } from '../../src/safety/index.js';
+import { createServer } from '../../src/server.js';
+import { openStateDb } from '../../src/state/db.js';
 import { ALL_TOOLS } from '../../tools/index.js';
+import { CONFIRM_TOOLS, ENDPOINTS } from '../e2e/sample-args.js';
 import { FULL_WRITE_POLICY, type Harness, startHarness } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -68,6 +76,109 @@ describe('tools/list for a full-write agent', () => {
       }
       const idem = spec.idempotent ?? ['GET', 'PUT', 'PATCH', 'DELETE'].includes(spec.method);
       expect(a.idempotentHint, t.name).toBe(idem);
+    }
+  });
+
+  it('annotations match the issue, tool by tool (an explicit table, not the rule re-derived)', () => {
+    // Issue 3: creates/adds are not destructive; updates, removals, cancels, deletes, sends and charges are.
+    const destructive = [
+      'update_contact',
+      'delete_contact',
+      'remove_tag',
+      'update_company',
+      'update_opportunity',
+      'delete_opportunity',
+      'create_order_payment',
+      'cancel_subscription',
+      'remove_contacts_from_sequence',
+      'achieve_goal',
+      'send_email',
+      'update_task',
+      'delete_hook',
+    ];
+    const notDestructive = [
+      'create_contact',
+      'create_tag',
+      'apply_tag',
+      'create_company',
+      'create_opportunity',
+      'create_order',
+      'add_order_item',
+      'create_product',
+      'create_subscription',
+      'add_contacts_to_sequence',
+      'create_note',
+      'create_task',
+      'create_hook',
+      'verify_hook',
+    ];
+    // Repeating these has no additional effect; every other write (creates, adds, sends, charges, goals) has.
+    const idempotentWrites = [
+      ...destructive.filter((n) => /^(update|delete)_/.test(n)),
+      'apply_tag',
+      'remove_tag',
+      'cancel_subscription',
+      'remove_contacts_from_sequence',
+      'verify_hook',
+    ];
+    const byTool = new Map(tools.map((t) => [t.name, t.annotations ?? {}]));
+    const writes = tools.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name);
+    expect([...destructive, ...notDestructive].sort()).toEqual([...writes].sort());
+    for (const n of destructive) expect(byTool.get(n)?.destructiveHint, n).toBe(true);
+    for (const n of notDestructive) expect(byTool.get(n)?.destructiveHint, n).toBe(false);
+    for (const n of writes) expect(byTool.get(n)?.idempotentHint, n).toBe(idempotentWrites.includes(n));
+    for (const t of tools) {
+      const a = t.annotations ?? {};
+      expect(a.openWorldHint, t.name).toBe(true);
+      if (a.readOnlyHint === true) {
+        expect(specByName.get(t.name)?.method, t.name).toBe('GET');
+        expect(a.destructiveHint, t.name).toBeUndefined();
+        expect(a.idempotentHint, t.name).toBe(true);
+      }
+    }
+    expect(tools.filter((t) => t.annotations?.readOnlyHint === true)).toHaveLength(tools.length - 27);
+  });
+
+  it('_meta has exactly the five keap-mcp keys, the endpoint written as in the issue table', () => {
+    for (const t of tools) {
+      const spec = specByName.get(t.name);
+      const keys = Object.keys(t._meta ?? {}).sort();
+      const expected = ['keap-mcp/access', 'keap-mcp/confirm', 'keap-mcp/endpoint', 'keap-mcp/resource'];
+      if (spec?.event) expected.push('keap-mcp/event');
+      expect(keys, t.name).toEqual(expected.sort());
+      expect(t._meta?.['keap-mcp/endpoint'], t.name).toBe(ENDPOINTS[t.name]);
+      expect(t._meta?.['keap-mcp/confirm'], t.name).toBe(CONFIRM_TOOLS.has(t.name));
+    }
+  });
+
+  it('descriptions state the side effects and fields point at the look-ups each write needs', () => {
+    const desc = (n: string) => tools.find((t) => t.name === n)?.description ?? '';
+    const field = (n: string, f: string) =>
+      String(
+        (
+          (tools.find((t) => t.name === n)?.inputSchema.properties ?? {}) as Record<
+            string,
+            { description?: string }
+          >
+        )[f]?.description,
+      );
+    expect(desc('apply_tag')).toMatch(/automation/i);
+    expect(desc('achieve_goal')).toMatch(/automation/i);
+    expect(desc('add_contacts_to_sequence')).toMatch(/emails?/i);
+    expect(desc('send_email')).toMatch(/real people|real person/i);
+    expect(desc('create_order_payment')).toMatch(/charge/i);
+    expect(desc('create_order_payment')).toMatch(/card/i);
+    expect(field('create_product', 'price')).toMatch(/cents/i);
+    expect(field('create_order_payment', 'payment_method_id')).toContain('list_payment_methods');
+    expect(field('create_subscription', 'subscription_plan_id')).toContain('list_subscription_plans');
+    expect(field('create_subscription', 'payment_method_id')).toContain('list_payment_methods');
+    expect(field('achieve_goal', 'goal_id')).toContain('list_campaign_goals');
+    expect(field('add_contacts_to_sequence', 'sequence_id')).toContain('list_campaign_sequences');
+    for (const t of tools) {
+      const props = (t.inputSchema.properties ?? {}) as Record<string, { description?: string }>;
+      for (const k of ['user_id', 'assigned_to_user_id']) {
+        if (props[k]) expect(props[k]?.description, `${t.name}.${k}`).toMatch(/list_users.*get_current_user/);
+      }
     }
   });
 
@@ -149,5 +260,46 @@ describe('the registration seam', () => {
       .filter((f) => /\.registerTool\s*\(|\bregisterTool\s*\(/.test(readFileSync(f, 'utf8')))
       .map((f) => relative(ROOT, f));
     expect(offenders).toEqual(['src/registry/register.ts']);
+  });
+
+  it('a tool registered on the server any other way is neither listed nor run (only the chokepoint runs tools)', async () => {
+    const db = openStateDb(undefined);
+    const safety = createSafety({ readOnly: false, sandbox: true, db, logger: silentLogger });
+    const keap = createKeapClient({
+      baseUrl: 'http://127.0.0.1:9',
+      credential: { kind: 'pat', apiKey: 'unused' },
+      logger: silentLogger,
+    });
+    const server = createServer({
+      agent: safety.policy.defaultAgent(),
+      client: keap,
+      safety,
+      logger: silentLogger,
+    });
+    let ran = 0;
+    server.registerTool('rogue_http_call', { description: 'bypasses the chokepoint' }, () => {
+      ran += 1;
+      return { content: [{ type: 'text', text: 'ran outside the chokepoint' }] };
+    });
+    const client = new Client({ name: 'rogue-test', version: '1.0.0' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(a);
+    await client.connect(b);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('list_contacts');
+      expect(names).not.toContain('rogue_http_call');
+      const r = (await client.callTool({ name: 'rogue_http_call', arguments: {} })) as CallToolResult;
+      expect(r.isError).toBe(true);
+      expect(JSON.stringify(r.content)).not.toContain('ran outside');
+      expect((r.structuredContent as { error: { category: string } }).error.category).toBe('input');
+      expect(ran).toBe(0);
+    } finally {
+      await client.close();
+      await server.close();
+      await keap.close();
+      safety.audit.close();
+      db.close();
+    }
   });
 });

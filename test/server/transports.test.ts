@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -66,6 +66,53 @@ describe('stdio (spawned bin)', () => {
     }
   });
 
+  it('over stdio KEAP_AGENT chooses the agent (default: the policy default agent); an unknown one fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keap-mcp-stdio-agent-'));
+    const policyFile = join(dir, 'policy.json');
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        default_agent: 'reader',
+        agents: {
+          reader: { grants: { '*': 'read' } },
+          writer: { grants: { contacts: 'write', '*': 'none' } },
+        },
+      }),
+    );
+    const toolsFor = async (extra: Record<string, string>) => {
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, '--sandbox'],
+        env: cleanEnv({ KEAP_POLICY: policyFile, ...extra }),
+        stderr: 'pipe',
+      });
+      const client = new Client({ name: 'stdio-agent-test', version: '1.0.0' });
+      await client.connect(transport);
+      try {
+        return (await client.listTools()).tools.map((t) => t.name);
+      } finally {
+        await client.close();
+      }
+    };
+    try {
+      const reader = await toolsFor({});
+      expect(reader).toContain('list_tags');
+      expect(reader).not.toContain('create_contact');
+      const writer = await toolsFor({ KEAP_AGENT: 'writer' });
+      expect(writer).toContain('create_contact');
+      expect(writer).not.toContain('list_tags');
+      const r = spawnSync(process.execPath, [BIN, '--sandbox'], {
+        env: cleanEnv({ KEAP_POLICY: policyFile, KEAP_AGENT: 'nobody' }),
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('KEAP_AGENT "nobody"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('what `npm start` runs (--http --sandbox) prints its URL and serves list_contacts', async () => {
     const child = spawn(process.execPath, [BIN, '--http', '--sandbox', '--port', '0'], {
       env: cleanEnv(),
@@ -106,6 +153,16 @@ describe('stdio (spawned bin)', () => {
     expect(r.stderr).toContain('--sandbox');
   });
 
+  it('--http --host 0.0.0.0 without agent tokens refuses to start', () => {
+    const r = spawnSync(process.execPath, [BIN, '--http', '--sandbox', '--host', '0.0.0.0', '--port', '0'], {
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Refusing to listen on 0\.0\.0\.0/);
+  });
+
   it('a bad setting fails at start-up naming the variable', () => {
     const r = spawnSync(process.execPath, [BIN, '--sandbox'], {
       env: cleanEnv({ KEAP_MAX_WAIT_MS: 'soon' }),
@@ -122,6 +179,7 @@ describe('Streamable HTTP (in-process, port 0)', () => {
   let http: RunningHttp;
   const tokens = { reader: 'reader-token-123456', writer: 'writer-token-654321' };
   let cleanup: () => Promise<void>;
+  let auditPath = '';
 
   beforeAll(async () => {
     sandbox = await startTestSandbox();
@@ -138,7 +196,15 @@ describe('Streamable HTTP (in-process, port 0)', () => {
       }),
     );
     const db = openStateDb(undefined);
-    const safety = createSafety({ policyFile, readOnly: false, sandbox: true, db, logger: silentLogger });
+    auditPath = join(dir, 'audit.jsonl');
+    const safety = createSafety({
+      policyFile,
+      readOnly: false,
+      sandbox: true,
+      db,
+      logger: silentLogger,
+      auditLogPath: auditPath,
+    });
     const keap = createKeapClient({
       baseUrl: sandbox.baseUrl,
       credential: { kind: 'pat', apiKey: SANDBOX_KEY },
@@ -196,6 +262,14 @@ describe('Streamable HTTP (in-process, port 0)', () => {
         arguments: { page_size: 2 },
       })) as CallToolResult;
       expect(data(r).contacts).toHaveLength(2);
+      // The audit record names the agent and the HTTP session of the call.
+      const sessionId = (reader.transport as StreamableHTTPClientTransport | undefined)?.sessionId;
+      expect(sessionId).toBeTruthy();
+      const records = readFileSync(auditPath, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.at(-1)).toMatchObject({ agent: 'reader', tool: 'list_contacts', session: sessionId });
       const denied = (await reader.callTool({
         name: 'create_contact',
         arguments: { given_name: 'X' },

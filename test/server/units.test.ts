@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseCommand } from '../../src/cli.js';
-import { ConfigError, DEFAULT_BASE_URL, hasCredentials, loadConfig } from '../../src/config.js';
+import { ConfigError, DEFAULT_BASE_URL, hasCredentials, loadConfig, SETTINGS } from '../../src/config.js';
 import { withToolTable } from '../../src/docs/tool-table.js';
 import { ToolError, toErrorResult } from '../../src/errors.js';
 import { KeapError, type KeapResponse } from '../../src/keap/types.js';
@@ -224,6 +224,34 @@ describe('README', () => {
     expect(readme).toContain('npm install && npm start');
     expect(readme).toContain('npm install && npm test');
   });
+  it('has the sections the issue asks for: two quick-start commands, config table of every setting, Inspector, out of scope', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = (title: RegExp): string => {
+      const start = readme.search(title);
+      expect(start, String(title)).toBeGreaterThanOrEqual(0);
+      const rest = readme.slice(start + 1);
+      const end = rest.search(/\n## /);
+      return end < 0 ? rest : rest.slice(0, end);
+    };
+    const quick = section(/^## Quick start/m);
+    const block = /```sh\n([\s\S]*?)```/.exec(quick)?.[1] ?? '';
+    const commands = block
+      .split('\n')
+      .map((l) => l.replace(/#.*$/, '').trim())
+      .filter((l) => l !== '');
+    expect(commands).toEqual(['npm install && npm start', 'npm install && npm test']);
+    expect(section(/^## Use it from Claude Desktop/m)).toContain('claude_desktop_config.json');
+    const config = section(/^## Configuration/m);
+    for (const s of SETTINGS) {
+      expect(config, s.env).toContain(`\`${s.env}\``);
+      if (s.flag) expect(config, s.flag).toContain(`\`${s.flag}\``);
+    }
+    expect(section(/^## Debugging with the MCP Inspector/m)).toContain('@modelcontextprotocol/inspector');
+    const out = section(/^## Out of scope/m);
+    expect(out).toMatch(/legacy API keys/);
+    expect(out).toMatch(/XML-RPC/);
+  });
+
   it('mcp.json is a sample with placeholders, never a secret', () => {
     const m = JSON.parse(readFileSync(join(ROOT, 'mcp.json'), 'utf8')) as {
       mcpServers: Record<string, { command: string; args: string[]; env?: Record<string, string> }>;
