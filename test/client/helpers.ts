@@ -13,7 +13,10 @@ export function captureLogger(): CapturedLogger {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString('utf8'));
+      const text = chunk.toString('utf8');
+      chunks.push(text);
+      // Also handed to the suite-wide secret scan (test/setup/capture.ts), as if written to stderr.
+      (globalThis as { __keapMcpScanRecord?: (t: string) => void }).__keapMcpScanRecord?.(text);
       cb();
     },
   });

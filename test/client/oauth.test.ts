@@ -1,5 +1,7 @@
 /** OAuth against the sandbox: auth login (loopback and --manual), persistence, status, refresh race, invalid_grant. */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -223,6 +225,61 @@ describe('OAuth', () => {
     expect(r2.errors[0]?.message).toMatch(/keap-mcp auth login/);
     expect((await tokenPosts(sb.baseUrl)) - before2).toBe(1);
     expect((await counters(sb.baseUrl)).routes['POST /token']?.byStatus).toEqual({ '200': 1, '400': 1 });
+  });
+
+  it('the refreshed pair is on disk (committed, seen by another connection) before its access token is used', async () => {
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 1 });
+    expect((await login()).code).toBe(0);
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 3600 });
+    const s = store();
+    const old = s.load();
+    remember(old);
+    await new Promise((r) => setTimeout(r, 1200));
+    // A proxy in front of the API (not of /token): for every bearer it forwards, it reads the token store through
+    // its OWN connection to the state file, i.e. what a crash right now would leave behind.
+    const onDisk = store();
+    const seen: string[] = [];
+    const violations: string[] = [];
+    const proxy = createHttpServer(async (req, res) => {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (bearer) {
+        seen.push(bearer);
+        if (onDisk.load()?.accessToken !== bearer) violations.push(`used before persisted (#${seen.length})`);
+      }
+      const up = await fetch(`${sb.baseUrl}${req.url}`, {
+        method: req.method,
+        headers: { authorization: req.headers.authorization ?? '' },
+      });
+      res.writeHead(up.status, Object.fromEntries(up.headers));
+      res.end(Buffer.from(await up.arrayBuffer()));
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      const c = createKeapClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        credential: {
+          kind: 'oauth',
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+          tokenUrl: `${sb.baseUrl}/token`,
+          tokens: s,
+        },
+        logger: cap.logger,
+      });
+      clients.push(c);
+      const { ok, errors } = await settle(Array.from({ length: 5 }, () => get(c)));
+      expect(errors.map((e) => e.message)).toEqual([]);
+      expect(ok).toHaveLength(5);
+      const now = onDisk.load();
+      remember(now);
+      expect(now?.accessToken).not.toBe(old?.accessToken);
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      expect(seen.every((t) => t === now?.accessToken)).toBe(true); // the expired token was never sent
+      expect(violations).toEqual([]);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('a 401 on a token we thought valid → exactly one refresh for 20 concurrent calls', async () => {

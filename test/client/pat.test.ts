@@ -203,6 +203,54 @@ describe('retries with fault injection', () => {
     await control(sb.baseUrl, 'DELETE', '/__sandbox/faults');
   });
 
+  it('total time per call is bounded: slow Keap, retry storms and a slow POST all end by the deadline', async () => {
+    const BOUND = 800;
+    const c = client(API_KEY, {
+      maxAttempts: 10,
+      totalTimeoutMs: BOUND,
+      retry: { initialDelayMs: 250, rateLimitDelayMs: 250 },
+    });
+    const timed = async <T>(p: Promise<T>): Promise<{ e: KeapError; ms: number }> => {
+      const t0 = Date.now();
+      const e = (await capture(p)) as KeapError;
+      expect(e).toBeInstanceOf(KeapError);
+      return { e, ms: Date.now() - t0 };
+    };
+    await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
+    try {
+      // 1. Every answer takes 3 s: the GET is cut at the deadline, not after 3 s × attempts.
+      await fault(sb.baseUrl, { method: 'GET', path: '/v2/tags', latencyMs: 3000, count: 10 });
+      const slow = await timed(
+        c.request({ method: 'GET', path: '/v2/tags', idempotent: true, priority: 'read' }),
+      );
+      expect(slow.ms).toBeLessThan(BOUND + 400);
+      expect(slow.e.category).toBe('unavailable');
+      await control(sb.baseUrl, 'DELETE', '/__sandbox/faults');
+      // 2. 503 forever with 10 attempts allowed: the time bound stops the ladder before the attempt bound.
+      await fault(sb.baseUrl, { method: 'GET', path: '/v2/users', status: 503, count: 50 });
+      const storm = await timed(
+        c.request({ method: 'GET', path: '/v2/users', idempotent: true, priority: 'read' }),
+      );
+      expect(storm.ms).toBeLessThan(BOUND + 400);
+      expect(storm.e.category).toBe('unavailable');
+      expect(storm.e.attempts).toBeGreaterThanOrEqual(2);
+      expect(storm.e.attempts).toBeLessThan(10);
+      expect((await counters(sb.baseUrl)).routes['GET /v2/users']?.count).toBe(storm.e.attempts);
+      await control(sb.baseUrl, 'DELETE', '/__sandbox/faults');
+      // 3. A POST whose answer never comes in time: bounded too, and the model is told to check (it may have applied).
+      await fault(sb.baseUrl, { method: 'POST', path: '/v2/orders', latencyMs: 3000, count: 1 });
+      const post = await timed(postOrder(c, { order_title: 'bounded', order_type: 'OFFLINE' }));
+      expect(post.ms).toBeLessThan(BOUND + 400);
+      expect(post.e.category).toBe('outcome_unknown');
+      expect(post.e.message).toMatch(/check/i);
+      // No retry of the POST: the sandbox (which counts a request when it answers, after the 3 s) saw exactly one.
+      await new Promise((r) => setTimeout(r, 3000 - post.ms + 300));
+      expect((await counters(sb.baseUrl)).routes['POST /v2/orders']?.count).toBe(1);
+    } finally {
+      await control(sb.baseUrl, 'DELETE', '/__sandbox/faults');
+    }
+  });
+
   it('connection refused: a POST is retried (never reached Keap) and finally reports unavailable', async () => {
     const c = createKeapClient({
       baseUrl: 'http://127.0.0.1:1',
