@@ -184,6 +184,16 @@ export class CredentialLimiter {
     const bound = Math.min(maxWaitMs, this.maxWaitMs);
     const start = this.now();
     const deadline = start + bound;
+    // Fast path: nobody queued ahead in this lane (nor a write, for a read) and a slot is free now — take it
+    // synchronously. bottleneck costs a few event-loop turns per job, which is most of the client's overhead.
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    if (this.ahead(priority) === 0) {
+      this.prune(start);
+      if (this.earliest(start, this.sends, this.dayCount, (since) => countSince(this.sends, since)) <= start) {
+        this.record(start);
+        return;
+      }
+    }
     const est = this.estimateWaitMs(this.ahead(priority) + 1, bound);
     if (est > bound) throw rateLimitedError(est / 1000, 0, this.lastBudget);
     this.waiting[priority] += 1;
