@@ -189,7 +189,9 @@ export class CredentialLimiter {
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     if (this.ahead(priority) === 0) {
       this.prune(start);
-      if (this.earliest(start, this.sends, this.dayCount, (since) => countSince(this.sends, since)) <= start) {
+      if (
+        this.earliest(start, this.sends, this.dayCount, (since) => countSince(this.sends, since)) <= start
+      ) {
         this.record(start);
         return;
       }
