@@ -5,23 +5,18 @@
  *
  * Run: `npx vitest run --config bench/vitest.config.ts` (files run one after another, with --expose-gc).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Agent, request } from 'undici';
-import { type ClientLimits, createKeapClient } from '../src/keap/client.js';
+import type { ClientLimits } from '../src/keap/client.js';
 import type { KeapClientApi } from '../src/keap/types.js';
-import { silentLogger } from '../src/logger.js';
-import { createSafety } from '../src/safety/index.js';
 import type { SafetyApi } from '../src/safety/types.js';
 import type { RunningSandbox, SandboxLimits } from '../src/sandbox/core/types.js';
 import { NO_LIMITS, startSandbox } from '../src/sandbox/server.js';
-import { createServer } from '../src/server.js';
-import { openStateDb } from '../src/state/db.js';
+import { startHarness } from '../test/server/harness.js';
 
 export const BENCH_KEY = 'bench-sandbox-key';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -180,53 +175,29 @@ export interface StackOptions {
   readonly sandbox?: RunningSandbox;
 }
 
-/** Sandbox + Keap client + safety (audit to a temp file) + createServer() + MCP Client over InMemoryTransport. */
+/**
+ * Sandbox + Keap client + safety (audit to a temp file) + createServer() + MCP Client over InMemoryTransport:
+ * the test harness (test/server/harness.ts) on a bench sandbox.
+ */
 export async function startStack(opts: StackOptions): Promise<Stack> {
-  const dir = mkdtempSync(join(tmpdir(), 'keap-mcp-bench-'));
   const ownSandbox = opts.sandbox === undefined;
   const sandbox = opts.sandbox ?? (await startBenchSandbox(opts.limits));
-  const db = openStateDb(undefined);
-  const safety = createSafety({
-    readOnly: false,
-    sandbox: true,
-    auditLogPath: opts.auditToFile === false ? undefined : join(dir, 'audit.jsonl'),
-    db,
-    logger: silentLogger,
-  });
-  const keap = createKeapClient({
-    baseUrl: sandbox.baseUrl,
-    credential: { kind: 'pat', apiKey: BENCH_KEY },
-    logger: silentLogger,
+  const h = await startHarness({
+    sandbox,
+    apiKey: BENCH_KEY,
     maxWaitMs: opts.maxWaitMs ?? 30_000,
-    ...(opts.limits === 'lifted' ? { limits: CLIENT_NO_LIMITS } : {}),
+    ...(opts.limits === 'lifted' ? { clientLimits: CLIENT_NO_LIMITS } : {}),
+    auditToFile: opts.auditToFile !== false,
   });
-  const server = createServer({
-    agent: safety.policy.defaultAgent(),
-    client: keap,
-    safety,
-    logger: silentLogger,
-    sandbox: true,
-  });
-  const client = new Client({ name: 'bench-client', version: '1.0.0' });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await server.connect(a);
-  await client.connect(b);
   return {
     sandbox,
-    client,
-    keap,
-    safety,
-    async call(name, args = {}) {
-      return (await client.callTool({ name, arguments: args })) as CallToolResult;
-    },
+    client: h.client,
+    keap: h.keap,
+    safety: h.safety,
+    call: (name, args) => h.call(name, args),
     async close() {
-      await client.close();
-      await server.close();
-      await keap.close();
-      safety.audit.close();
-      db.close();
+      await h.close();
       if (ownSandbox) await sandbox.close();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -31,7 +31,7 @@ const KEAP_MAP = [
   'keap-mcp: tools for one Keap CRM account.',
   'Contacts are at the centre: notes, tags, orders, opportunities, payment methods and tasks hang off a contact id; find ids with list_contacts (filter by email or name).',
   'Tags drive automation: applying or removing a tag (and achieve_goal, add_contacts_to_sequence) can start campaigns that email real people.',
-  'Opportunities move through stages (list_opportunity_stages, then update_opportunity with stage).',
+  'Opportunities move through stages (list_opportunity_stages, then update_opportunity with stage_id).',
   'Orders, payments and subscriptions are real money.',
   'List tools page with page_token: pass back next_page_token; use fields, filter and page_size to keep results small.',
   'Tools marked ✋ need a human: show the user the preview and wait for their yes. Write tools take dry_run: true to show the exact request first.',

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../src/logger.js';
+import type { Counters } from '../../src/sandbox/core/control.js';
 
 export interface CapturedLogger {
   logger: Logger;
@@ -41,24 +42,9 @@ export async function control(
   return t === '' ? null : (JSON.parse(t) as unknown);
 }
 
-export interface RouteCounter {
-  count: number;
-  effective: number;
-  noEffect: number;
-  rateLimited: number;
-  authFailed: number;
-  faulted: number;
-  byStatus: Record<string, number>;
-}
-
-export async function counters(
-  baseUrl: string,
-): Promise<{ total: number; totals: RouteCounter; routes: Record<string, RouteCounter> }> {
-  return (await control(baseUrl, 'GET', '/__sandbox/requests')) as {
-    total: number;
-    totals: RouteCounter;
-    routes: Record<string, RouteCounter>;
-  };
+/** GET /__sandbox/requests: what the sandbox's Counters.snapshot() answers. */
+export async function counters(baseUrl: string): Promise<ReturnType<Counters['snapshot']>> {
+  return (await control(baseUrl, 'GET', '/__sandbox/requests')) as ReturnType<Counters['snapshot']>;
 }
 
 export function fault(baseUrl: string, spec: Record<string, unknown>): Promise<unknown> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { type CallToolResult, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { createKeapClient } from '../../src/keap/client.js';
+import { type ClientLimits, createKeapClient } from '../../src/keap/client.js';
 import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
 import type { AnyToolSpec } from '../../src/registry/define.js';
@@ -50,6 +50,14 @@ export interface HarnessOptions {
     content?: Record<string, unknown>;
   };
   readonly sandbox?: RunningSandbox;
+  /** Key the Keap client sends (default SANDBOX_KEY; another sandbox may accept other keys). */
+  readonly apiKey?: string;
+  /** Longest wait for a client rate-limit slot (default 5 s). */
+  readonly maxWaitMs?: number;
+  /** Client-side rate limits (default: Keap's). */
+  readonly clientLimits?: Partial<ClientLimits>;
+  /** Audit records to a temp file (default true); false: to the logger. */
+  readonly auditToFile?: boolean;
 }
 
 export async function startTestSandbox(): Promise<RunningSandbox> {
@@ -71,15 +79,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     policyFile,
     readOnly: opts.readOnly ?? false,
     sandbox: opts.sandboxMode ?? true,
-    auditLogPath: auditPath,
+    auditLogPath: opts.auditToFile === false ? undefined : auditPath,
     db,
     logger: silentLogger,
   });
   const keap = createKeapClient({
     baseUrl: sandbox.baseUrl,
-    credential: { kind: 'pat', apiKey: SANDBOX_KEY },
+    credential: { kind: 'pat', apiKey: opts.apiKey ?? SANDBOX_KEY },
     logger: silentLogger,
-    maxWaitMs: 5_000,
+    maxWaitMs: opts.maxWaitMs ?? 5_000,
+    ...(opts.clientLimits ? { limits: opts.clientLimits } : {}),
   });
   const agent = opts.agent ?? safety.policy.defaultAgent();
   const server = createServer({
