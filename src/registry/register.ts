@@ -60,27 +60,41 @@ function baseType(schema: z.ZodType): string {
   return defType(schema);
 }
 
-/** Models often send objects/arrays as JSON strings: parse those before validation. */
-function acceptJsonString(schema: z.ZodType): z.ZodType {
+/**
+ * What models often get wrong, normalised before validation: objects/arrays sent as JSON strings, numbers as
+ * numeric strings ("25"), booleans as "true"/"false". Anything else is left for the schema to reject.
+ */
+function normalising(schema: z.ZodType): z.ZodType {
   const t = baseType(schema);
-  if (t !== 'object' && t !== 'array' && t !== 'record') return schema;
-  return z.preprocess((v) => {
-    if (typeof v !== 'string') return v;
-    const s = v.trim();
-    if (!(s.startsWith('{') || s.startsWith('['))) return v;
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      return v;
-    }
-  }, schema);
+  if (t === 'object' || t === 'array' || t === 'record') {
+    return z.preprocess((v) => {
+      if (typeof v !== 'string') return v;
+      const s = v.trim();
+      if (!(s.startsWith('{') || s.startsWith('['))) return v;
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        return v;
+      }
+    }, schema);
+  }
+  if (t === 'number') {
+    return z.preprocess(
+      (v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v),
+      schema,
+    );
+  }
+  if (t === 'boolean') {
+    return z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), schema);
+  }
+  return schema;
 }
 
 /** The input shape a tool is registered with: the spec's fields plus the machinery's. */
 export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodRawShape {
   const shape: Record<string, z.ZodType> = {};
-  for (const [key, schema] of Object.entries(spec.input)) shape[key] = acceptJsonString(schema as z.ZodType);
-  if (spec.access === 'write') shape.dry_run = MACHINE_FIELDS.dry_run;
+  for (const [key, schema] of Object.entries(spec.input)) shape[key] = normalising(schema as z.ZodType);
+  if (spec.access === 'write') shape.dry_run = normalising(MACHINE_FIELDS.dry_run);
   if (spec.idempotencyKey) shape.idempotency_key = MACHINE_FIELDS.idempotency_key;
   if (mode !== 'none') shape.confirmation_token = MACHINE_FIELDS.confirmation_token;
   if (mode === 'human_secret') shape.human_secret = MACHINE_FIELDS.human_secret;

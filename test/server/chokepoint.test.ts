@@ -180,4 +180,15 @@ describe('chokepoint', () => {
       db.close();
     }
   });
+
+  it('normalises what models get wrong: numbers and booleans as strings', async () => {
+    const page = await h.call('list_contacts', { page_size: '3' });
+    expect(page.isError).toBeFalsy();
+    expect(data(page).contacts).toHaveLength(3);
+    const dry = await h.call('create_tag', { name: 'VIP', category: { id: '1' }, dry_run: 'true' });
+    expect(dry.isError).toBeFalsy();
+    expect(data(dry).dry_run).toBe(true);
+    const bad = await h.call('list_contacts', { page_size: 'three' });
+    expect(data(bad).error.category).toBe('input');
+  });
 });
