@@ -5,14 +5,13 @@ import {
   filter,
   idField,
   intField,
+  money,
   orderBy,
   orderId,
   page,
   productId,
   timeField,
 } from './shared/params.js';
-
-const money = (v: unknown) => (typeof v === 'number' ? `$${v.toFixed(2)}` : String(v));
 
 /** One order line (Keap's CreateOrderItemRequest, compact). */
 const itemFields = {

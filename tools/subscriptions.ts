@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { contactId, filter, idField, orderBy, page, productId, subscriptionId } from './shared/params.js';
+import {
+  contactId,
+  filter,
+  idField,
+  money,
+  orderBy,
+  page,
+  productId,
+  subscriptionId,
+} from './shared/params.js';
 
 export const subscriptionTools = [
   defineTool({
@@ -68,11 +77,9 @@ export const subscriptionTools = [
     checkWith: 'get_subscription',
     preview: (i) =>
       `Subscribe contact ${String(i.contact_id)} to plan ${String(i.subscription_plan_id)}${
-        typeof i.billing_amount === 'number'
-          ? ` at $${i.billing_amount.toFixed(2)} per cycle`
-          : i.billing_amount !== undefined
-            ? ` at ${String(i.billing_amount)} per cycle`
-            : " at the plan's price per cycle"
+        i.billing_amount !== undefined
+          ? ` at ${money(i.billing_amount)} per cycle`
+          : " at the plan's price per cycle"
       }${
         i.auto_charge === false
           ? ' (not auto-charged)'

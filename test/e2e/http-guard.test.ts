@@ -15,16 +15,12 @@ import { createSafety } from '../../src/safety/index.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
 import { type RunningHttp, startHttp } from '../../src/transports/http.js';
+import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
 
 const TOKEN = 'guard-agent-token-0123456789';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const INIT = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'guard', version: '1' } },
-});
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const INIT = INITIALIZE_BODY;
+const HEADERS = MCP_POST_HEADERS;
 
 let http: RunningHttp;
 let keap: KeapClientApi;

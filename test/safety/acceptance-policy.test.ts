@@ -10,6 +10,7 @@ import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
 import { startHttp } from '../../src/transports/http.js';
 import { ALL_TOOLS } from '../../tools/index.js';
+import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
 import { connect, counts, type Env, resetCounts, startEnv, text } from './harness.js';
 import { sha, tmpDir, writeJson } from './helpers.js';
 
@@ -166,12 +167,6 @@ describe('HTTP: agents by bearer token', () => {
       expect(text(sales.refused as never)).toMatch(REFUSED);
       expect((books.refused as { isError?: boolean }).isError).toBeFalsy();
 
-      const init = {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-      };
       const variants: Record<string, string>[] = [
         {},
         { authorization: 'Bearer wrong' },
@@ -180,12 +175,8 @@ describe('HTTP: agents by bearer token', () => {
       for (const headers of variants) {
         const r = await fetch(http.url, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            ...headers,
-          },
-          body: JSON.stringify(init),
+          headers: { ...MCP_POST_HEADERS, ...headers },
+          body: INITIALIZE_BODY,
         });
         expect(r.status).toBe(401);
       }

@@ -19,6 +19,7 @@ import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
 import { HttpConfigError, type RunningHttp, startHttp } from '../../src/transports/http.js';
+import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
 import { data, SANDBOX_KEY, startTestSandbox } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -283,13 +284,8 @@ describe('Streamable HTTP (in-process, port 0)', () => {
   });
 
   it('answers 401 to a missing or unknown token before any MCP message', async () => {
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-    });
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const body = INITIALIZE_BODY;
+    const headers = MCP_POST_HEADERS;
     const none = await fetch(http.url, { method: 'POST', headers, body });
     expect(none.status).toBe(401);
     const wrong = await fetch(http.url, {

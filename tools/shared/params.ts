@@ -110,3 +110,6 @@ export const addressFields = {
   postal_code: z.string().optional().describe('ZIP/postal'),
   country_code: z.string().optional().describe('ISO alpha-3 e.g. USA'),
 };
+
+/** Money in currency units for previews: 25 → "$25.00"; anything else as given. */
+export const money = (v: unknown): string => (typeof v === 'number' ? `$${v.toFixed(2)}` : String(v));
