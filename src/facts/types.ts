@@ -42,12 +42,13 @@ export interface FieldFact {
   readonly oneOf?: readonly FieldFact[];
 }
 
-export interface ParamFact extends FieldFact {
+export interface ParamFact {
   readonly name: string;
   readonly in: 'path' | 'query' | 'header';
   readonly required: boolean;
   /** Array query parameters: false means comma-joined (Keap's usual `explode: false`). */
   readonly explode?: boolean;
+  readonly schema: FieldFact;
 }
 
 export interface OperationFact {

@@ -24,6 +24,15 @@ export const RESOURCES = [
 export type Resource = (typeof RESOURCES)[number];
 
 export type Access = 'read' | 'write';
+
+/**
+ * A cross-field rule on a tool's input, checked before anything is sent (the error states the rule):
+ * `at_least_one`: one or more of `keys` must be present; `exactly_one`: exactly one of them.
+ */
+export interface InputRule {
+  readonly kind: 'at_least_one' | 'exactly_one';
+  readonly keys: readonly string[];
+}
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
@@ -46,6 +55,13 @@ export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
   readonly query?: readonly string[];
   /** For POST/PUT endpoints whose header carries an input (e.g. X-Hook-Secret). Rarely used. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Other names models use for an input → the input's (Keap's) name, e.g. `{ contact_ids: 'contacts' }`.
+   * The alias is accepted and renamed before validation; giving both is an input error.
+   */
+  readonly aliases?: Readonly<Record<string, string>>;
+  /** Cross-field rules (see InputRule). */
+  readonly rules?: readonly InputRule[];
   /** Needs a human's confirmation by default (money, sends, subscriptions, deletes, sequences). */
   readonly confirm?: boolean;
   /** REST Hook event key the call fires, e.g. 'contact.add'. */
