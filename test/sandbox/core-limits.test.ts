@@ -195,7 +195,10 @@ describe('rate limits (PAT: 10/s, 240/min, 30,000/day)', () => {
         results.push(
           await call(base, 'POST', '/v2/contacts', {
             key: `tenant-${i}-${Date.now()}`,
-            body: { given_name: `Tenant${i}` },
+            body: {
+              given_name: `Tenant${i}`,
+              email_addresses: [{ email: `tenant${i}@example.com`, field: 'EMAIL1' }],
+            },
           }),
         );
       const accepted = results.filter((r) => r.status === 201).length;
