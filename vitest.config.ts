@@ -11,7 +11,7 @@ export default defineConfig({
     fileParallelism: false,
     reporters: ['default'],
     // Issue 4: everything the product writes to stderr or returns to a client is scanned for secrets.
-    globalSetup: ['test/setup/secret-scan.ts'],
+    globalSetup: ['test/setup/temp-root.ts', 'test/setup/secret-scan.ts'],
     setupFiles: ['test/setup/capture.ts'],
   },
 });

@@ -1,6 +1,6 @@
 /**
  * Annotations and `_meta` derived from a spec's data, never hand-set per tool:
- * reads are read-only; creates/adds/applies are not destructive; updates, removals, cancels, deletes, sends,
+ * reads are read-only; whatever needs confirmation by default is destructive; creates/adds/applies are not; updates, removals, cancels, deletes, sends,
  * goal achievements and anything on payments are destructive; idempotentHint only where true.
  */
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
@@ -26,6 +26,8 @@ export function isIdempotent(spec: AnyToolSpec): boolean {
 
 export function isDestructive(spec: AnyToolSpec): boolean {
   if (spec.access === 'read') return false;
+  // Whatever needs a human's confirmation by default (money, sends, subscriptions, sequences, deletes) is destructive.
+  if (spec.confirm) return true;
   if (spec.method === 'PATCH' || spec.method === 'PUT' || spec.method === 'DELETE') return true;
   if (spec.resource === 'payments') return true;
   if (DESTRUCTIVE_VERBS.test(spec.name)) return true;

@@ -69,9 +69,10 @@ describe('tools/list for a full-write agent', () => {
       const destructive =
         ['PATCH', 'PUT', 'DELETE'].includes(spec.method) ||
         spec.resource === 'payments' ||
+        spec.confirm === true ||
         /^(delete|remove|cancel|send|achieve)_/.test(spec.name);
       expect(a.destructiveHint, t.name).toBe(destructive);
-      if (/^(create|add|apply)_/.test(spec.name) && spec.resource !== 'payments') {
+      if (/^(create|add|apply)_/.test(spec.name) && spec.resource !== 'payments' && !spec.confirm) {
         expect(a.destructiveHint, t.name).toBe(false);
       }
       const idem = spec.idempotent ?? ['GET', 'PUT', 'PATCH', 'DELETE'].includes(spec.method);
@@ -81,7 +82,12 @@ describe('tools/list for a full-write agent', () => {
 
   it('annotations match the issue, tool by tool (an explicit table, not the rule re-derived)', () => {
     // Issue 3: creates/adds are not destructive; updates, removals, cancels, deletes, sends and charges are.
+    // Issue 10: so is every tool that needs a human's confirmation by default (orders move money, subscriptions
+    // bill a card each cycle, sequences start emails).
     const destructive = [
+      'create_order',
+      'create_subscription',
+      'add_contacts_to_sequence',
       'update_contact',
       'delete_contact',
       'remove_tag',
@@ -102,11 +108,8 @@ describe('tools/list for a full-write agent', () => {
       'apply_tag',
       'create_company',
       'create_opportunity',
-      'create_order',
       'add_order_item',
       'create_product',
-      'create_subscription',
-      'add_contacts_to_sequence',
       'create_note',
       'create_task',
       'create_hook',

@@ -120,10 +120,23 @@ describe('annotations', () => {
     });
     expect(deriveAnnotations({ ...postSpec, name: 'remove_thing' }).destructiveHint).toBe(true);
     expect(deriveAnnotations({ ...postSpec, resource: 'payments' }).destructiveHint).toBe(true);
+    expect(deriveAnnotations({ ...postSpec, confirm: true }).destructiveHint).toBe(true);
     expect(deriveAnnotations({ ...postSpec, method: 'PATCH' })).toMatchObject({
       destructiveHint: true,
       idempotentHint: true,
     });
+  });
+
+  it('every tool that needs confirmation by default is destructiveHint: true', () => {
+    const confirmed = ALL_TOOLS.filter((t) => t.confirm);
+    expect(confirmed.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['create_order', 'create_subscription', 'add_contacts_to_sequence']),
+    );
+    for (const t of confirmed)
+      expect({ tool: t.name, hint: deriveAnnotations(t).destructiveHint }).toEqual({
+        tool: t.name,
+        hint: true,
+      });
   });
 });
 
