@@ -98,15 +98,12 @@ describe('chokepoint', () => {
     };
     const agent = h.safety.policy.defaultAgent();
     await control('DELETE', '/requests');
-    await control('POST', '/faults', { method: 'POST', path: '/v2/contacts', latencyMs: 400, count: 1 });
+    // Keap holds the request for 2 s (long enough for a loaded machine to look while it is inside Keap).
+    await control('POST', '/faults', { method: 'POST', path: '/v2/contacts', latencyMs: 2000, count: 1 });
     const inFlight = h.call('create_contact', { ...args, idempotency_key: 'midcall-1' });
-    let seen: string | undefined;
-    for (let i = 0; i < 100 && seen === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      if ((await routeCount('POST /v2/contacts')) > 0 || i > 20) {
-        seen = h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)).state;
-      }
-    }
+    // Half a second in, the call has claimed its key and is waiting inside Keap (which answers after 2 s).
+    await new Promise((r) => setTimeout(r, 500));
+    const seen = h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)).state;
     // While Keap holds the request, a second call (another process after a crash) must not repeat it.
     expect(seen).toBe('unknown');
     const done = await inFlight;
