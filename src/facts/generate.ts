@@ -37,7 +37,7 @@ export const MAX_FACT_STRING = 200;
 // from parameters and request bodies are emitted, so response-only defects (e.g. TransactionV2.transaction_method,
 // whose example 'ONLINE' is outside its enum) need no entry.
 // ---------------------------------------------------------------------------------------------------------------
-type Fix = 'enum-to-declared-type' | 'drop-enum' | 'format-from-example';
+type Fix = 'enum-to-declared-type' | 'format-from-example';
 interface Correction {
   readonly property: string;
   /** Component schema names; absent = every schema (component or inline) with the property. */
@@ -73,11 +73,6 @@ function applyFix(fix: Fix, raw: Json): Json | undefined {
         return rest;
       }
       return { ...raw, enum: values.map((v) => Number(v)) };
-    }
-    case 'drop-enum': {
-      if (!Array.isArray(raw.enum)) return undefined;
-      const { enum: _dropped, ...rest } = raw;
-      return rest;
     }
     case 'format-from-example': {
       if (raw.type !== 'string' || raw.format !== undefined || typeof raw.example !== 'string')
@@ -290,6 +285,33 @@ function mergeAllOf(ctx: Ctx, s: Json): Json {
   };
 }
 
+/**
+ * Fails generation on facts no value could satisfy (an enum value of another type than the declared one: add a
+ * CORRECTIONS entry) and on strings too long to be names (prose must never reach the facts).
+ */
+function checkField(f: FieldFact, at: string): void {
+  const ok: Record<string, (v: unknown) => boolean> = {
+    string: (v) => typeof v === 'string',
+    integer: (v) => Number.isInteger(v),
+    number: (v) => typeof v === 'number',
+    boolean: (v) => typeof v === 'boolean',
+  };
+  const check = f.type ? ok[f.type] : undefined;
+  for (const v of f.enum ?? []) {
+    if (check && !check(v)) throw new Error(`${at}: enum value ${JSON.stringify(v)} is not a ${f.type}`);
+    if (typeof v === 'string' && v.length > MAX_FACT_STRING) throw new Error(`${at}: enum value too long`);
+  }
+  if (f.pattern !== undefined && f.pattern.length > MAX_FACT_STRING)
+    throw new Error(`${at}: pattern too long`);
+  if (f.items) checkField(f.items, `${at}[]`);
+  for (const [name, p] of Object.entries(f.properties ?? {})) {
+    if (name.length > MAX_FACT_STRING) throw new Error(`${at}: property name too long`);
+    checkField(p, `${at}.${name}`);
+  }
+  if (typeof f.additionalProperties === 'object') checkField(f.additionalProperties, `${at}{}`);
+  for (const [i, alt] of (f.oneOf ?? []).entries()) checkField(alt, `${at}|${i}`);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Parameter text parsing (names only; the text itself is never emitted)
 // ---------------------------------------------------------------------------------------------------------------
@@ -442,8 +464,12 @@ function requestBody(ctx: Ctx, raw: RawOp): OperationFact['body'] {
   };
 }
 
-/** The array property holding a GET's items ('' when the body itself is an array), if it is a list. */
-function listKey(raw: RawOp): string | undefined {
+/**
+ * The array property holding a GET's items ('' when the body itself is an array), if it is a list: the response
+ * object's only array property, when its other properties are paging state (next_page_token, count, …) or the
+ * operation pages (then totals such as automation_count may sit next to it). Two arrays: ambiguous, no key.
+ */
+function listKey(raw: RawOp, paged: boolean): string | undefined {
   if (raw.method !== 'GET') return undefined;
   const responses = obj(raw.op.responses) ?? {};
   for (const code of Object.keys(responses).sort()) {
@@ -456,7 +482,7 @@ function listKey(raw: RawOp): string | undefined {
     const props = Object.entries(obj(schema.properties) ?? {});
     const arrays = props.filter(([, v]) => deref(raw.doc, v)?.type === 'array').map(([k]) => k);
     const others = props.filter(([k]) => !arrays.includes(k)).map(([k]) => k);
-    if (arrays.length === 1 && others.every((k) => PAGING_PROPS.has(k))) return arrays[0];
+    if (arrays.length === 1 && (paged || others.every((k) => PAGING_PROPS.has(k)))) return arrays[0];
     return undefined;
   }
   return undefined;
@@ -487,16 +513,14 @@ function operationFact(ctx: Ctx, raw: RawOp, operationId: string): OperationFact
   if (raw.op.deprecated === true) fact.deprecated = true;
   const body = requestBody(ctx, raw);
   if (body) fact.body = body;
-  const filter = paramText(raw, 'filter');
-  if (filter !== undefined) fact.filterKeys = parseFilterKeys(filter);
-  const orderBy = paramText(raw, 'order_by');
-  if (orderBy !== undefined) fact.orderByFields = parseOrderByFields(orderBy);
-  const fields = paramText(raw, 'fields');
-  if (fields !== undefined) {
-    const values = parseFieldsValues(fields);
-    if (values.length > 0) fact.fieldsValues = values;
-  }
-  const key = listKey(raw);
+  // Absent (not []) when the text names no keys: unknown, not "none allowed".
+  const filterKeys = parseFilterKeys(paramText(raw, 'filter') ?? '');
+  if (filterKeys.length > 0) fact.filterKeys = filterKeys;
+  const orderByFields = parseOrderByFields(paramText(raw, 'order_by') ?? '');
+  if (orderByFields.length > 0) fact.orderByFields = orderByFields;
+  const fieldsValues = parseFieldsValues(paramText(raw, 'fields') ?? '');
+  if (fieldsValues.length > 0) fact.fieldsValues = fieldsValues;
+  const key = listKey(raw, fact.paging !== 'none');
   if (key !== undefined) fact.listKey = key;
   return fact;
 }
@@ -567,6 +591,13 @@ export function generateFacts(
       throw new Error(`correction for ${c.property} (${c.fix}) no longer applies: review CORRECTIONS`);
     }
   }
+
+  for (const op of operations) {
+    const at = `${op.method} ${op.path}`;
+    for (const p of op.params) checkField(p.schema, `${at} ${p.in} ${p.name}`);
+    if (op.body) checkField(op.body.schema, `${at} body`);
+  }
+  for (const [name, schema] of schemas) checkField(schema, `schema ${name}`);
 
   const order = (o: OperationFact): string =>
     `${o.version === 'v2' ? 0 : 1} ${o.path} ${METHODS.indexOf(o.method)}`;
@@ -716,12 +747,21 @@ export function factsFile(root: string = projectRoot()): string {
 function summary(facts: OperationFacts, text: string): string {
   const v2 = facts.operations.filter((o) => o.version === 'v2').length;
   const v1 = facts.operations.length - v2;
-  const noKeys = facts.operations.filter((o) => o.filterKeys?.length === 0).map((o) => o.operationId);
-  const noOrder = facts.operations.filter((o) => o.orderByFields?.length === 0).map((o) => o.operationId);
+  const withParam = (name: string): OperationFact[] =>
+    facts.operations.filter((o) => o.params.some((p) => p.in === 'query' && p.name === name));
+  const missing = (ops: OperationFact[], has: (o: OperationFact) => boolean): string =>
+    ops
+      .filter((o) => !has(o))
+      .map((o) => o.operationId)
+      .join(', ') || 'none';
+  const filters = withParam('filter');
+  const orderBys = withParam('order_by');
+  const fields = withParam('fields');
   return [
     `operations: ${v2} v2 + ${v1} v1-only; schemas: ${Object.keys(facts.schemas).length}; ${Buffer.byteLength(text)} bytes`,
-    `filter params: ${facts.operations.filter((o) => o.filterKeys).length} (no keys found: ${noKeys.join(', ') || 'none'})`,
-    `order_by params: ${facts.operations.filter((o) => o.orderByFields).length} (no fields found: ${noOrder.join(', ') || 'none'})`,
+    `filter params: ${filters.length}, keys found for all but: ${missing(filters, (o) => o.filterKeys !== undefined)}`,
+    `order_by params: ${orderBys.length}, fields found for all but: ${missing(orderBys, (o) => o.orderByFields !== undefined)}`,
+    `fields params: ${fields.length}, values found for all but: ${missing(fields, (o) => o.fieldsValues !== undefined)}`,
   ].join('\n');
 }
 
