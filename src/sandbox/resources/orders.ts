@@ -532,7 +532,7 @@ const routes: SbRoute[] = [
         },
         orderBy: {
           id: (o) => o.id,
-          order_time: (o) => o.order_time,
+          order_time: (o) => Date.parse(o.order_time),
           modification_time: (o) => o.modification_time,
         },
         defaultOrder: 'id asc',
@@ -561,7 +561,7 @@ const routes: SbRoute[] = [
         source_type: 'API',
         creation_time: now,
         modification_time: now,
-        order_time: new Date(Date.parse(b.order_time)).toISOString(),
+        order_time: b.order_time,
         promo_codes: b.promo_codes ?? [],
         custom_fields: storedValues(parseCustomFields(sb, 'orders', b.custom_fields ?? [])),
       };
