@@ -780,7 +780,7 @@ describe.skipIf(!specsAvailable())('faithful inputs: every documented body prope
     for (const c of CASES) {
       const props = requestProps(c.version, c.method, c.template);
       expect(props.length, c.name).toBeGreaterThan(0);
-      const union = c.bodies(ids).reduce<Record<string, unknown>>((acc, b) => ({ ...acc, ...b }), {});
+      const union: Record<string, unknown> = Object.assign({}, ...c.bodies(ids));
       for (const m of missingProps(props, union)) gaps.push(`${c.name}: ${m}`);
       for (const b of c.bodies(ids)) {
         for (const p of concretePaths(b)) {
@@ -906,5 +906,44 @@ describe.skipIf(!specsAvailable())('faithful inputs: every documented body prope
     }
     expect(checked).toBeGreaterThan(40);
     expect(problems).toEqual([]);
+  });
+});
+
+describe('contact extras', () => {
+  it('utm_parameters: each write records a UTM touch, read back as ContactUtmResponse (first/last touch)', async () => {
+    const utm = { keap_source_id: 'src-9', utm_source: 'ads', utm_medium: 'cpc', utm_campaign: 'fall' };
+    const c = await call(sb.baseUrl, 'POST', '/v2/contacts', {
+      body: { given_name: 'Utm', email_addresses: [{ email: 'utm.touch@example.com' }], utm_parameters: utm },
+    });
+    expect(c.status, c.text).toBe(201);
+    expectValid('v2', 'POST', '/v2/contacts', 201, c.body);
+    const p = await call(sb.baseUrl, 'PATCH', `/v2/contacts/${c.body.id}`, {
+      body: { utm_parameters: { keap_source_id: 'src-10', utm_content: 'banner' } },
+    });
+    expect(p.status, p.text).toBe(200);
+    const got = await call(sb.baseUrl, 'GET', `/v2/contacts/${c.body.id}`);
+    expectValid('v2', 'GET', '/v2/contacts/{contact_id}', 200, got.body);
+    const touches = got.body.utm_parameters;
+    expect(touches).toHaveLength(2);
+    expect(touches[0]).toMatchObject({
+      keapSourceId: 'src-9',
+      utmSource: 'ads',
+      utmMedium: 'cpc',
+      utmCampaign: 'fall',
+      firstTouch: true,
+      lastTouch: false,
+    });
+    expect(touches[1]).toMatchObject({
+      keapSourceId: 'src-10',
+      utmContent: 'banner',
+      firstTouch: false,
+      lastTouch: true,
+    });
+    // keap_source_id is required inside utm_parameters
+    const bad = await call(sb.baseUrl, 'PATCH', `/v2/contacts/${c.body.id}`, {
+      body: { utm_parameters: { utm_source: 'x' } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details[0].resource).toBe('utm_parameters.keap_source_id');
   });
 });
