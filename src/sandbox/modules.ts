@@ -4,6 +4,7 @@ import type { SbModule } from './core/types.js';
 import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
 import { contactsModule } from './resources/contacts.js';
+import { customFieldsModule } from './resources/custom-fields.js';
 import { emailsModule } from './resources/emails.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
@@ -31,4 +32,5 @@ export const MODULES: SbModule[] = [
   tasksModule,
   emailsModule,
   hooksModule,
+  customFieldsModule,
 ];

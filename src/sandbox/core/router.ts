@@ -9,6 +9,32 @@ interface Compiled {
   literal: number;
 }
 
+/**
+ * Literal path segments of Keap's documented paths that sit where a sibling path has a placeholder
+ * (`/v2/contacts/model` next to `/v2/contacts/{contact_id}`, `/v2/opportunities/stageMoves`,
+ * `/v2/tags/categories`, `.../model/customFields/tabs`, ...). A placeholder never captures one of them, so such a
+ * path reaches its own route, or none (404 "No such path") when the sandbox does not simulate it — never a
+ * `{..._id}` route answering 400 "Invalid id".
+ */
+export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([
+  'assignedProducts',
+  'batch-unpublish',
+  'categories',
+  'commissionPrograms',
+  'customFields',
+  'event_keys',
+  'groups',
+  'ids',
+  'model',
+  'redirects',
+  'resources',
+  'stageMoves',
+  'stages',
+  'summaries',
+  'tabs',
+  'templates',
+]);
+
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -53,6 +79,7 @@ export class Router {
     for (const c of this.compiled) {
       const m = c.re.exec(path);
       if (!m) continue;
+      if (c.names.some((_, i) => RESERVED_SEGMENTS.has(m[i + 1] as string))) continue;
       if (c.route.method !== method) {
         pathMatched ??= c.route.path;
         continue;

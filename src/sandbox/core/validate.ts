@@ -100,12 +100,36 @@ export const zId = z
   .union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.number().int().positive()])
   .transform((v) => Number(v));
 
-/** ISO-8601 date-time string. */
-export const zDateTime = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), {
-    message: 'must be an ISO-8601 date-time',
-  });
+/** True when y-m-d is a real calendar date. */
+function realDate(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return d <= days;
+}
 
-/** yyyy-mm-dd date string. */
-export const zDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date yyyy-mm-dd');
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** A `format: date` value: `YYYY-MM-DD` naming a real calendar date. */
+export function isDate(s: string): boolean {
+  const m = DATE_RE.exec(s);
+  return m !== null && realDate(Number(m[1]), Number(m[2]), Number(m[3]));
+}
+
+/** A `format: date-time` value: an RFC 3339 date-time (offset required, real date, valid clock time). */
+export function isDateTime(s: string): boolean {
+  const m = DATE_TIME_RE.exec(s);
+  if (!m) return false;
+  if (!realDate(Number(m[1]), Number(m[2]), Number(m[3]))) return false;
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 60) return false;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  return true;
+}
+
+/** RFC 3339 date-time string (e.g. 2026-01-02T03:04:05Z or 2026-01-02T03:04:05.123-07:00). */
+export const zDateTime = z.string().refine(isDateTime, {
+  message: 'must be an RFC 3339 date-time (e.g. 2026-01-02T03:04:05Z)',
+});
+
+/** yyyy-mm-dd date string naming a real date. */
+export const zDate = z.string().refine(isDate, { message: 'must be a date YYYY-MM-DD' });

@@ -36,6 +36,7 @@ import {
   zIdLike,
   zPhone,
 } from './crm-schemas.js';
+import { mergeCustomFields, parseCustomFields, renderCustomFields } from './custom-fields.js';
 import { activeUserIds, ownerIdOrThrow } from './users.js';
 
 export const COMPANY_FIELDS = [
@@ -100,7 +101,7 @@ export function renderCompany(
     id: idStr(c.id),
     company_name: c.company_name,
     groups: companyTagIds(sb, c.id).join(','),
-    custom_fields: c.custom_fields.map((f) => ({ id: f.id, content: f.content })),
+    custom_fields: renderCustomFields(c.custom_fields),
     create_time: c.create_time,
     update_time: c.update_time,
     created_by: idStr(c.created_by),
@@ -130,12 +131,16 @@ export function renderCompany(
     [
       'email_address',
       c.email
-        ? renderEmail({
-            email: c.email,
-            field: 'EMAIL1',
-            is_opt_in: false,
-            email_opt_status: 'UNENGAGED_MARKETABLE',
-          })
+        ? renderEmail(
+            c.email_address?.email === c.email
+              ? c.email_address
+              : {
+                  email: c.email,
+                  field: 'EMAIL1',
+                  is_opt_in: false,
+                  email_opt_status: 'UNENGAGED_MARKETABLE',
+                },
+          )
         : undefined,
     ],
     ['phone_number', c.phone ? renderPhone(c.phone) : undefined],
@@ -221,8 +226,17 @@ function applyCompanyBody(
     else delete row.address;
   }
   if (take('email_address')) {
-    if (b.email_address) row.email = toEmailRow(b.email_address, 0).email;
-    else delete row.email;
+    if (b.email_address) {
+      const { is_opt_in, email_opt_status, ...req } = b.email_address;
+      const e = toEmailRow(req, 0);
+      if (is_opt_in !== undefined) e.is_opt_in = is_opt_in;
+      if (email_opt_status !== undefined) e.email_opt_status = email_opt_status;
+      row.email = e.email;
+      row.email_address = e;
+    } else {
+      delete row.email;
+      delete row.email_address;
+    }
   }
   if (take('phone_number')) {
     if (b.phone_number) row.phone = toPhoneRow(b.phone_number, 0);
@@ -233,7 +247,10 @@ function applyCompanyBody(
     else delete row.fax;
   }
   if (take('custom_fields')) {
-    row.custom_fields = (b.custom_fields ?? []).map((f) => ({ id: f.id, content: f.content }));
+    row.custom_fields =
+      b.custom_fields === undefined
+        ? []
+        : mergeCustomFields(row.custom_fields, parseCustomFields(sb, 'companies', b.custom_fields));
   }
 }
 

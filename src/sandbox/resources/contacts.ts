@@ -22,6 +22,7 @@ import {
   replaceRow,
   TAGS_TABLE,
   type TagRow,
+  type UtmRow,
 } from './crm-model.js';
 import {
   copyKeys,
@@ -42,6 +43,7 @@ import {
   zPhone,
   zSocial,
 } from './crm-schemas.js';
+import { mergeCustomFields, parseCustomFields, renderCustomFields } from './custom-fields.js';
 import { activeUserIds, ownerIdOrThrow } from './users.js';
 
 export const LEAD_SOURCES: readonly { id: number; name: string }[] = [
@@ -167,9 +169,20 @@ export function renderContact(sb: SandboxApi, c: ContactRow, fields?: Set<string
   full.fax_numbers = c.fax_numbers.map((f) => ({ ...f }));
   full.addresses = c.addresses.map(renderAddress);
   full.social_accounts = c.social_accounts.map((s) => ({ ...s }));
-  full.custom_fields = c.custom_fields.map((f) => ({ id: f.id, content: f.content }));
+  full.custom_fields = renderCustomFields(c.custom_fields);
   full.links = [];
-  full.utm_parameters = [];
+  full.utm_parameters = (c.utm_parameters ?? []).map((u) => {
+    const out: Record<string, unknown> = { id: u.id, keapSourceId: u.keap_source_id };
+    if (u.utm_source !== undefined) out.utmSource = u.utm_source;
+    if (u.utm_medium !== undefined) out.utmMedium = u.utm_medium;
+    if (u.utm_term !== undefined) out.utmTerm = u.utm_term;
+    if (u.utm_campaign !== undefined) out.utmCampaign = u.utm_campaign;
+    if (u.utm_content !== undefined) out.utmContent = u.utm_content;
+    out.firstTouch = u.first_touch;
+    out.lastTouch = u.last_touch;
+    out.dateCreated = u.date_created;
+    return out;
+  });
   full.origin = { date: c.create_time, ...(c.origin_ip !== undefined ? { ip_address: c.origin_ip } : {}) };
   full.score_value = String(c.score_value);
   full.tag_ids = tagIds;
@@ -290,8 +303,32 @@ function applyContactBody(
   if (take('fax_numbers')) row.fax_numbers = uniqueSlots((b.fax_numbers ?? []).map(toFaxRow), 'fax_numbers');
   if (take('addresses')) row.addresses = uniqueSlots((b.addresses ?? []).map(toAddressRow), 'addresses');
   if (take('social_accounts')) row.social_accounts = (b.social_accounts ?? []).map((s) => ({ ...s }));
-  if (take('custom_fields'))
-    row.custom_fields = (b.custom_fields ?? []).map((f) => ({ id: f.id, content: f.content }));
+  if (take('custom_fields')) {
+    row.custom_fields =
+      b.custom_fields === undefined
+        ? []
+        : mergeCustomFields(row.custom_fields, parseCustomFields(sb, 'contacts', b.custom_fields));
+  }
+  if (take('utm_parameters')) {
+    if (b.utm_parameters === undefined) row.utm_parameters = [];
+    else {
+      const list = (row.utm_parameters ?? []).map((u) => ({ ...u, last_touch: false }));
+      const u = b.utm_parameters;
+      const utm: UtmRow = {
+        id: (list.at(-1)?.id ?? 0) + 1,
+        keap_source_id: u.keap_source_id,
+        first_touch: list.length === 0,
+        last_touch: true,
+        date_created: iso(sb.now()),
+      };
+      if (u.utm_source !== undefined) utm.utm_source = u.utm_source;
+      if (u.utm_medium !== undefined) utm.utm_medium = u.utm_medium;
+      if (u.utm_term !== undefined) utm.utm_term = u.utm_term;
+      if (u.utm_campaign !== undefined) utm.utm_campaign = u.utm_campaign;
+      if (u.utm_content !== undefined) utm.utm_content = u.utm_content;
+      row.utm_parameters = [...list, utm];
+    }
+  }
   if (take('origin')) {
     if (b.origin) row.origin_ip = b.origin.ip_address;
     else delete row.origin_ip;

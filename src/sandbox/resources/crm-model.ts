@@ -13,6 +13,7 @@ export const CONTACT_TAGS_TABLE = 'contact_tags';
 export const COMPANY_TAGS_TABLE = 'company_tags';
 
 export interface AddressRow {
+  country?: string;
   field: 'BILLING' | 'SHIPPING' | 'OTHER' | 'ADDRESS_FIELD_UNSPECIFIED';
   line1?: string;
   line2?: string;
@@ -35,6 +36,7 @@ export interface EmailRow {
 
 export interface PhoneRow {
   number: string;
+  number_e164?: string;
   field: string;
   type?: string;
   extension?: string;
@@ -53,7 +55,21 @@ export interface SocialRow {
 
 export interface CustomFieldRow {
   id: string;
-  content?: unknown;
+  content: unknown;
+}
+
+/** One UTM touch recorded by a contact write (`utm_parameters`), rendered as Keap's ContactUtmResponse. */
+export interface UtmRow {
+  id: number;
+  keap_source_id: string;
+  utm_source?: string;
+  utm_medium?: string;
+  utm_term?: string;
+  utm_campaign?: string;
+  utm_content?: string;
+  first_touch: boolean;
+  last_touch: boolean;
+  date_created: string;
 }
 
 export interface ContactRow {
@@ -88,6 +104,7 @@ export interface ContactRow {
   addresses: AddressRow[];
   social_accounts: SocialRow[];
   custom_fields: CustomFieldRow[];
+  utm_parameters?: UtmRow[];
   create_time: string;
   update_time: string;
   created_by: number;
@@ -98,6 +115,8 @@ export interface CompanyRow {
   id: number;
   company_name: string;
   email?: string;
+  /** The whole `email_address` as written (field, opt-in reason and status); `email` mirrors its address. */
+  email_address?: EmailRow;
   phone?: PhoneRow;
   fax?: FaxRow;
   website?: string;

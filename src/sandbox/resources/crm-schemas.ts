@@ -1,6 +1,7 @@
 /** zod schemas for the shared v2 sub-objects (written from v2.json's components), plus converters to rows. */
 import { z } from 'zod';
 import { namesParam } from '../core/list.js';
+import { zDate } from '../core/validate.js';
 import type { AddressRow, EmailRow, FaxRow, PhoneRow } from './crm-model.js';
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -30,10 +31,30 @@ export const zEmailRequest = z
   .strict();
 
 /** EmailAddress as the Company body carries it (response shape; opt status fields tolerated). */
+export const EMAIL_OPT_STATUSES = [
+  'UNENGAGED_MARKETABLE',
+  'SINGLE_OPT_IN',
+  'DOUBLE_OPT_IN',
+  'CONFIRMED',
+  'UNENGAGED_NON_MARKETABLE',
+  'NON_MARKETABLE',
+  'LOCKDOWN',
+  'BOUNCE',
+  'HARD_BOUNCE',
+  'MANUAL',
+  'ADMIN',
+  'SYSTEM',
+  'LIST_UNSUBSCRIBE',
+  'FEEDBACK',
+  'SPAM',
+  'INVALID',
+  'DEACTIVATED',
+] as const;
+
 export const zEmailAddress = zEmailRequest
   .extend({
     is_opt_in: z.boolean().optional(),
-    email_opt_status: z.string().optional(),
+    email_opt_status: z.enum(EMAIL_OPT_STATUSES).optional(),
   })
   .strict();
 
@@ -77,7 +98,8 @@ export const zCustomField = z
   .object({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() })
   .strict();
 
-export const zDateOnly = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date yyyy-mm-dd');
+/** A date (YYYY-MM-DD, a real date). */
+export const zDateOnly = zDate;
 
 /** A v2 string id (a JSON integer is tolerated). */
 export const zIdLike = z.union([
@@ -91,6 +113,7 @@ export function toAddressRow(a: z.infer<typeof zAddress>, index: number): Addres
   const field =
     a.field && a.field !== 'ADDRESS_FIELD_UNSPECIFIED' ? a.field : (ADDRESS_SLOTS[index] ?? 'OTHER');
   const row: AddressRow = { field };
+  if (a.country !== undefined) row.country = a.country;
   if (a.line1 !== undefined) row.line1 = a.line1;
   if (a.line2 !== undefined) row.line2 = a.line2;
   if (a.locality !== undefined) row.locality = a.locality;
@@ -120,7 +143,8 @@ export function renderAddress(a: AddressRow): Record<string, unknown> {
     const v = a[k];
     if (v !== undefined) out[k] = v;
   }
-  if (a.country_code === 'USA') out.country = 'United States';
+  if (a.country !== undefined) out.country = a.country;
+  else if (a.country_code === 'USA') out.country = 'United States';
   return out;
 }
 
@@ -146,6 +170,7 @@ export function toPhoneRow(p: z.infer<typeof zPhone>, index: number): PhoneRow {
   const row: PhoneRow = { number: p.number, field };
   if (p.type !== undefined) row.type = p.type;
   if (p.extension !== undefined) row.extension = p.extension;
+  if (p.number_e164 !== undefined) row.number_e164 = p.number_e164;
   return row;
 }
 
@@ -162,7 +187,8 @@ export function renderPhone(p: PhoneRow): Record<string, unknown> {
   if (p.type !== undefined) out.type = p.type;
   if (p.extension !== undefined) out.extension = p.extension;
   const digits = p.number.replace(/\D/g, '');
-  if (digits.length === 10) out.number_e164 = `+1${digits}`;
+  if (p.number_e164 !== undefined) out.number_e164 = p.number_e164;
+  else if (digits.length === 10) out.number_e164 = `+1${digits}`;
   return out;
 }
 

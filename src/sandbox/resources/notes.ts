@@ -8,6 +8,12 @@ import { fieldsParam, listV2 } from '../core/list.js';
 import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zId } from '../core/validate.js';
+import {
+  type CustomFieldValueRow,
+  parseCustomFields,
+  renderCustomFields,
+  storedValues,
+} from './custom-fields.js';
 
 /** A row of another module's table, read defensively (its exact shape is owned elsewhere). */
 type LooseRow = { id: number } & Record<string, unknown>;
@@ -88,6 +94,7 @@ export interface NoteRow {
   created_by_user_id: number;
   last_updated_by_user_id: number;
   pinned_at?: string;
+  custom_fields?: CustomFieldValueRow[];
   create_time: string;
   update_time: string;
 }
@@ -142,7 +149,7 @@ function listNotes(req: SbRequest, sb: SandboxApi): SbResponse {
     key: 'notes',
     render: (n) => {
       const r = renderNote(sb, n);
-      return fields?.has('custom_fields') ? { ...r, custom_fields: [] } : r;
+      return fields?.has('custom_fields') ? { ...r, custom_fields: renderCustomFields(n.custom_fields) } : r;
     },
     filter: {
       id: { type: 'number', get: (n) => n.id, ops: ['==', '!=', '>', '<', '>=', '<='] },
@@ -198,7 +205,9 @@ const CreateNoteBody = z
     text: z.string().optional(),
     type: z.enum(NOTE_TYPES).optional(),
     is_pinned: z.boolean().optional(),
-    custom_fields: z.array(z.object({ id: z.string(), content: z.unknown() })).optional(),
+    custom_fields: z
+      .array(z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }))
+      .optional(),
   })
   .strict();
 
@@ -211,9 +220,11 @@ function createNote(req: SbRequest, sb: SandboxApi): SbResponse {
   }
   if (!userRow(sb, body.user_id))
     throw badRequest('user_id', `Invalid 'user_id': user ${body.user_id} not found`);
+  const custom = storedValues(parseCustomFields(sb, 'notes', body.custom_fields ?? []));
   const now = iso(sb.now());
   const t = notes(sb);
   const row = t.insert({
+    custom_fields: custom,
     id: t.nextId(),
     contact_id: contactId,
     ...(body.title !== undefined ? { title: body.title } : {}),
@@ -227,7 +238,10 @@ function createNote(req: SbRequest, sb: SandboxApi): SbResponse {
     update_time: now,
   });
   sb.emit('note.add', 'note', row.id);
-  return { status: 201, body: renderNote(sb, row) };
+  return {
+    status: 201,
+    body: { ...renderNote(sb, row), custom_fields: renderCustomFields(row.custom_fields) },
+  };
 }
 
 const routes: SbRoute[] = [

@@ -11,6 +11,7 @@ import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js'
 import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
 import { contactIds, contactView, userIds, userView } from './commerce-common.js';
+import { mergeCustomFields, parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
 
 export const STAGES = 'opportunity_stages';
 export const OPPORTUNITIES = 'opportunities';
@@ -171,7 +172,7 @@ function renderOpportunity(
   if (o.lead_source) out.lead_source = o.lead_source;
   if (fields) {
     const st = stageStatus(s);
-    if (fields.has('custom_fields')) out.custom_fields = o.custom_fields.map((f) => ({ ...f }));
+    if (fields.has('custom_fields')) out.custom_fields = renderCustomFields(o.custom_fields);
     if (fields.has('created_by')) out.created_by = idStr(o.created_by);
     if (fields.has('last_updated_by')) out.last_updated_by = idStr(o.last_updated_by);
     if (fields.has('status_id')) out.status_id = st.status_id;
@@ -191,7 +192,9 @@ function getOpportunity(sb: SandboxApi, req: SbRequest): OpportunityRow {
   return o;
 }
 
-const zCustomFields = z.array(z.strictObject({ id: z.string(), content: z.unknown() }));
+const zCustomFields = z.array(
+  z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }),
+);
 const nonBlank = z.string().refine((s) => s.trim() !== '', { message: 'must not be blank' });
 
 const OpportunityFields = {
@@ -323,7 +326,7 @@ const routes: SbRoute[] = [
         include_in_forecast: b.include_in_forecast ?? true,
         projected_revenue_low: low,
         projected_revenue_high: high,
-        custom_fields: b.custom_fields?.map((f) => ({ id: f.id, content: f.content })) ?? [],
+        custom_fields: storedValues(parseCustomFields(sb, 'opportunities', b.custom_fields ?? [])),
         created_time: now,
         last_updated_time: now,
         stage_entrance_time: now,
@@ -394,9 +397,10 @@ const routes: SbRoute[] = [
       if (b.user_id !== undefined) patch.user_id = b.user_id;
       if (b.affiliate_id !== undefined) patch.affiliate_id = b.affiliate_id;
       if (b.custom_fields !== undefined) {
-        const byId = new Map(o.custom_fields.map((f) => [f.id, f]));
-        for (const f of b.custom_fields) byId.set(f.id, { id: f.id, content: f.content });
-        patch.custom_fields = [...byId.values()];
+        patch.custom_fields = mergeCustomFields(
+          o.custom_fields,
+          parseCustomFields(sb, 'opportunities', b.custom_fields),
+        );
       }
       const stageMoved = b.stage_id !== undefined && b.stage_id !== o.stage_id;
       if (b.stage_id !== undefined) patch.stage_id = b.stage_id;

@@ -17,6 +17,7 @@ import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js'
 import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
 import { contactIds, contactView, currency, fromCents, toCents } from './commerce-common.js';
+import { parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
 import { isExpired, type PaymentMethodRow, paymentMethods } from './payments.js';
 import { type ProductRow, plansTable, productsTable } from './products.js';
 
@@ -268,7 +269,7 @@ function renderOrder(sb: SandboxApi, o: OrderRow): Record<string, unknown> {
     files: [],
     synced: false,
     invoice_id: idStr(o.id),
-    custom_fields: o.custom_fields.map((f) => ({ ...f })),
+    custom_fields: renderCustomFields(o.custom_fields),
   };
   if (o.lead_affiliate_id !== undefined) out.lead_affiliate_id = idStr(o.lead_affiliate_id);
   if (o.sales_affiliate_id !== undefined) out.sales_affiliate_id = idStr(o.sales_affiliate_id);
@@ -370,7 +371,9 @@ const CreateOrder = z.strictObject({
       is_invoice_to_company: z.boolean().optional(),
     })
     .optional(),
-  custom_fields: z.array(z.strictObject({ id: z.string(), content: z.unknown() })).optional(),
+  custom_fields: z
+    .array(z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }))
+    .optional(),
   sent_time: zDateTime.optional(),
   due_time: zDateTime.optional(),
   invoice_number: z.string().optional(),
@@ -529,7 +532,7 @@ const routes: SbRoute[] = [
         },
         orderBy: {
           id: (o) => o.id,
-          order_time: (o) => o.order_time,
+          order_time: (o) => Date.parse(o.order_time),
           modification_time: (o) => o.modification_time,
         },
         defaultOrder: 'id asc',
@@ -558,9 +561,9 @@ const routes: SbRoute[] = [
         source_type: 'API',
         creation_time: now,
         modification_time: now,
-        order_time: new Date(Date.parse(b.order_time)).toISOString(),
+        order_time: b.order_time,
         promo_codes: b.promo_codes ?? [],
-        custom_fields: b.custom_fields?.map((f) => ({ id: f.id, content: f.content })) ?? [],
+        custom_fields: storedValues(parseCustomFields(sb, 'orders', b.custom_fields ?? [])),
       };
       if (b.title !== undefined) row.invoice_title = b.title;
       if (b.lead_affiliate_id !== undefined) row.lead_affiliate_id = b.lead_affiliate_id;

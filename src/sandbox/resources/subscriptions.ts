@@ -12,6 +12,7 @@ import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js'
 import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDate, zId } from '../core/validate.js';
 import { contactExists, fromCents, isoDate, toCents } from './commerce-common.js';
+import { parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
 import { defaultPaymentMethod, paymentMethods } from './payments.js';
 import { type BillingCycle, plansTable, productsTable, type SubscriptionPlanRow } from './products.js';
 
@@ -98,7 +99,7 @@ function render(s: SubscriptionRow): Record<string, unknown> {
     lead_affiliate_id: idStr(s.lead_affiliate_id ?? 0),
     sale_affiliate_id: idStr(s.sale_affiliate_id ?? 0),
     modification_time: s.modification_time,
-    custom_fields: s.custom_fields.map((f) => ({ ...f })),
+    custom_fields: renderCustomFields(s.custom_fields),
   };
   if (s.last_bill_date) out.last_bill_date = s.last_bill_date;
   if (s.next_bill_date) out.next_bill_date = s.next_bill_date;
@@ -141,7 +142,9 @@ const CreateSubscription = z.strictObject({
   promo_code: z.string().optional(),
   shipping_option_id: zId.optional(),
   reason_stopped: z.string().optional(),
-  custom_fields: z.array(z.strictObject({ id: z.string(), content: z.unknown() })).optional(),
+  custom_fields: z
+    .array(z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }))
+    .optional(),
 });
 
 const CancelSubscription = z.strictObject({ reason: z.string().optional() });
@@ -250,7 +253,7 @@ const routes: SbRoute[] = [
         max_charge_attempts: b.max_charge_attempts ?? 3,
         days_between_retries: b.days_between_retries ?? 1,
         modification_time: iso(now),
-        custom_fields: b.custom_fields?.map((f) => ({ id: f.id, content: f.content })) ?? [],
+        custom_fields: storedValues(parseCustomFields(sb, 'subscriptions', b.custom_fields ?? [])),
       };
       if (active) row.next_bill_date = start;
       if (plan.number_of_cycles > 0)

@@ -78,7 +78,10 @@ const zCreateTag = z
   .object({
     name: z.string().min(1, 'must not be empty').max(255),
     description: z.string().optional(),
-    category: z.object({ id: z.union([z.string(), z.number()]) }).optional(),
+    category: z
+      .object({ id: z.union([z.string(), z.number()]) })
+      .strict()
+      .optional(),
   })
   .strict();
 

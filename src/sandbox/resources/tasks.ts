@@ -8,6 +8,12 @@ import { fieldsParam, listV2, namesParam } from '../core/list.js';
 import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
+import {
+  type CustomFieldValueRow,
+  mergeCustomFields,
+  parseCustomFields,
+  renderCustomFields,
+} from './custom-fields.js';
 import { contactRow, timeMatch, userIds, userRow } from './notes.js';
 
 export const TASK_PRIORITIES = ['CRITICAL', 'ESSENTIAL', 'NONESSENTIAL'] as const;
@@ -30,13 +36,15 @@ export interface TaskRow {
   contact_id?: number;
   opportunity_id?: number;
   accepted: boolean;
+  custom_fields?: CustomFieldValueRow[];
   create_time: string;
   modification_time: string;
 }
 
 const tasks = (sb: SandboxApi) => sb.table<TaskRow>('tasks');
 
-function renderTask(t: TaskRow): Record<string, unknown> {
+/** A task; `custom_fields` only when asked for (`fields=custom_fields`) or on a write's answer. */
+function renderTask(t: TaskRow, withCustomFields = false): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: idStr(t.id),
     completed: t.completed,
@@ -48,6 +56,7 @@ function renderTask(t: TaskRow): Record<string, unknown> {
     accepted: t.accepted,
   };
   if (t.title !== undefined) out.title = t.title;
+  if (t.description !== undefined) out.description = t.description;
   if (t.type !== undefined) out.type = t.type;
   if (t.priority !== undefined) out.priority = t.priority;
   if (t.completion_time !== undefined) out.completion_time = t.completion_time;
@@ -56,6 +65,7 @@ function renderTask(t: TaskRow): Record<string, unknown> {
   // so no value can validate against it.
   if (t.contact_id !== undefined) out.contact_id = idStr(t.contact_id);
   if (t.opportunity_id !== undefined) out.opportunity_id = idStr(t.opportunity_id);
+  if (withCustomFields) out.custom_fields = renderCustomFields(t.custom_fields);
   return out;
 }
 
@@ -78,7 +88,9 @@ const TaskFields = {
   contact_id: zId.optional(),
   opportunity_id: zId.optional(),
   accepted: z.boolean().optional(),
-  custom_fields: z.array(z.object({ id: z.string(), content: z.unknown() })).optional(),
+  custom_fields: z
+    .array(z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }))
+    .optional(),
 };
 
 const CreateTaskBody = z.object({ ...TaskFields, assigned_to_user_id: zId }).strict();
@@ -124,9 +136,17 @@ function checkRefs(sb: SandboxApi, body: TaskInput): void {
   }
 }
 
-function patchFrom(body: TaskInput, mask: Set<string> | undefined): Partial<TaskRow> {
+function patchFrom(
+  sb: SandboxApi,
+  body: TaskInput,
+  mask: Set<string> | undefined,
+  current: readonly CustomFieldValueRow[],
+): Partial<TaskRow> {
   const p: Partial<TaskRow> = {};
   const take = (k: string): boolean => mask === undefined || mask.has(k);
+  if (body.custom_fields !== undefined && take('custom_fields')) {
+    p.custom_fields = mergeCustomFields(current, parseCustomFields(sb, 'tasks', body.custom_fields));
+  }
   if (body.title !== undefined && take('title')) p.title = body.title;
   if (body.description !== undefined && take('description')) p.description = body.description;
   if (body.type !== undefined && take('type')) p.type = body.type;
@@ -151,7 +171,7 @@ function createTask(req: SbRequest, sb: SandboxApi): SbResponse {
   checkRefs(sb, body);
   const now = iso(sb.now());
   const t = tasks(sb);
-  const p = patchFrom(body, undefined);
+  const p = patchFrom(sb, body, undefined, []);
   const completed = p.completed ?? false;
   const row = t.insert({
     ...p,
@@ -166,7 +186,7 @@ function createTask(req: SbRequest, sb: SandboxApi): SbResponse {
     modification_time: now,
   });
   sb.emit('task.add', 'task', row.id);
-  return { status: 201, body: renderTask(row) };
+  return { status: 201, body: renderTask(row, true) };
 }
 
 function updateTask(req: SbRequest, sb: SandboxApi): SbResponse {
@@ -177,7 +197,7 @@ function updateTask(req: SbRequest, sb: SandboxApi): SbResponse {
   const mask = namesParam(req.query, 'update_mask', UPDATE_MASK);
   const body = parseBody(UpdateTaskBody, req.body ?? {});
   checkRefs(sb, body);
-  const p = patchFrom(body, mask);
+  const p = patchFrom(sb, body, mask, existing.custom_fields ?? []);
   const now = iso(sb.now());
   if (p.completed === true && !existing.completed && p.completion_time === undefined) p.completion_time = now;
   const row = tasks(sb).update(id, {
@@ -190,14 +210,14 @@ function updateTask(req: SbRequest, sb: SandboxApi): SbResponse {
   if (p.completed !== undefined && p.completed !== existing.completed) {
     sb.emit(p.completed ? 'task.complete' : 'task.incomplete', 'task', id);
   }
-  return { status: 200, body: renderTask(row) };
+  return { status: 200, body: renderTask(row, true) };
 }
 
 function listTasks(req: SbRequest, sb: SandboxApi): SbResponse {
-  fieldsParam(req, ['custom_fields']);
+  const withCf = fieldsParam(req, ['custom_fields'])?.has('custom_fields') ?? false;
   return listV2(req, tasks(sb).all(), {
     key: 'tasks',
-    render: renderTask,
+    render: (t) => renderTask(t, withCf),
     filter: {
       id: { type: 'number', get: (t) => t.id, ops: ['==', '>', '<', '>=', '<='] },
       task_ids: { type: 'number', get: (t) => t.id, list: true },
