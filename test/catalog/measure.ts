@@ -2,12 +2,28 @@
 import { z } from 'zod';
 import type { AnyToolSpec } from '../../src/registry/define.js';
 
+/**
+ * zod's integers carry ±(2^53-1) bounds; tools/list leaves them out (they say nothing to a model), so they are
+ * left out here as well: `minimum: -MAX_SAFE_INTEGER` and `maximum: MAX_SAFE_INTEGER`, at any depth.
+ */
+function withoutSafeIntegerBounds(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSafeIntegerBounds);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'minimum' && x === Number.MIN_SAFE_INTEGER) continue;
+    if (k === 'maximum' && x === Number.MAX_SAFE_INTEGER) continue;
+    out[k] = withoutSafeIntegerBounds(x);
+  }
+  return out;
+}
+
 export function inputJsonSchema(tool: AnyToolSpec): Record<string, unknown> {
   const schema = z.toJSONSchema(z.object(tool.input), { target: 'draft-7', io: 'input' }) as Record<
     string,
     unknown
   >;
-  const { $schema: _drop, ...rest } = schema;
+  const { $schema: _drop, ...rest } = withoutSafeIntegerBounds(schema) as Record<string, unknown>;
   return rest;
 }
 
