@@ -1,14 +1,10 @@
 /** Catalog context-budget measurement (shared by the budget test and `npx tsx`-free printing via vitest). */
-import { z } from 'zod';
 import type { AnyToolSpec } from '../../src/registry/define.js';
+import { listedInputSchema, specInputShape } from '../../src/registry/register.js';
 
+/** The tool's own inputs exactly as tools/list shows them (the server's function; machinery fields excluded). */
 export function inputJsonSchema(tool: AnyToolSpec): Record<string, unknown> {
-  const schema = z.toJSONSchema(z.object(tool.input), { target: 'draft-7', io: 'input' }) as Record<
-    string,
-    unknown
-  >;
-  const { $schema: _drop, ...rest } = schema;
-  return rest;
+  return listedInputSchema(specInputShape(tool));
 }
 
 export function toolSize(tool: AnyToolSpec): number {
