@@ -9,7 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ZodError } from 'zod';
 import { ToolError, toErrorResult } from './errors.js';
 import { forgetModel, observeModelResponse } from './inputs/custom-fields.js';
-import { normalizationNotes } from './inputs/prepare.js';
+import { takeNotes } from './inputs/prepare.js';
 import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from './keap/types.js';
 import type { Logger } from './logger.js';
 import type { AnyToolSpec } from './registry/define.js';
@@ -93,10 +93,9 @@ export async function runTool(
   extra: CallExtra = {},
 ): Promise<CallToolResult> {
   const started = Date.now();
-  const input = rawArgs ?? {};
-  const args = withDefaults(spec, stripSafetyFields(input));
   // Values the input checker rewrote (e.g. a midnight-UTC date-time for a date field), said in the result.
-  const notes = normalizationNotes(input);
+  const { args: input, notes } = takeNotes(rawArgs ?? {});
+  const args = withDefaults(spec, stripSafetyFields(input));
   const { agent, safety } = ctx;
   let decision: AuditDecision = 'allowed';
   let request: BuiltRequest | undefined;

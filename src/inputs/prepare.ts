@@ -30,11 +30,22 @@ export type Prepared =
 export type InputChecker = (raw: unknown, client: object) => Promise<Prepared>;
 
 const MAX_ISSUES = 8;
-const notesByArgs = new WeakMap<object, readonly Normalized[]>();
 
-/** The rewrites applied to a prepared argument object (empty when none). */
-export function normalizationNotes(args: object): readonly Normalized[] {
-  return notesByArgs.get(args) ?? [];
+/**
+ * Prepared arguments carry the checker's rewrites under this machinery key (the SDK copies argument objects
+ * on the way to the handler, so identity cannot carry them); the pipeline takes it out before anything else.
+ * A model cannot set it: it is not an accepted name.
+ */
+export const NOTES_FIELD = '__keap_mcp_normalized';
+
+/** Splits prepared arguments into the arguments proper and the rewrites the checker applied. */
+export function takeNotes(args: Readonly<Record<string, unknown>>): {
+  args: Readonly<Record<string, unknown>>;
+  notes: readonly Normalized[];
+} {
+  if (!(NOTES_FIELD in args)) return { args, notes: [] };
+  const { [NOTES_FIELD]: raw, ...rest } = args;
+  return { args: rest, notes: Array.isArray(raw) ? (raw as Normalized[]) : [] };
 }
 
 function isPlain(v: unknown): v is Record<string, unknown> {
@@ -213,9 +224,15 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
         if (v !== undefined) merged[k] = listedSet.has(k) ? restoreStripped(toZod[k], v) : v;
       }
     } else {
+      const failed = new Set<string>();
       for (const i of parsed.error.issues.slice(0, MAX_ISSUES)) {
         const at = i.path.length > 0 ? zodPath(i.path) : '(arguments)';
+        if (i.path.length > 0) failed.add(String(i.path[0]));
         issues.push({ kind: 'invalid', path: at, message: `${at}: ${i.message}` });
+      }
+      // The other listed inputs are still judged by the facts (one error names every problem).
+      for (const [k, v] of Object.entries(toZod)) {
+        if (listedSet.has(k) && !failed.has(k) && v !== undefined) merged[k] = parseJsonText(v);
       }
     }
     for (const [k, v] of unlisted) if (v !== undefined) merged[k] = v;
@@ -224,7 +241,6 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
     if (plan.op) {
       for (const [key, value] of Object.entries(merged)) {
         if (machine.includes(key)) continue;
-        if (parsed.success === false && listedSet.has(key)) continue;
         const param = plan.params.get(key);
         const bodyProp = plan.body.get(key);
         if (bodyProp && (!param || routeOf(spec, plan, key, placeholders) === 'body')) {
@@ -251,7 +267,7 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
         merged.custom_fields = checkCustomFields(defs, spec.resource, merged.custom_fields, issues, notes);
     }
     if (issues.length > 0) return { ok: false, error: inputError(spec, issues, unknownTop, listed, plan) };
-    if (notes.length > 0) notesByArgs.set(merged, notes);
+    if (notes.length > 0) merged[NOTES_FIELD] = notes;
     return { ok: true, args: merged, notes };
   };
 }
