@@ -1,22 +1,12 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { addressFields, companyId, fields, filter, orderBy, page } from './shared/params.js';
+import { companyId, customFields, fields, filter, orderBy, page } from './shared/params.js';
 
 const COMPANY_FIELDS = 'address, email_address, phone_number, website, notes, custom_fields';
 
-/** Writable company properties (a compact subset of Keap's CreateCompanyRequest). */
+/** The company properties most often written (Keap's other documented ones are accepted by name). */
 const companyBody = {
-  email_address: z
-    .object({ email: z.string().describe('Address') })
-    .optional()
-    .describe('Email'),
-  phone_number: z
-    .object({ number: z.string().describe('Number') })
-    .optional()
-    .describe('Phone'),
-  address: z.object(addressFields).optional().describe('Address'),
-  website: z.string().optional().describe('URL'),
-  notes: z.string().optional().describe('Notes'),
+  custom_fields: customFields(),
 };
 
 export const companyTools = [
@@ -55,14 +45,25 @@ export const companyTools = [
     access: 'write',
     method: 'POST',
     path: '/v2/companies',
-    input: { company_name: z.string().describe('Name'), ...companyBody },
+    input: {
+      company_name: z.string().describe('Name'),
+      email_address: z
+        .object({ email: z.string().describe('Address') })
+        .optional()
+        .describe('Email'),
+      phone_number: z
+        .object({ number: z.string().describe('Number') })
+        .optional()
+        .describe('Phone'),
+      ...companyBody,
+    },
     event: 'company.add',
     checkWith: 'get_company',
   }),
   defineTool({
     name: 'update_company',
     title: 'Update a company',
-    description: 'Change a company; only properties sent change.',
+    description: "Change a company; only properties sent change. Takes create_company's fields.",
     resource: 'companies',
     access: 'write',
     method: 'PATCH',

@@ -1,19 +1,24 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import {
-  addressFields,
-  companyId,
-  contactId,
-  fields,
-  filter,
-  orderBy,
-  page,
-  userId,
-} from './shared/params.js';
+import { contactId, customFields, fields, filter, orderBy, page, userId } from './shared/params.js';
 
 const CONTACT_FIELDS = 'addresses, company, custom_fields, notes, owner_id, tag_ids, update_time…';
 
-/** Writable contact properties (a compact subset of Keap's CreateUpdateContactRequest). */
+/** Set mostly when a contact is created; update_contact takes them by name (as addresses, job_title… here). */
+const createOnly = {
+  phone_numbers: z
+    .array(
+      z.object({
+        number: z.string().describe('Number'),
+        field: z.enum(['PHONE1', 'PHONE2', 'PHONE3', 'PHONE4', 'PHONE5']).describe('Slot'),
+      }),
+    )
+    .optional()
+    .describe('Phones'),
+  owner_id: userId('Owner').optional(),
+};
+
+/** The contact properties most often written (Keap's other documented ones are accepted by name). */
 const contactBody = {
   given_name: z.string().optional().describe('First name'),
   family_name: z.string().optional().describe('Last name'),
@@ -26,22 +31,7 @@ const contactBody = {
     )
     .optional()
     .describe('Emails'),
-  phone_numbers: z
-    .array(
-      z.object({
-        number: z.string().describe('Number'),
-        field: z.enum(['PHONE1', 'PHONE2', 'PHONE3', 'PHONE4', 'PHONE5']).describe('Slot'),
-      }),
-    )
-    .optional()
-    .describe('Phones'),
-  addresses: z
-    .array(z.object({ field: z.enum(['BILLING', 'SHIPPING', 'OTHER']).describe('Slot'), ...addressFields }))
-    .optional()
-    .describe('Addresses'),
-  job_title: z.string().optional().describe('Job title'),
-  company: z.object({ id: companyId() }).optional().describe('Employer'),
-  owner_id: userId('Owner').optional(),
+  custom_fields: customFields(),
 };
 
 export const contactTools = [
@@ -90,8 +80,10 @@ export const contactTools = [
         .optional()
         .describe('Upsert: match on these'),
       ...contactBody,
+      ...createOnly,
     },
     query: ['duplicate_option'],
+    rules: [{ kind: 'at_least_one', keys: ['email_addresses', 'phone_numbers', 'addresses'] }],
     event: 'contact.add',
     idempotencyKey: true,
     checkWith: 'get_contact',
@@ -99,7 +91,8 @@ export const contactTools = [
   defineTool({
     name: 'update_contact',
     title: 'Update a contact',
-    description: 'Change a contact; only properties sent change (a list replaces the stored one).',
+    description:
+      "Change a contact; only properties sent change (a list replaces the stored one). Takes create_contact's fields.",
     resource: 'contacts',
     access: 'write',
     method: 'PATCH',

@@ -38,6 +38,7 @@ export const hookTools = [
       eventKey: z.string().min(1).describe('From list_hook_event_keys'),
       hookUrl: z.string().url().describe('Public HTTPS URL'),
     },
+    aliases: { event_key: 'eventKey', hook_url: 'hookUrl' },
     checkWith: 'list_hooks',
   }),
   defineTool({

@@ -1,8 +1,9 @@
-/** The whole tool catalog, in the table order. Data only. */
+/** The whole tool catalog, in the table order (then tools added since). Data only. */
 import type { AnyToolSpec } from '../src/registry/define.js';
 import { campaignTools } from './campaigns.js';
 import { companyTools } from './companies.js';
 import { contactTools } from './contacts.js';
+import { customFieldTools } from './custom-fields.js';
 import { emailTools } from './emails.js';
 import { hookTools } from './hooks.js';
 import { noteTools } from './notes.js';
@@ -28,4 +29,5 @@ export const ALL_TOOLS: readonly AnyToolSpec[] = Object.freeze([
   ...taskTools,
   ...hookTools,
   ...userTools,
+  ...customFieldTools,
 ]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { contactId, filter, orderBy, page, userId } from './shared/params.js';
+import { contactId, fields, filter, orderBy, page, userId } from './shared/params.js';
 
 export const noteTools = [
   defineTool({
@@ -14,7 +14,8 @@ export const noteTools = [
     input: {
       contact_id: contactId(),
       filter: filter('title==Call*', 'ids, title, assigned_to_user_id, since_time, until_time'),
-      order_by: orderBy('create_time, update_time'),
+      order_by: orderBy('id, create_time, update_time'),
+      fields: fields('custom_fields'),
       ...page,
     },
     listKey: 'notes',
@@ -35,6 +36,7 @@ export const noteTools = [
       type: z.string().optional().describe('Call, Email, Other…'),
       text: z.string().optional().describe('Text'),
     },
+    rules: [{ kind: 'at_least_one', keys: ['title', 'type'] }],
     event: 'note.add',
     idempotencyKey: true,
     findWith: 'list_contacts',

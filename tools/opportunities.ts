@@ -2,25 +2,23 @@ import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
 import {
   contactId,
+  customFields,
+  dollarsField,
+  fields,
   filter,
   idField,
   opportunityId,
   orderBy,
   page,
-  timeField,
   userId,
 } from './shared/params.js';
 
-const stageId = () => idField('Stage id from list_opportunity_stages');
+const stageId = () => idField('From list_opportunity_stages');
+const OPPORTUNITY_FIELDS = 'custom_fields, created_by, last_updated_by, status_id';
 
-/** Optional opportunity properties shared by create and update. */
+/** Optional opportunity properties shared by create and update (the rest is accepted by name). */
 const opportunityBody = {
-  user_id: userId('Assigned').optional(),
-  estimated_close_time: timeField('Expected close').optional(),
-  projected_revenue_high: z.number().optional().describe('Expected revenue, currency units'),
-  opportunity_notes: z.string().optional().describe('Notes'),
-  next_action_time: timeField('Next step due').optional(),
-  next_action_notes: z.string().optional().describe('Next step'),
+  custom_fields: customFields(),
 };
 
 export const opportunityTools = [
@@ -37,7 +35,8 @@ export const opportunityTools = [
         'stage_id==3;user_id==1',
         'stage_id, user_id, contact_id, opportunity_title (* suffix ok), ids',
       ),
-      order_by: orderBy('opportunity_title, created_time, update_time, next_action_time'),
+      order_by: orderBy('opportunity_title, contact_name, created_time, update_time, next_action_time'),
+      fields: fields(OPPORTUNITY_FIELDS),
       ...page,
     },
     listKey: 'opportunities',
@@ -50,7 +49,7 @@ export const opportunityTools = [
     access: 'read',
     method: 'GET',
     path: '/v2/opportunities/{opportunity_id}',
-    input: { opportunity_id: opportunityId() },
+    input: { opportunity_id: opportunityId(), fields: fields(OPPORTUNITY_FIELDS) },
     findWith: 'list_opportunities',
   }),
   defineTool({
@@ -65,6 +64,8 @@ export const opportunityTools = [
       opportunity_title: z.string().describe('Title'),
       contact_id: contactId(),
       stage_id: stageId(),
+      user_id: userId('Assigned').optional(),
+      projected_revenue_high: dollarsField('Expected revenue').optional(),
       ...opportunityBody,
     },
     event: 'opportunity.add',
@@ -73,7 +74,7 @@ export const opportunityTools = [
   defineTool({
     name: 'update_opportunity',
     title: 'Update an opportunity',
-    description: 'Change an opportunity; set stage_id to move its stage.',
+    description: "Change an opportunity; set stage_id to move its stage. Takes create_opportunity's fields.",
     resource: 'opportunities',
     access: 'write',
     method: 'PATCH',
@@ -112,6 +113,7 @@ export const opportunityTools = [
     path: '/v2/opportunities/stages',
     input: {
       filter: filter('opportunity_stage_name==Won', 'opportunity_stage_name, opportunity_stage_id'),
+      order_by: orderBy('stage_order'),
       ...page,
     },
     listKey: 'stages',

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
 import {
   contactId,
+  dollars,
+  dollarsField,
   filter,
   idField,
-  intField,
-  money,
   orderBy,
   orderId,
   page,
@@ -13,11 +13,29 @@ import {
   timeField,
 } from './shared/params.js';
 
-/** One order line (Keap's CreateOrderItemRequest, compact). */
+/** Keap's order item types (all documented values). */
+const ITEM_TYPES = [
+  'PRODUCT',
+  'SUBSCRIPTION',
+  'SHIPPING',
+  'TAX',
+  'FEE',
+  'FINANCE_CHARGE',
+  'DISCOUNT',
+  'DISCOUNT_FREE_TRIAL',
+  'DISCOUNT_ORDER_TOTAL',
+  'DISCOUNT_PRODUCT',
+  'DISCOUNT_PRODUCT_CATEGORY',
+  'DISCOUNT_SHIPPING',
+  'OTHER',
+] as const;
+
+/** One order line (Keap's CreateOrderItemRequest, common part; the rest is accepted by name). */
 const itemFields = {
   product_id: productId().optional(),
-  quantity: intField('Quantity, ≥1'),
-  price_per_unit: z.number().optional().describe('Unit price, currency units (default: product price)'),
+  name: z.string().optional().describe('Line name'),
+  quantity: z.int().min(1).describe('Quantity'),
+  price_per_unit: dollarsField('Unit price (default: product price)').optional(),
 };
 
 export const orderTools = [
@@ -64,7 +82,7 @@ export const orderTools = [
       order_time: timeField('Order date'),
       order_type: z.enum(['ONLINE', 'OFFLINE']).describe('OFFLINE = manual'),
       order_items: z.array(z.object(itemFields)).optional().describe('Items'),
-      promo_codes: z.array(z.string()).optional().describe('Discount codes to apply'),
+      notes: z.string().optional().describe('Notes'),
     },
     confirm: true,
     event: 'order.add',
@@ -78,7 +96,7 @@ export const orderTools = [
   defineTool({
     name: 'add_order_item',
     title: 'Add an item to an order',
-    description: 'Add an item to an order.',
+    description: 'Add a line to an order: a product, or shipping, tax, fee, discount…',
     resource: 'orders',
     access: 'write',
     method: 'POST',
@@ -86,10 +104,7 @@ export const orderTools = [
     input: {
       order_id: orderId(),
       ...itemFields,
-      item_type: z
-        .enum(['PRODUCT', 'SHIPPING', 'TAX', 'FEE', 'DISCOUNT', 'OTHER'])
-        .optional()
-        .describe('Default PRODUCT'),
+      item_type: z.enum(ITEM_TYPES).optional().describe('Default PRODUCT'),
     },
     idempotencyKey: true,
     findWith: 'list_orders',
@@ -106,6 +121,7 @@ export const orderTools = [
     input: {
       order_id: orderId(),
       filter: filter('pay_status==APPROVED', 'payment_id, amount, pay_status'),
+      order_by: orderBy('pay_time, amount, pay_status, payment_id, invoice_id, last_updated_time'),
       ...page,
     },
     listKey: 'invoice_order_payments',
@@ -122,21 +138,22 @@ export const orderTools = [
     path: '/v2/orders/{order_id}/payments',
     input: {
       order_id: orderId(),
-      payment_amount: z.number().positive().describe('Amount, currency units (25 = $25.00)'),
+      payment_amount: dollarsField('Amount').positive(),
       apply_to_commissions: z.boolean().describe('Credit commissions'),
-      payment_method_id: idField('Card id from list_payment_methods').optional(),
-      payment_method_type: z.string().optional().describe("Manual type, e.g. 'Cash'"),
+      payment_method_id: idField('Card, from list_payment_methods').optional(),
+      payment_method_type: z.string().optional().describe("Or: manual type, e.g. 'Cash'"),
     },
+    rules: [{ kind: 'exactly_one', keys: ['payment_method_id', 'payment_method_type'] }],
     confirm: true,
     idempotencyKey: true,
     findWith: 'list_orders',
     checkWith: 'list_order_payments',
     preview: (i) =>
       i.payment_method_id !== undefined
-        ? `Charge ${money(i.payment_amount)} to payment method ${String(i.payment_method_id)} for order ${String(
+        ? `Charge ${dollars(i.payment_amount)} to payment method ${String(i.payment_method_id)} for order ${String(
             i.order_id,
           )} (contact's card is charged now)`
-        : `Record a ${money(i.payment_amount)} '${String(i.payment_method_type ?? 'manual')}' payment on order ${String(
+        : `Record a ${dollars(i.payment_amount)} '${String(i.payment_method_type ?? 'manual')}' payment on order ${String(
             i.order_id,
           )} (no card is charged)`,
   }),
@@ -150,6 +167,7 @@ export const orderTools = [
     path: '/v2/contacts/{contact_id}/paymentMethods',
     input: {
       contact_id: contactId(),
+      order_by: orderBy('created_time'),
       ...page,
     },
     listKey: 'records',

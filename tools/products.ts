@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { filter, intField, orderBy, page, productId } from './shared/params.js';
+import { centsField, filter, orderBy, page, productId } from './shared/params.js';
 
 export const productTools = [
   defineTool({
@@ -39,7 +39,7 @@ export const productTools = [
     path: '/v2/products',
     input: {
       name: z.string().min(1).describe('Product name'),
-      price: intField('Price in CENTS (int64): 1250 = $12.50'),
+      price: centsField('Price'),
       short_description: z.string().describe('Short description'),
       sku: z.string().optional().describe('SKU'),
       active: z.boolean().optional().describe('Sellable'),

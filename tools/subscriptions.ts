@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
 import {
   contactId,
+  dollars,
+  dollarsField,
   filter,
   idField,
-  money,
   orderBy,
   page,
   productId,
@@ -49,6 +50,7 @@ export const subscriptionTools = [
     input: {
       product_id: productId(),
       filter: filter('active==true', 'active, cycle_type'),
+      order_by: orderBy('id, product_id'),
       ...page,
     },
     listKey: 'subscriptions',
@@ -65,9 +67,9 @@ export const subscriptionTools = [
     path: '/v2/subscriptions',
     input: {
       contact_id: contactId(),
-      subscription_plan_id: idField('Plan id from list_subscription_plans'),
-      payment_method_id: idField('Card id from list_payment_methods; default: latest').optional(),
-      billing_amount: z.number().optional().describe('Per cycle, currency units (default: plan price)'),
+      subscription_plan_id: idField('From list_subscription_plans'),
+      payment_method_id: idField('From list_payment_methods; default: latest card').optional(),
+      billing_amount: dollarsField('Per cycle (default: plan price)').min(0).optional(),
       start_date: z.string().optional().describe('First bill date, YYYY-MM-DD (default today)'),
       auto_charge: z.boolean().optional().describe('Default true'),
     },
@@ -78,7 +80,7 @@ export const subscriptionTools = [
     preview: (i) =>
       `Subscribe contact ${String(i.contact_id)} to plan ${String(i.subscription_plan_id)}${
         i.billing_amount !== undefined
-          ? ` at ${money(i.billing_amount)} per cycle`
+          ? ` at ${dollars(i.billing_amount)} per cycle`
           : " at the plan's price per cycle"
       }${
         i.auto_charge === false

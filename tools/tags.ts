@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { contactId, contactIds, filter, idField, orderBy, page, tagId } from './shared/params.js';
+import { contactId, contactIds, filter, orderBy, page, tagId } from './shared/params.js';
 
 const ids = (i: Readonly<Record<string, unknown>>) =>
   Array.isArray(i.contact_ids) ? i.contact_ids.join(', ') : String(i.contact_ids);
@@ -17,6 +17,7 @@ export const tagTools = [
     input: {
       contact_id: contactId(),
       filter: filter('name==VIP', 'name, category_id, since_/until_applied_time'),
+      order_by: orderBy('name, applied_time, create_time, update_time, category_id'),
       ...page,
     },
     listKey: 'tags',
@@ -48,10 +49,6 @@ export const tagTools = [
     input: {
       name: z.string().describe('Name'),
       description: z.string().optional().describe('Description'),
-      category: z
-        .object({ id: idField('Category id (digits)') })
-        .optional()
-        .describe('Category'),
     },
     checkWith: 'list_tags',
   }),
@@ -64,6 +61,7 @@ export const tagTools = [
     method: 'POST',
     path: '/v2/tags/{tag_id}/contacts:applyTags',
     input: { tag_id: tagId(), contact_ids: contactIds() },
+    aliases: { contacts: 'contact_ids' },
     event: 'contactGroup.applied',
     idempotent: true,
     findWith: 'list_tags',
@@ -79,6 +77,7 @@ export const tagTools = [
     method: 'POST',
     path: '/v2/tags/{tag_id}/contacts:removeTags',
     input: { tag_id: tagId(), contact_ids: contactIds() },
+    aliases: { contacts: 'contact_ids' },
     event: 'contactGroup.removed',
     idempotent: true,
     findWith: 'list_tags',
@@ -95,6 +94,7 @@ export const tagTools = [
     input: {
       tag_id: tagId(),
       filter: filter('email==jo*', 'given_name, family_name, email, since_/until_applied_time'),
+      order_by: orderBy('given_name, family_name, email, applied_time'),
       ...page,
     },
     listKey: 'contacts',
@@ -111,6 +111,7 @@ export const tagTools = [
     input: {
       tag_id: tagId(),
       filter: filter('company_name==Acme', 'company_name, email, since_/until_applied_time'),
+      order_by: orderBy('company_name, email, applied_time'),
       ...page,
     },
     listKey: 'tagged_companies',

@@ -1,12 +1,20 @@
 import { z } from 'zod';
 import { defineTool } from '../src/registry/define.js';
-import { contactId, filter, orderBy, page, taskId, timeField, userId } from './shared/params.js';
+import {
+  contactId,
+  fields,
+  filter,
+  opportunityId,
+  orderBy,
+  page,
+  taskId,
+  timeField,
+  userId,
+} from './shared/params.js';
 
 /** Optional task properties shared by create and update. */
 const taskBody = {
   due_time: timeField('Due').optional(),
-  priority: z.enum(['CRITICAL', 'ESSENTIAL', 'NONESSENTIAL']).optional().describe('Priority'),
-  contact_id: contactId().optional(),
 };
 
 export const taskTools = [
@@ -23,7 +31,8 @@ export const taskTools = [
         'contact_id==7;is_completed==false',
         'contact_id, user_id, is_completed, priority, task_ids',
       ),
-      order_by: orderBy('create_time, due_time'),
+      order_by: orderBy('id, create_time, due_time, update_time'),
+      fields: fields('custom_fields'),
       ...page,
     },
     listKey: 'tasks',
@@ -36,7 +45,16 @@ export const taskTools = [
     access: 'write',
     method: 'POST',
     path: '/v2/tasks',
-    input: { assigned_to_user_id: userId('Assignee'), title: z.string().describe('Title'), ...taskBody },
+    input: {
+      assigned_to_user_id: userId('Assignee'),
+      title: z.string().describe('Title'),
+      ...taskBody,
+      description: z.string().optional().describe('Details'),
+      type: z.string().optional().describe('e.g. Call, Email'),
+      priority: z.enum(['CRITICAL', 'ESSENTIAL', 'NONESSENTIAL']).optional().describe('Priority'),
+      contact_id: contactId().optional(),
+      opportunity_id: opportunityId().optional(),
+    },
     event: 'task.add',
     idempotencyKey: true,
     checkWith: 'list_tasks',
@@ -44,7 +62,7 @@ export const taskTools = [
   defineTool({
     name: 'update_task',
     title: 'Update a task',
-    description: 'Change a task or mark it completed.',
+    description: "Change a task or mark it completed. Takes create_task's fields.",
     resource: 'tasks',
     access: 'write',
     method: 'PATCH',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RESOURCES } from '../../src/registry/define.js';
 import { ALL_TOOLS } from '../../tools/index.js';
+import { CUSTOM_FIELD_MODELS, cents, dollars, ID_PATTERN } from '../../tools/shared/params.js';
 import { inputJsonSchema, measure } from './measure.js';
 import { IDEMPOTENCY_KEY_TOOLS, TABLE } from './table.js';
 
@@ -25,9 +26,9 @@ function undescribed(schema: Json, at: string): string[] {
 }
 
 describe('catalog table', () => {
-  it('has exactly the 58 tools of the issue, in its order', () => {
+  it('has exactly the 58 tools of the issue plus list_custom_fields, in its order', () => {
     expect(ALL_TOOLS.map((t) => t.name)).toEqual(TABLE.map((r) => r.name));
-    expect(ALL_TOOLS).toHaveLength(58);
+    expect(ALL_TOOLS).toHaveLength(59);
   });
 
   it('names are unique snake_case', () => {
@@ -81,7 +82,9 @@ describe('catalog entries', () => {
       expect(byName.has(ref), `${t.name} -> ${ref}`).toBe(true);
       expect(byName.get(ref)!.access).toBe('read');
     }
-    if (ph.length > 0) expect(t.findWith).toBeDefined();
+    // path ids say where to find them (an enum placeholder, like list_custom_fields' model, lists its values)
+    const idPlaceholders = ph.filter((p) => !(schema.properties[p] as Json).enum);
+    if (idPlaceholders.length > 0) expect(t.findWith).toBeDefined();
     if (t.access === 'write') expect(t.checkWith).toBeDefined();
 
     // confirm tools carry a preview
@@ -142,17 +145,139 @@ describe('catalog entries', () => {
 describe('field helpers', () => {
   const parse = (name: string, input: unknown) => z.object(byName.get(name)!.input).safeParse(input);
 
-  it('ids are strings of digits; numbers are accepted as strings', () => {
+  it('ids are strings of digits; safe integers are accepted as strings', () => {
     const ok = parse('get_contact', { contact_id: 42 });
     expect(ok.success && ok.data.contact_id).toBe('42');
     expect(parse('get_contact', { contact_id: '42' }).success).toBe(true);
-    expect(parse('get_contact', { contact_id: 'abc' }).success).toBe(false);
-    expect(parse('get_contact', { contact_id: '' }).success).toBe(false);
+    for (const bad of [
+      'abc',
+      '',
+      '05',
+      '0',
+      '-1',
+      '4.2',
+      ' 42',
+      0,
+      -1,
+      4.2,
+      2 ** 53,
+      [42],
+      { id: 42 },
+      null,
+    ]) {
+      expect(parse('get_contact', { contact_id: bad }).success, JSON.stringify(bad)).toBe(false);
+    }
     expect(parse('get_contact', {}).success).toBe(false);
+    // big ids are fine as strings
+    expect(parse('get_contact', { contact_id: '90071992547409930' }).success).toBe(true);
     const list = parse('apply_tag', { tag_id: '1', contact_ids: [1, '2'] });
     expect(list.success && list.data.contact_ids).toEqual(['1', '2']);
     expect(parse('apply_tag', { tag_id: '1', contact_ids: [] }).success).toBe(false);
     expect(parse('apply_tag', { tag_id: '1', contact_ids: ['x'] }).success).toBe(false);
+    expect(parse('apply_tag', { tag_id: '1', contact_ids: [['1']] }).success).toBe(false);
+    expect(parse('apply_tag', { tag_id: '1', contact_ids: ['007'] }).success).toBe(false);
+  });
+
+  it('id errors say what an id looks like', () => {
+    const messages = (v: unknown) => {
+      const r = parse('get_contact', { contact_id: v });
+      return r.success ? [] : r.error.issues.map((i) => i.message);
+    };
+    expect(messages('05').join(' ')).toMatch(/digits without a leading zero/);
+    expect(messages(2 ** 53).join(' ')).toMatch(/9007199254740992 is not a whole number from 1 to 2\^53-1/);
+    expect(messages([5]).join(' ')).toMatch(/not a list or object/);
+  });
+
+  it('every id field is a digit string with the id pattern (no numeric ids)', () => {
+    const ids: string[] = [];
+    const walk = (tool: string, schema: Json, at: string) => {
+      if (schema.type === 'array' && schema.items) return walk(tool, schema.items, `${at}[]`);
+      for (const [k, v] of Object.entries<Json>(schema.properties ?? {})) {
+        const p = `${at}.${k}`;
+        const leaf = v.type === 'array' ? v.items : v;
+        if (k === 'id' || k.endsWith('_id') || k.endsWith('_ids') || k === 'contacts') {
+          ids.push(`${tool}${p}`);
+          expect(leaf?.type, `${tool}${p}`).toBe('string');
+          expect(leaf?.pattern, `${tool}${p}`).toBe(ID_PATTERN.source);
+        }
+        walk(tool, v, p);
+      }
+    };
+    for (const t of ALL_TOOLS) walk(t.name, inputJsonSchema(t) as Json, '');
+    expect(ids.length).toBeGreaterThan(60);
+    expect(ids).toContain('achieve_goal.goal_id');
+    expect(ids).toContain('create_contact.custom_fields[].id');
+  });
+
+  it('achieve_goal takes digit strings and sends the integers Keap documents', () => {
+    const r = parse('achieve_goal', { contact_id: '7', automation_id: 3, goal_id: '12' });
+    expect(r.success && r.data).toEqual({ contact_id: 7, automation_id: 3, goal_id: 12 });
+    expect(parse('achieve_goal', { contact_id: '07' }).success).toBe(false);
+  });
+
+  it('aliases name other words for real inputs; rules name real inputs', () => {
+    let aliases = 0;
+    let rules = 0;
+    for (const t of ALL_TOOLS) {
+      const keys = Object.keys(t.input);
+      for (const [alias, target] of Object.entries(t.aliases ?? {})) {
+        aliases++;
+        expect(keys, `${t.name}: alias ${alias} -> ${target}`).toContain(target);
+        expect(keys, `${t.name}: alias ${alias} shadows an input`).not.toContain(alias);
+        expect(MACHINERY_FIELDS).not.toContain(alias);
+      }
+      for (const rule of t.rules ?? []) {
+        rules++;
+        expect(rule.keys.length, t.name).toBeGreaterThanOrEqual(2);
+        expect(new Set(rule.keys).size, t.name).toBe(rule.keys.length);
+        // a rule over optional inputs only (a required one would make the rule moot); keys that are not
+        // listed are Keap body properties taken by name (openapi.test.ts checks they are documented)
+        const required = ((inputJsonSchema(t) as Json).required ?? []) as string[];
+        for (const k of rule.keys) expect(required, `${t.name}: rule key ${k} is required`).not.toContain(k);
+        expect(
+          rule.keys.some((k) => keys.includes(k)),
+          `${t.name}: no rule key is listed`,
+        ).toBe(true);
+      }
+    }
+    expect(aliases).toBe(8);
+    expect(byName.get('create_contact')!.rules).toEqual([
+      { kind: 'at_least_one', keys: ['email_addresses', 'phone_numbers', 'addresses'] },
+    ]);
+    expect(rules).toBe(6);
+    expect(byName.get('send_email')!.aliases).toEqual({ contact_ids: 'contacts' });
+    expect(byName.get('apply_tag')!.aliases).toEqual({ contacts: 'contact_ids' });
+    expect(byName.get('create_hook')!.aliases).toEqual({ event_key: 'eventKey', hook_url: 'hookUrl' });
+    expect(byName.get('create_note')!.rules).toEqual([{ kind: 'at_least_one', keys: ['title', 'type'] }]);
+    expect(byName.get('send_email')!.rules).toEqual([
+      { kind: 'exactly_one', keys: ['user_id', 'from_address'] },
+    ]);
+  });
+
+  it('list_custom_fields reads the model of the seven record types', () => {
+    const t = byName.get('list_custom_fields')!;
+    expect(`${t.method} ${t.path}`).toBe('GET /v2/{model}/model');
+    expect(t.access).toBe('read');
+    expect(t.listKey).toBe('custom_fields');
+    const model = (inputJsonSchema(t) as Json).properties.model;
+    expect(model.enum).toEqual([
+      'contacts',
+      'companies',
+      'opportunities',
+      'orders',
+      'subscriptions',
+      'tasks',
+      'notes',
+    ]);
+    expect(model.enum).toEqual([...CUSTOM_FIELD_MODELS]);
+    expect(t.description).toMatch(/custom_fields \[\{id, content\}\]/);
+    expect(parse('list_custom_fields', { model: 'contacts' }).success).toBe(true);
+    expect(parse('list_custom_fields', { model: 'affiliates' }).success).toBe(false);
+    // every listed custom_fields input points at it
+    for (const x of ALL_TOOLS) {
+      const cf = (inputJsonSchema(x) as Json).properties.custom_fields;
+      if (cf) expect(cf.description, x.name).toContain('list_custom_fields');
+    }
   });
 
   it('send_email takes plain text and sends Base64', () => {
@@ -180,46 +305,92 @@ describe('field helpers', () => {
     expect(parse('list_users', { page_size: 100 }).success).toBe(true);
     for (const t of ALL_TOOLS) {
       const ps = (inputJsonSchema(t) as Json).properties.page_size;
-      if (ps) expect(ps.description).toContain('default 25');
+      if (!ps) continue;
+      expect(ps.description).toMatch(/default 25/i);
+      expect(ps.type, t.name).toBe('integer');
+      expect(ps.minimum, t.name).toBe(1);
+      expect(ps.maximum, t.name).toBe(t.name === 'list_users' ? 100 : 1000);
     }
   });
 
-  it('money fields say their unit', () => {
-    const props = (n: string) => (inputJsonSchema(byName.get(n)!) as Json).properties;
-    expect(props('create_product').price.description).toMatch(/cents/i);
-    expect(props('create_order_payment').payment_amount.description).toMatch(/currency units/);
-    expect(parse('create_product', { name: 'x', price: 12.5, short_description: 'y' }).success).toBe(false);
-  });
-
-  it('contacts and companies take addresses; region_code says it needs country_code', () => {
-    const address = {
-      field: 'BILLING',
-      line1: '1 Main St',
-      locality: 'Phoenix',
-      region_code: 'US-AZ',
-      postal_code: '85001',
-      country_code: 'USA',
+  it('money fields say their unit: cents (integers) or dollars', () => {
+    // Keap: product prices are int64 in the currency's smallest unit; every other amount is a double in units.
+    const MONEY = /(^|_)(price|amount|revenue|cost)(_|$)/;
+    const found: string[] = [];
+    const walk = (tool: string, schema: Json, at: string) => {
+      for (const [k, v] of Object.entries<Json>(schema.properties ?? {})) {
+        const p = `${tool}.${at}${k}`;
+        if (MONEY.test(k)) {
+          found.push(p);
+          expect(v.description, p).toMatch(/\bin (cents|dollars)\b/);
+          if (/\bin cents\b/.test(v.description)) expect(v.type, p).toBe('integer');
+          else expect(v.type, p).toBe('number');
+        }
+        if (v.type === 'object') walk(tool, v, `${at}${k}.`);
+        if (v.type === 'array' && v.items?.type === 'object') walk(tool, v.items, `${at}${k}[].`);
+      }
     };
-    for (const n of ['create_contact', 'update_contact']) {
-      const r = parse(n, { contact_id: '1', addresses: [address], job_title: 'CTO', company: { id: 5 } });
-      expect(r.success && r.data.company).toEqual({ id: '5' });
-      expect(parse(n, { contact_id: '1', addresses: [{ ...address, field: 'HOME' }] }).success).toBe(false);
-      const items = (inputJsonSchema(byName.get(n)!) as Json).properties.addresses.items;
-      expect(items.required).toEqual(['field']);
-      expect(items.properties.region_code.description).toMatch(/country_code/);
+    for (const t of ALL_TOOLS) walk(t.name, inputJsonSchema(t) as Json, '');
+    expect(found.sort()).toEqual(
+      [
+        'add_order_item.price_per_unit',
+        'create_opportunity.projected_revenue_high',
+        'create_order.order_items[].price_per_unit',
+        'create_order_payment.payment_amount',
+        'create_product.price',
+        'create_subscription.billing_amount',
+      ].sort(),
+    );
+    const props = (n: string) => (inputJsonSchema(byName.get(n)!) as Json).properties;
+    expect(props('create_product').price.description).toMatch(/in cents/);
+    expect(parse('create_product', { name: 'x', price: 12.5, short_description: 'y' }).success).toBe(false);
+    expect(parse('create_product', { name: 'x', price: -1, short_description: 'y' }).success).toBe(false);
+  });
+
+  it('money previews print exact amounts with their unit', () => {
+    expect(dollars(25)).toBe('$25.00');
+    expect(dollars(10.5)).toBe('$10.50');
+    expect(dollars(25.555)).toBe('$25.555');
+    expect(dollars(0.1 + 0.2)).toBe('$0.30000000000000004');
+    expect(dollars(-5)).toBe('-$5.00');
+    expect(dollars(1e21)).toBe('1e+21 dollars');
+    expect(dollars('12')).toBe('12 dollars');
+    expect(cents(1999)).toBe('1999 cents = $19.99');
+    expect(cents(5)).toBe('5 cents = $0.05');
+    expect(cents(0)).toBe('0 cents = $0.00');
+    expect(cents(-250)).toBe('-250 cents = -$2.50');
+    expect(cents(12.5)).toBe('12.5 cents');
+  });
+
+  it('contacts and companies list their common properties; the rest is taken by name', () => {
+    const r = parse('create_contact', {
+      given_name: 'Ada',
+      email_addresses: [{ email: 'a@b.co', field: 'EMAIL1' }],
+      phone_numbers: [{ number: '1', field: 'PHONE5' }],
+      owner_id: 5,
+      custom_fields: [{ id: '12', content: 'blue' }],
+    });
+    expect(r.success && r.data.owner_id).toBe('5');
+    expect(parse('create_contact', { email_addresses: [{ email: 'a@b.co', field: 'HOME' }] }).success).toBe(
+      false,
+    );
+    for (const n of ['update_contact', 'update_company', 'update_opportunity', 'update_task']) {
+      expect(byName.get(n)!.description, n).toContain(`create_${n.slice('update_'.length)}'s fields`);
     }
-    for (const n of ['create_company', 'update_company']) {
-      const { field: _f, ...companyAddress } = address;
-      const r = parse(n, { company_id: '1', company_name: 'Acme', address: companyAddress, website: 'x.co' });
-      expect(r.success).toBe(true);
-    }
+    const company = parse('create_company', {
+      company_name: 'Acme',
+      email_address: { email: 'x@acme.co' },
+      custom_fields: [{ id: 3, content: 1 }],
+    });
+    expect(company.success && company.data.custom_fields).toEqual([{ id: '3', content: 1 }]);
     expect(
       parse('create_order', {
         contact_id: '1',
         order_title: 't',
         order_time: 'x',
         order_type: 'ONLINE',
-        promo_codes: ['SAVE10'],
+        notes: 'n',
+        order_items: [{ product_id: '2', name: 'Kit', quantity: 1, price_per_unit: 9.99 }],
       }).success,
     ).toBe(true);
   });

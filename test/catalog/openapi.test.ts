@@ -55,7 +55,7 @@ interface Op {
   params: Json[];
 }
 
-function operation(t: AnyToolSpec): Op | undefined {
+function operation(t: Pick<AnyToolSpec, 'method' | 'path'>): Op | undefined {
   if (!docs) return undefined;
   const v1 = t.path.startsWith('/v1/');
   const doc = v1 ? docs.v1 : docs.v2;
@@ -80,6 +80,22 @@ function successSchema({ doc, op }: Op): Json | undefined {
   return undefined;
 }
 
+/**
+ * A tool whose path placeholder is an enum of record types (list_custom_fields: '/v2/{model}/model') stands for
+ * one documented operation per value: each expansion is checked as its own operation.
+ */
+function expansions(t: AnyToolSpec): { placeholder: string; values: string[] } | undefined {
+  const ours = inputJsonSchema(t) as Json;
+  for (const p of [...t.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!)) {
+    const values = ours.properties?.[p]?.enum as string[] | undefined;
+    if (values) return { placeholder: p, values };
+  }
+  return undefined;
+}
+
+/** Our ids are digit strings; where Keap types an id as an integer, the tool converts before sending. */
+const DIGIT_ID_PATTERN = '^[1-9]\\d*$';
+
 const TYPE_OK: Record<string, string[]> = {
   string: ['string'],
   number: ['number', 'integer'],
@@ -96,12 +112,18 @@ function compare(doc: Json, ours: Json, theirs: Json | undefined, at: string, er
     errors.push(`${at}: not in Keap's document`);
     return;
   }
-  if (ours.type && t.type && !(TYPE_OK[ours.type] ?? []).includes(t.type)) {
+  const convertedId = ours.type === 'string' && ours.pattern === DIGIT_ID_PATTERN && t.type === 'integer';
+  if (ours.type && t.type && !convertedId && !(TYPE_OK[ours.type] ?? []).includes(t.type)) {
     errors.push(`${at}: type ${ours.type} vs Keap ${t.type}`);
   }
   if (ours.enum) {
     const theirsEnum: unknown[] = t.enum ?? [];
     for (const v of ours.enum) if (!theirsEnum.includes(v)) errors.push(`${at}: enum value ${v} not Keap's`);
+    // Complete: every documented value except the proto-style "no value" sentinels (*_UNSPECIFIED).
+    for (const v of theirsEnum) {
+      if (!ours.enum.includes(v) && !String(v).endsWith('_UNSPECIFIED'))
+        errors.push(`${at}: misses Keap's ${v}`);
+    }
   }
   if (ours.type === 'object' && ours.properties) {
     for (const [k, v] of Object.entries<Json>(ours.properties)) {
@@ -115,12 +137,26 @@ function compare(doc: Json, ours: Json, theirs: Json | undefined, at: string, er
 }
 
 describe.skipIf(!docs)("catalog against Keap's OpenAPI documents", () => {
-  it.each(ALL_TOOLS.map((t) => [t.name, t] as const))('%s', (_name, t) => {
+  it.each(ALL_TOOLS.map((t) => [t.name, t] as const))('%s', (_name, tool) => {
+    const exp = expansions(tool);
+    const cases = exp
+      ? exp.values.map((v) => ({
+          ...tool,
+          path: tool.path.replace(`{${exp.placeholder}}`, v),
+          input: Object.fromEntries(Object.entries(tool.input).filter(([k]) => k !== exp.placeholder)),
+        }))
+      : [tool];
+    for (const t of cases) checkAgainstDocument(t);
+  });
+});
+
+function checkAgainstDocument(t: AnyToolSpec): void {
+  {
     const o = operation(t);
     expect(o, `${t.method} ${t.path} is not in the documents`).toBeDefined();
     if (!o) return;
     const ours = inputJsonSchema(t) as Json;
-    const props = ours.properties as Record<string, Json>;
+    const props = (ours.properties ?? {}) as Record<string, Json>;
     const errors: string[] = [];
 
     const docPath = o.params.filter((p) => p.in === 'path').map((p) => p.name);
@@ -164,6 +200,17 @@ describe.skipIf(!docs)("catalog against Keap's OpenAPI documents", () => {
       }
     }
     if (sendsBody && !body) expect(bodyKeys, 'this operation takes no body').toEqual([]);
+    // rules and alias targets name inputs Keap documents for the operation (listed or taken by name)
+    const documented = new Set([
+      ...o.params.map((p) => p.name as string),
+      ...Object.keys(body?.properties ?? {}),
+    ]);
+    for (const rule of t.rules ?? []) {
+      for (const k of rule.keys) if (!documented.has(k)) errors.push(`rule key ${k}: not documented`);
+    }
+    for (const target of Object.values(t.aliases ?? {})) {
+      if (!documented.has(target)) errors.push(`alias target ${target}: not documented`);
+    }
     expect(errors).toEqual([]);
 
     // listKey names the documented array of items
@@ -173,11 +220,11 @@ describe.skipIf(!docs)("catalog against Keap's OpenAPI documents", () => {
       if (t.listKey === '') expect(resp!.type).toBe('array');
       else expect(deref(o.doc, resp!.properties?.[t.listKey])?.type).toBe('array');
     }
-  });
-});
+  }
+}
 
 describe.skipIf(!docs)('the document checks can fail', () => {
-  it('flags unknown names, wrong enums, wrong types and missing required properties', () => {
+  it('flags unknown names, wrong and incomplete enums, wrong types and missing required properties', () => {
     const o = operation({ method: 'POST', path: '/v2/orders' } as AnyToolSpec)!;
     const body = bodySchema(o)!;
     const errors: string[] = [];
@@ -200,6 +247,7 @@ describe.skipIf(!docs)('the document checks can fail', () => {
     expect(errors).toEqual([
       "create_order.bogus: not in Keap's document",
       "create_order.order_type: enum value WHOLESALE not Keap's",
+      "create_order.order_type: misses Keap's OFFLINE",
       'create_order.order_title: type number vs Keap string',
       'create_order.order_items[]: Keap requires quantity',
       'create_order: Keap requires order_title',
@@ -211,5 +259,15 @@ describe.skipIf(!docs)('the document checks can fail', () => {
     expect(operation({ method: 'GET', path: '/v2/contacts' } as AnyToolSpec)).toBeDefined();
     expect(operation({ method: 'PUT', path: '/v2/contacts' } as AnyToolSpec)).toBeUndefined();
     expect(operation({ method: 'GET', path: '/v2/pipelines' } as AnyToolSpec)).toBeUndefined();
+  });
+
+  it('takes digit-string ids for integer ids only with the id pattern', () => {
+    const o = operation({ method: 'POST', path: '/v2/automations/goals/achieve' })!;
+    const body = bodySchema(o)!;
+    const errors: string[] = [];
+    compare(o.doc, { type: 'string', pattern: DIGIT_ID_PATTERN }, body.properties.goal_id, 'goal_id', errors);
+    expect(errors).toEqual([]);
+    compare(o.doc, { type: 'string' }, body.properties.goal_id, 'goal_id', errors);
+    expect(errors).toEqual(['goal_id: type string vs Keap integer']);
   });
 });

@@ -1,4 +1,4 @@
-/** The catalog table of issue 3, encoded verbatim: name, endpoint, resource, access, confirm (✋), event. */
+/** The catalog table of issue 3, encoded verbatim (plus tools added since, marked): name, endpoint, resource, access, confirm (✋), event. */
 export interface Row {
   name: string;
   endpoint: string;
@@ -104,6 +104,8 @@ export const TABLE: readonly Row[] = [
   r('delete_hook ✋', 'DELETE /v1/hooks/{key}', 'hooks', 'write'),
   r('list_users', 'GET /v2/users', 'users', 'read'),
   r('get_current_user', 'GET /v2/oauth/connect/userinfo', 'users', 'read'),
+  // Added with "Faithful inputs": custom field definitions of the seven record types (GET /v2/{model}/model).
+  r('list_custom_fields', 'GET /v2/{model}/model', 'contacts', 'read'),
 ];
 
 /** Tools that accept the machinery's idempotency_key (brief). */

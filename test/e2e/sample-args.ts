@@ -61,6 +61,7 @@ export const ENDPOINTS: Readonly<Record<string, string>> = {
   delete_hook: 'DELETE /v1/hooks/{key}',
   list_users: 'GET /v2/users',
   get_current_user: 'GET /v2/oauth/connect/userinfo',
+  list_custom_fields: 'GET /v2/{model}/model',
 };
 
 /** The tools marked ✋ in the issue (need a human's confirmation by default). */

@@ -26,9 +26,9 @@ afterAll(async () => {
   await env.close();
 });
 
-describe('policy matrix: 58 tools × {none, read, write}', () => {
-  it('the catalog has 58 tools', () => {
-    expect(ALL_TOOLS).toHaveLength(58);
+describe('policy matrix: 59 tools × {none, read, write}', () => {
+  it('the catalog has 59 tools', () => {
+    expect(ALL_TOOLS).toHaveLength(59);
   });
 
   for (const level of LEVELS) {
@@ -110,7 +110,7 @@ describe('policy matrix: 58 tools × {none, read, write}', () => {
     );
     await conn.close();
     const sandboxed = await connect(env, { sandbox: true });
-    expect(await sandboxed.listNames()).toHaveLength(58);
+    expect(await sandboxed.listNames()).toHaveLength(ALL_TOOLS.length);
     await sandboxed.close();
   });
 });

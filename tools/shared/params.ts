@@ -4,40 +4,50 @@
  */
 import { z } from 'zod';
 
-const DIGITS = /^\d+$/;
+/** Keap ids are positive whole numbers written as digits: no sign, no leading zero (Keap has no id 0). */
+export const ID_PATTERN = /^[1-9]\d*$/;
+const ID_MESSAGE = 'must be an id: digits without a leading zero, e.g. "42"';
+
+/** Numbers that are safe positive integers become digit strings; any other number is rejected by name. */
+function idPreprocess(v: unknown, ctx: z.RefinementCtx): unknown {
+  if (typeof v !== 'number') return v;
+  if (Number.isSafeInteger(v) && v > 0) return String(v);
+  ctx.addIssue({
+    code: 'custom',
+    message: `${ID_MESSAGE}; ${String(v)} is not a whole number from 1 to 2^53-1 (send large ids as strings)`,
+  });
+  return z.NEVER;
+}
+
+function idString() {
+  return z.string({ error: `${ID_MESSAGE} (one id, not a list or object)` }).regex(ID_PATTERN, ID_MESSAGE);
+}
 
 /**
- * A Keap v2 id: a string of digits in JSON. Numbers are accepted and turned into strings
- * (models often send 42 for "42"); anything else is rejected before Keap sees it.
+ * A Keap v2 id: a string of digits in JSON (schema `pattern` ^[1-9]\d*$). Safe integers are accepted and
+ * turned into strings (models often send 42 for "42"); leading zeros, unsafe integers, lists and objects are
+ * rejected with a message before Keap sees them.
  */
 export function idField(description: string) {
-  return z.coerce
-    .string()
-    .refine((s) => DIGITS.test(s), 'must be an id: a string of digits, e.g. "42"')
-    .describe(description);
+  return z.preprocess(idPreprocess, idString()).describe(description);
 }
 
-/** A list of Keap v2 ids (strings of digits). */
+/** A list of Keap v2 ids (each as idField; nested lists are rejected). */
 export function idList(description: string) {
-  return z
-    .array(z.coerce.string().refine((s) => DIGITS.test(s), 'must be an id: a string of digits'))
-    .min(1)
-    .describe(description);
+  return z.array(z.preprocess(idPreprocess, idString())).min(1).describe(description);
 }
 
-/** An integer without the noisy ±2^53 bounds zod would print into the JSON schema. */
-export function intField(description: string) {
-  return z.number().refine(Number.isInteger, 'must be an integer').describe(description);
-}
-
-/** An id Keap types as an integer (v2 achieve goal); a string of digits is accepted and converted. */
+/**
+ * An id Keap types as an integer (v2 achieve goal: int64). The model gives the same digit string as
+ * everywhere else; it is sent as the number Keap documents.
+ */
 export function intId(description: string) {
-  return z
-    .preprocess(
-      (v) => (typeof v === 'string' && DIGITS.test(v) ? Number(v) : v),
-      z.number().refine((n) => Number.isSafeInteger(n) && n >= 0, 'must be an integer id'),
-    )
-    .describe(description);
+  return z.preprocess(idPreprocess, idString().transform(Number)).describe(description);
+}
+
+/** An integer (JSON schema "type": "integer"). */
+export function intField(description: string) {
+  return z.int().describe(description);
 }
 
 /** Plain text the model writes; Keap wants it Base64-encoded, so it is encoded here. */
@@ -53,31 +63,56 @@ export function timeField(description: string) {
   return z.string().describe(`${description}, ISO-8601`);
 }
 
-// ---- path ids (one wording each) ----
-export const contactId = () => idField('Contact id from list_contacts');
-export const tagId = () => idField('Tag id from list_tags');
-export const companyId = () => idField('Company id from list_companies');
-export const opportunityId = () => idField('Opportunity id from list_opportunities');
-export const orderId = () => idField('Order id from list_orders');
-export const productId = () => idField('Product id from list_products');
-export const subscriptionId = () => idField('Subscription id from list_subscriptions');
-export const campaignId = () => idField('Campaign id from list_campaigns');
-export const sequenceId = () => idField('Sequence id from list_campaign_sequences');
-export const taskId = () => idField('Task id from list_tasks');
+// ---- ids (one wording each; the property name says what the id is, the text says where to find it) ----
+export const contactId = () => idField('From list_contacts');
+export const tagId = () => idField('From list_tags');
+export const companyId = () => idField('From list_companies');
+export const opportunityId = () => idField('From list_opportunities');
+export const orderId = () => idField('From list_orders');
+export const productId = () => idField('From list_products');
+export const subscriptionId = () => idField('From list_subscriptions');
+export const campaignId = () => idField('From list_campaigns');
+export const sequenceId = () => idField('From list_campaign_sequences');
+export const taskId = () => idField('From list_tasks');
 /** A Keap user (owner, assignee, sender). */
-export const userId = (role: string) => idField(`${role} user id; see list_users/get_current_user`);
+export const userId = (role: string) => idField(`${role}; list_users/get_current_user`);
 
 /** Contact ids in a body list (keeps Keap's property name at the call site). */
-export const contactIds = () => idList('Contact ids from list_contacts');
+export const contactIds = () => idList('From list_contacts');
+
+// ---- custom fields ----
+/** The records whose custom fields Keap describes at GET /v2/{model}/model (list_custom_fields). */
+export const CUSTOM_FIELD_MODELS = [
+  'contacts',
+  'companies',
+  'opportunities',
+  'orders',
+  'subscriptions',
+  'tasks',
+  'notes',
+] as const;
+
+/**
+ * Keap's `custom_fields` body property: values by field id. Listed on the contact, company and opportunity
+ * writes (where custom fields are everyday data); the other writes Keap documents it for (orders,
+ * subscriptions, tasks, notes) take it by name, checked the same way.
+ */
+export function customFields() {
+  return z
+    .array(
+      z.object({
+        id: idField('Field id'),
+        content: z.unknown().describe('Value'),
+      }),
+    )
+    .optional()
+    .describe('Ids from list_custom_fields');
+}
 
 // ---- paging, filtering, ordering (list tools) ----
-/** Page size 1..max; the bounds are checked here and stated in words (cheaper than schema keywords). */
+/** Page size: an integer with Keap's documented bounds as schema keywords. */
 export function pageSize(max: number) {
-  return z
-    .number()
-    .refine((n) => Number.isInteger(n) && n >= 1 && n <= max, `must be an integer from 1 to ${max}`)
-    .optional()
-    .describe(`1–${max} items (default 25)`);
+  return z.int().min(1).max(max).optional().describe('Default 25');
 }
 
 export const page = {
@@ -97,19 +132,43 @@ export function orderBy(fields: string) {
 
 /** `fields`: comma-separated properties to include in the response. */
 export function fields(names: string) {
-  return z.string().optional().describe(`Also return (comma list): ${names}`);
+  return z.string().optional().describe(`Comma list: ${names}`);
 }
 
-// ---- addresses (Keap's Address object; contacts and companies) ----
-/** Address lines, writable part of Keap's Address (region_code, not the deprecated region). */
-export const addressFields = {
-  line1: z.string().optional().describe('Street'),
-  line2: z.string().optional().describe('Line 2'),
-  locality: z.string().optional().describe('City'),
-  region_code: z.string().optional().describe('ISO 3166-2 e.g. US-AZ; needs country_code'),
-  postal_code: z.string().optional().describe('ZIP/postal'),
-  country_code: z.string().optional().describe('ISO alpha-3 e.g. USA'),
-};
+// ---- money ----
+/** Money Keap takes in the currency's smallest unit (int64), e.g. product prices. */
+export function centsField(description: string) {
+  return z.int().min(0).describe(`${description}, in cents (1250 = $12.50)`);
+}
 
-/** Money in currency units for previews: 25 → "$25.00"; anything else as given. */
-export const money = (v: unknown): string => (typeof v === 'number' ? `$${v.toFixed(2)}` : String(v));
+/** Money Keap takes in currency units (double), e.g. payments, order lines, billing amounts. */
+export function dollarsField(description: string) {
+  return z.number().describe(`${description}, in dollars`);
+}
+
+/** A plain decimal string of a finite number (no exponent), or undefined. */
+function decimal(v: unknown): string | undefined {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+  const s = String(v);
+  return /^-?\d+(\.\d+)?$/.test(s) ? s : undefined;
+}
+
+/**
+ * A dollars amount for previews, exactly as given, at least two decimals: 25 → "$25.00", 10.5 → "$10.50",
+ * 25.555 → "$25.555" (never rounded). Anything else is shown as given.
+ */
+export function dollars(v: unknown): string {
+  const s = decimal(v);
+  if (s === undefined) return `${String(v)} dollars`;
+  const neg = s.startsWith('-');
+  const [whole, frac = ''] = (neg ? s.slice(1) : s).split('.');
+  return `${neg ? '-' : ''}$${whole}.${frac.padEnd(2, '0')}`;
+}
+
+/** A cents amount for previews with its dollar value: 1999 → "1999 cents = $19.99" (exact, by digits). */
+export function cents(v: unknown): string {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) return `${String(v)} cents`;
+  const digits = String(Math.abs(v)).padStart(3, '0');
+  const sign = v < 0 ? '-' : '';
+  return `${v} cents = ${sign}$${digits.slice(0, -2)}.${digits.slice(-2)}`;
+}
