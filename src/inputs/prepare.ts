@@ -257,7 +257,8 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
     }
     // 5. Cross-field rules.
     for (const rule of spec.rules ?? []) {
-      const problem = ruleIssue(rule, merged);
+      // A key given but invalid counts as given (its own error says what is wrong).
+      const problem = ruleIssue(rule, { ...input, ...merged });
       if (problem) issues.push({ kind: 'invalid', path: rule.keys.join('/'), message: problem });
     }
     // 6. Custom field contents, when this process has read the model's definitions.
