@@ -8,11 +8,13 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ZodError } from 'zod';
 import { ToolError, toErrorResult } from './errors.js';
+import { forgetModel, observeModelResponse } from './inputs/custom-fields.js';
+import { takeNotes } from './inputs/prepare.js';
 import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from './keap/types.js';
 import type { Logger } from './logger.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { type BuiltRequest, buildRequest, toKeapRequest } from './registry/request.js';
-import { okResult, shapeData } from './results.js';
+import { okResult, shapeData, withNotes } from './results.js';
 import { argsHash, stripSafetyFields } from './safety/canonical.js';
 import type {
   AuditDecision,
@@ -91,7 +93,8 @@ export async function runTool(
   extra: CallExtra = {},
 ): Promise<CallToolResult> {
   const started = Date.now();
-  const input = rawArgs ?? {};
+  // Values the input checker rewrote (e.g. a midnight-UTC date-time for a date field), said in the result.
+  const { args: input, notes } = takeNotes(rawArgs ?? {});
   const args = withDefaults(spec, stripSafetyFields(input));
   const { agent, safety } = ctx;
   let decision: AuditDecision = 'allowed';
@@ -163,16 +166,21 @@ export async function runTool(
     // 3. Dry run: the exact request, nothing sent, no confirmation needed.
     if (spec.access === 'write' && input.dry_run === true) {
       audit('dry_run');
-      return okResult({
-        dry_run: true,
-        request: {
-          method: request.method,
-          path: request.path,
-          query: request.query,
-          ...(request.body !== undefined ? { body: request.body } : {}),
-        },
-        preview,
-      });
+      return okResult(
+        withNotes(
+          {
+            dry_run: true,
+            request: {
+              method: request.method,
+              path: request.path,
+              query: request.query,
+              ...(request.body !== undefined ? { body: request.body } : {}),
+            },
+            preview,
+          },
+          notes,
+        ),
+      );
     }
 
     // 4a. A key already used: replaying the stored result (or refusing a conflict) sends nothing,
@@ -273,8 +281,9 @@ export async function runTool(
     sent = true;
     response = await ctx.client.request(toKeapRequest(spec, request, extra.signal));
 
-    // 7. Shape.
-    const data = shapeData(spec, response);
+    // 7. Shape (and remember custom field definitions the model just read).
+    observeModelResponse(ctx.client, request.method, request.path, response.body);
+    const data = withNotes(shapeData(spec, response), notes);
     if (claimed && idemKey !== undefined) safety.idempotency.complete(agent, idemKey, data);
     audit(decision);
     return okResult(data);
@@ -293,6 +302,18 @@ export async function runTool(
       });
     }
     failure = err;
+    // Keap refused a write's input on a model: its cached custom field definitions may be stale.
+    if (
+      sent &&
+      spec.access === 'write' &&
+      err instanceof KeapError &&
+      err.status !== undefined &&
+      err.status >= 400 &&
+      err.status < 500 &&
+      (err.category === 'validation' || err.category === 'input' || /custom/i.test(err.upstreamMessage ?? ''))
+    ) {
+      forgetModel(ctx.client, spec.resource);
+    }
     if (claimed && idemKey !== undefined) {
       try {
         if (definitelyNotApplied(err)) safety.idempotency.release(agent, idemKey);

@@ -12,6 +12,18 @@ export function okResult(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
+/**
+ * Adds the `normalized` note (field, from → to) when the input checker rewrote values, so the model knows
+ * exactly what was sent.
+ */
+export function withNotes(
+  data: Record<string, unknown>,
+  notes: readonly { readonly field: string; readonly from: unknown; readonly to: unknown }[],
+): Record<string, unknown> {
+  if (notes.length === 0) return data;
+  return { ...data, normalized: notes.map((n) => ({ field: n.field, from: n.from, to: n.to })) };
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -34,6 +34,7 @@ const KEAP_MAP = [
   'Opportunities move through stages (list_opportunity_stages, then update_opportunity with stage_id).',
   'Orders, payments and subscriptions are real money.',
   'List tools page with page_token: pass back next_page_token; use fields, filter and page_size to keep results small.',
+  "Each tool's schema lists its common inputs; every other input Keap documents for the tool's operation (its _meta keap-mcp/operation names Keap's operationId) is accepted by its Keap name and checked: undocumented names, wrong types, dates not YYYY-MM-DD and date-times without Z/offset are errors, and nothing is dropped.",
   'Tools marked ✋ need a human: show the user the preview and wait for their yes. Write tools take dry_run: true to show the exact request first.',
   'Errors say what to do next; follow next_step instead of retrying blindly.',
 ].join('\n');

@@ -4,6 +4,7 @@
  * goal achievements and anything on payments are destructive; idempotentHint only where true.
  */
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { operationIdsOf } from '../inputs/plan.js';
 import type { AnyToolSpec } from './define.js';
 
 const DESTRUCTIVE_VERBS = /^(delete|remove|cancel|send|achieve|deactivate|charge|update|replace)_/;
@@ -54,6 +55,7 @@ export const META_KEYS = {
   access: 'keap-mcp/access',
   confirm: 'keap-mcp/confirm',
   event: 'keap-mcp/event',
+  operation: 'keap-mcp/operation',
 } as const;
 
 export function deriveMeta(spec: AnyToolSpec): Record<string, unknown> {
@@ -64,5 +66,8 @@ export function deriveMeta(spec: AnyToolSpec): Record<string, unknown> {
     [META_KEYS.confirm]: spec.confirm === true,
   };
   if (spec.event !== undefined) meta[META_KEYS.event] = spec.event;
+  // Keap's operationId: the model may pass any other input Keap documents for it by name.
+  const operation = operationIdsOf(spec);
+  if (operation !== undefined) meta[META_KEYS.operation] = operation;
   return meta;
 }

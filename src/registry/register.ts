@@ -18,6 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
+import { createInputChecker, type InputChecker } from '../inputs/prepare.js';
 import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import type { ConfirmationMode } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
@@ -90,10 +91,16 @@ function normalising(schema: z.ZodType): z.ZodType {
   return schema;
 }
 
-/** The input shape a tool is registered with: the spec's fields plus the machinery's. */
-export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodRawShape {
+/** The spec's own fields as registered (with the normalisation of common model mistakes). */
+export function specInputShape(spec: AnyToolSpec): Record<string, z.ZodType> {
   const shape: Record<string, z.ZodType> = {};
   for (const [key, schema] of Object.entries(spec.input)) shape[key] = normalising(schema as z.ZodType);
+  return shape;
+}
+
+/** The input shape a tool is registered with: the spec's fields plus the machinery's. */
+export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodRawShape {
+  const shape = specInputShape(spec);
   if (spec.access === 'write') shape.dry_run = normalising(MACHINE_FIELDS.dry_run);
   if (spec.idempotencyKey) shape.idempotency_key = MACHINE_FIELDS.idempotency_key;
   if (mode !== 'none') shape.confirmation_token = MACHINE_FIELDS.confirmation_token;
@@ -126,6 +133,27 @@ export function outputSchemaFor(spec: AnyToolSpec, mode: ConfirmationMode): z.Zo
   });
 }
 
+const listedCache = new WeakMap<AnyToolSpec, Map<ConfirmationMode, Record<string, unknown>>>();
+
+/** The listed schema of a spec under a confirmation mode, computed once per process. */
+function cachedListedSchema(
+  spec: AnyToolSpec,
+  mode: ConfirmationMode,
+  shape: z.ZodRawShape,
+): Record<string, unknown> {
+  let byMode = listedCache.get(spec);
+  if (!byMode) {
+    byMode = new Map();
+    listedCache.set(spec, byMode);
+  }
+  let json = byMode.get(mode);
+  if (!json) {
+    json = listedInputSchema(shape);
+    byMode.set(mode, json);
+  }
+  return json;
+}
+
 type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
 
 function handlers(server: McpServer): Map<string, RequestHandler> {
@@ -136,6 +164,31 @@ function stripSchemaKey(schema: unknown): unknown {
   if (typeof schema !== 'object' || schema === null) return schema;
   const { $schema: _drop, ...rest } = schema as Record<string, unknown>;
   return rest;
+}
+
+/** zod's default bounds on integers (±2^53-1): noise in a listed schema; real bounds stay. */
+function stripDefaultIntBounds(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(stripDefaultIntBounds);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (
+      (k === 'minimum' && v === Number.MIN_SAFE_INTEGER) ||
+      (k === 'maximum' && v === Number.MAX_SAFE_INTEGER)
+    )
+      continue;
+    out[k] = stripDefaultIntBounds(v);
+  }
+  return out;
+}
+
+/**
+ * The JSON schema tools/list shows for an input shape (the SDK's conversion: draft-7, input side), without
+ * the per-tool "$schema" key and without zod's default integer bounds. The catalog's budget measures this.
+ */
+export function listedInputSchema(shape: z.ZodRawShape): Record<string, unknown> {
+  const json = z.toJSONSchema(z.object(shape), { target: 'draft-7', io: 'input' });
+  return stripDefaultIntBounds(stripSchemaKey(json)) as Record<string, unknown>;
 }
 
 /**
@@ -154,7 +207,8 @@ export function registerTools(
     sessionId: extra.sessionId ?? localSession,
     signal: extra.signal,
   });
-  const registered = new Map<string, z.ZodObject>();
+  const registered = new Map<string, InputChecker>();
+  const listed = new Map<string, Record<string, unknown>>();
   const byName = new Map<string, AnyToolSpec>();
   for (const spec of tools) {
     byName.set(spec.name, spec);
@@ -174,8 +228,14 @@ export function registerTools(
       },
       (args, extra) => runTool(spec, args, ctx, withSession(extra)),
     );
-    registered.set(spec.name, z.object(shape));
+    registered.set(spec.name, createInputChecker(spec, shape));
+    listed.set(spec.name, cachedListedSchema(spec, mode, shape));
   }
+  // Arguments reach the SDK already checked and prepared by the tool's input checker (which keeps the documented
+  // inputs the listed schema does not show); the SDK's own parse would strip those, so it passes them through.
+  (
+    server as unknown as { validateToolInput: (tool: unknown, args: unknown) => Promise<unknown> }
+  ).validateToolInput = async (_tool, args) => args;
 
   // Make sure the SDK's tool handlers exist even when the agent may use no tool at all.
   (server as unknown as { setToolRequestHandlers(): void }).setToolRequestHandlers();
@@ -186,12 +246,12 @@ export function registerTools(
   server.server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const { name, arguments: rawArgs } = request.params;
     const spec = byName.get(name);
-    const schema = registered.get(name);
-    if (spec && !schema) {
+    const check = registered.get(name);
+    if (spec && !check) {
       // A catalog tool this agent may not use (stale client, guessed name): refuse and audit in the chokepoint.
       return runTool(spec, rawArgs ?? {}, ctx, withSession(extra));
     }
-    if (!spec || !schema) {
+    if (!spec || !check) {
       // Not a catalog tool: nothing registered outside this function (so outside runTool) can ever run.
       return toErrorResult(
         new ToolError({
@@ -201,9 +261,12 @@ export function registerTools(
         }),
       );
     }
-    const parsed = await schema.safeParseAsync(rawArgs ?? {});
-    if (!parsed.success) return rejectInput(spec, rawArgs ?? {}, parsed.error, ctx, withSession(extra));
-    return (await sdkCall(request, extra)) as CallToolResult;
+    const prepared = await check(rawArgs ?? {}, ctx.client);
+    if (!prepared.ok) return rejectInput(spec, rawArgs ?? {}, prepared.error, ctx, withSession(extra));
+    return (await sdkCall(
+      { ...request, params: { ...request.params, arguments: prepared.args } },
+      extra,
+    )) as CallToolResult;
   });
 
   server.server.setRequestHandler(
@@ -217,7 +280,7 @@ export function registerTools(
           .filter((t) => registered.has(t.name))
           .map((t) => ({
             ...t,
-            inputSchema: stripSchemaKey(t.inputSchema) as typeof t.inputSchema,
+            inputSchema: (listed.get(t.name) ?? stripSchemaKey(t.inputSchema)) as typeof t.inputSchema,
             ...(t.outputSchema
               ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema }
               : {}),

@@ -1,10 +1,14 @@
 /**
  * Spec + validated arguments → the exact Keap request. Path placeholders are filled (and encoded) by
  * src/keap/path.ts; GET/DELETE send every other key as query; POST/PATCH/PUT send keys listed in `spec.query`
- * as query and the rest as the JSON body (none when the spec has no body inputs). Arrays in the query are
- * comma-joined (Keap's `explode: false`).
+ * and the operation's other documented query parameters as query, and the rest as the JSON body (none when
+ * the operation takes no body). Arrays in the query are comma-joined (Keap's `explode: false`, also what its
+ * descriptions ask for where `explode` is not stated).
+ * A PATCH whose operation documents `update_mask` sends the top-level body keys as the mask unless the model
+ * gave one, so Keap changes exactly the properties sent.
  * SAFETY_FIELDS never reach Keap.
  */
+import { planFor, routeOf } from '../inputs/plan.js';
 import { fillPath, pathPlaceholders } from '../keap/path.js';
 import type { KeapRequest, QueryValue } from '../keap/types.js';
 import { SAFETY_FIELDS } from '../safety/types.js';
@@ -31,15 +35,17 @@ function queryValue(v: unknown): string | number | boolean | undefined {
 export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, unknown>>): BuiltRequest {
   const placeholders = new Set(pathPlaceholders(spec.path));
   const path = fillPath(spec.path, args);
+  const plan = planFor(spec, args);
   const safety = new Set<string>(SAFETY_FIELDS);
-  const queryKeys = new Set(spec.query ?? []);
   const headerKeys = new Set(Object.values(spec.headers ?? {}).filter((k) => k in spec.input));
   const allQuery = spec.method === 'GET' || spec.method === 'DELETE';
   const query: Record<string, string | number | boolean> = {};
   let body: Record<string, unknown> | undefined;
   for (const [key, value] of Object.entries(args)) {
-    if (value === undefined || placeholders.has(key) || safety.has(key) || headerKeys.has(key)) continue;
-    if (allQuery || queryKeys.has(key)) {
+    if (value === undefined || safety.has(key) || headerKeys.has(key)) continue;
+    const route = routeOf(spec, plan, key, placeholders);
+    if (route === 'path' || route === 'header') continue;
+    if (route === 'query') {
       const q = queryValue(value);
       if (q !== undefined) query[key] = q;
     } else {
@@ -47,11 +53,18 @@ export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, un
       body[key] = value;
     }
   }
-  // A write whose inputs include body properties always sends a JSON body (`{}` when all were omitted: Keap
-  // requires one); a write without body inputs (e.g. POST /v1/hooks/{key}/verify) sends none.
-  const hasBodyInputs = Object.keys(spec.input).some(
-    (k) => !placeholders.has(k) && !queryKeys.has(k) && !headerKeys.has(k),
-  );
+  if (plan.updateMask && body !== undefined && args.update_mask === undefined) {
+    const keys = Object.keys(body);
+    if (keys.length > 0) query.update_mask = keys.join(',');
+  }
+  // A write whose operation takes a body (or, without facts, whose inputs include body properties) always
+  // sends a JSON body (`{}` when all were omitted: Keap requires one); a write without one (e.g.
+  // POST /v1/hooks/{key}/verify) sends none.
+  const hasBodyInputs = plan.op
+    ? plan.op.body !== undefined
+    : Object.keys(spec.input).some(
+        (k) => !placeholders.has(k) && !(spec.query ?? []).includes(k) && !headerKeys.has(k),
+      );
   if (!allQuery && body === undefined && hasBodyInputs) body = {};
   // `spec.headers` maps a header name to the input key that carries its value (or to a literal value).
   let headers: Record<string, string> | undefined;

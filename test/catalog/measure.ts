@@ -1,30 +1,10 @@
 /** Catalog context-budget measurement (shared by the budget test and `npx tsx`-free printing via vitest). */
-import { z } from 'zod';
 import type { AnyToolSpec } from '../../src/registry/define.js';
+import { listedInputSchema, specInputShape } from '../../src/registry/register.js';
 
-/**
- * zod's integers carry ±(2^53-1) bounds; tools/list leaves them out (they say nothing to a model), so they are
- * left out here as well: `minimum: -MAX_SAFE_INTEGER` and `maximum: MAX_SAFE_INTEGER`, at any depth.
- */
-function withoutSafeIntegerBounds(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(withoutSafeIntegerBounds);
-  if (typeof v !== 'object' || v === null) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (k === 'minimum' && x === Number.MIN_SAFE_INTEGER) continue;
-    if (k === 'maximum' && x === Number.MAX_SAFE_INTEGER) continue;
-    out[k] = withoutSafeIntegerBounds(x);
-  }
-  return out;
-}
-
+/** The tool's own inputs exactly as tools/list shows them (the server's function; machinery fields excluded). */
 export function inputJsonSchema(tool: AnyToolSpec): Record<string, unknown> {
-  const schema = z.toJSONSchema(z.object(tool.input), { target: 'draft-7', io: 'input' }) as Record<
-    string,
-    unknown
-  >;
-  const { $schema: _drop, ...rest } = withoutSafeIntegerBounds(schema) as Record<string, unknown>;
-  return rest;
+  return listedInputSchema(specInputShape(tool));
 }
 
 export function toolSize(tool: AnyToolSpec): number {

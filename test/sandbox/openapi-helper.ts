@@ -217,7 +217,9 @@ export function validateRequest(
     const schema = resolveRef(version, p.schema);
     if (schema?.type === 'array') {
       const items = resolveRef(version, schema.items);
-      const all = p.explode === false ? values.flatMap((v) => v.split(',')) : values;
+      // Keap's arrays in the query are comma-joined: `explode: false`, and where the document leaves `explode`
+      // out its descriptions ask for comma-separated values (update_mask, fields).
+      const all = p.explode !== true ? values.flatMap((v) => v.split(',')) : values;
       for (const v of all) errors.push(...checkScalar(items, v, name));
     } else {
       if (values.length > 1) errors.push(`query ${name}: repeated but not an array`);

@@ -142,12 +142,19 @@ describe('tools/list for a full-write agent', () => {
     expect(tools.filter((t) => t.annotations?.readOnlyHint === true)).toHaveLength(tools.length - 27);
   });
 
-  it('_meta has exactly the five keap-mcp keys, the endpoint written as in the issue table', () => {
+  it('_meta has exactly the keap-mcp keys (operation: Keap operationId), the endpoint written as in the issue table', () => {
     for (const t of tools) {
       const spec = specByName.get(t.name);
       const keys = Object.keys(t._meta ?? {}).sort();
-      const expected = ['keap-mcp/access', 'keap-mcp/confirm', 'keap-mcp/endpoint', 'keap-mcp/resource'];
+      const expected = [
+        'keap-mcp/access',
+        'keap-mcp/confirm',
+        'keap-mcp/endpoint',
+        'keap-mcp/operation',
+        'keap-mcp/resource',
+      ];
       if (spec?.event) expected.push('keap-mcp/event');
+      expect(t._meta?.['keap-mcp/operation'], t.name).toMatch(/^\w+( \| \w+)*$/);
       expect(keys, t.name).toEqual(expected.sort());
       expect(t._meta?.['keap-mcp/endpoint'], t.name).toBe(ENDPOINTS[t.name]);
       expect(t._meta?.['keap-mcp/confirm'], t.name).toBe(CONFIRM_TOOLS.has(t.name));
