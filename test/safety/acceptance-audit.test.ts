@@ -118,7 +118,7 @@ describe('audit log', () => {
     });
     expect(records[1]).toMatchObject({ tool: 'create_contact', status: 201, method: 'POST', attempts: 1 });
     expect(records[1]!.budget, 'Keap throttle/quota from the x-keap headers').toBeTypeOf('object');
-    expect(records[1]!.args.email_addresses[0].email).toMatch(/^sha256:[0-9a-f]{12}$/);
+    expect(records[1]!.args.email_addresses[0].email).toMatch(/^hmac:[0-9a-f]{16}$/);
     expect(records[6]!.args.contact_id).toBe(ids[1]);
     expect(records[7]).toMatchObject({
       decision: 'confirmed',
