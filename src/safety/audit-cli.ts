@@ -72,7 +72,7 @@ function parseArgs(argv: readonly string[], now: number): Filters | string {
   return f;
 }
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 export const UNKNOWN = 'outcome unknown (server stopped)';
 
@@ -103,6 +103,37 @@ export function formatTable(rows: readonly Row[]): string {
   return [line(cols.map(([h]) => h)), ...data.map(line)].join('\n');
 }
 
+/**
+ * One row per call and decision: an `intent` line and its `outcome` line (same call_id) become one row (the
+ * intent's fields, then the outcome's; `result: 'completed'`); an intent without outcome gets
+ * `result: UNKNOWN`; refusals get `decision: 'refused'` and a readable `result`. Other lines pass unchanged.
+ */
+export function pairCalls(records: readonly Row[]): Row[] {
+  const all: Row[] = [];
+  const open = new Map<string, Row>();
+  for (const r of records) {
+    const callId = typeof r.call_id === 'string' ? r.call_id : undefined;
+    if (r.kind === 'intent' && callId !== undefined) {
+      const row: Row = { ...r, result: UNKNOWN };
+      open.set(callId, row);
+      all.push(row);
+    } else if (r.kind === 'outcome' && callId !== undefined) {
+      const row = open.get(callId);
+      open.delete(callId);
+      const { time: _t, kind: _k, call_id: _c, agent: _a, session: _s, tool: _tool, ...outcome } = r;
+      if (row !== undefined) Object.assign(row, outcome, { result: 'completed' });
+      else all.push({ ...r, result: 'outcome without intent' });
+    } else if (r.kind === 'refusal') {
+      const from = typeof r.remote === 'string' ? ` from ${r.remote}` : '';
+      const what = r.reason === 'suppressed' ? cell(r.detail) : `${cell(r.reason)}${from}`;
+      all.push({ ...r, decision: 'refused', result: what });
+    } else {
+      all.push(r);
+    }
+  }
+  return all;
+}
+
 /** Returns the exit code: 0 ok, 1 log unreadable, 2 bad usage. */
 export async function runAuditCli(
   argv: string[],
@@ -127,8 +158,7 @@ export async function runAuditCli(
     process.stderr.write(`keap-mcp audit: ${file} does not exist\n`);
     return 1;
   }
-  const all: Row[] = [];
-  const open = new Map<string, Row>();
+  const records: Row[] = [];
   let bad = 0;
   const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
   for await (const text of rl) {
@@ -144,26 +174,9 @@ export async function runAuditCli(
       bad++;
       continue;
     }
-    const callId = typeof r.call_id === 'string' ? r.call_id : undefined;
-    if (r.kind === 'intent' && callId !== undefined) {
-      const row: Row = { ...r, result: UNKNOWN };
-      open.set(callId, row);
-      all.push(row);
-    } else if (r.kind === 'outcome' && callId !== undefined) {
-      const row = open.get(callId);
-      open.delete(callId);
-      const { time: _t, kind: _k, call_id: _c, agent: _a, session: _s, tool: _tool, ...outcome } = r;
-      if (row !== undefined) Object.assign(row, outcome, { result: 'completed' });
-      else all.push({ ...r, result: 'outcome without intent' });
-    } else if (r.kind === 'refusal') {
-      const from = typeof r.remote === 'string' ? ` from ${r.remote}` : '';
-      const what = r.reason === 'suppressed' ? cell(r.detail) : `${cell(r.reason)}${from}`;
-      all.push({ ...r, decision: 'refused', result: what });
-    } else {
-      all.push(r);
-    }
+    records.push(r);
   }
-  const rows = all.filter((r) => {
+  const rows = pairCalls(records).filter((r) => {
     if (parsed.agent !== undefined && r.agent !== parsed.agent) return false;
     if (parsed.tool !== undefined && r.tool !== parsed.tool) return false;
     if (parsed.decision !== undefined && r.decision !== parsed.decision) return false;

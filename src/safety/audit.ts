@@ -263,6 +263,23 @@ function safeDetail(s: string | undefined): string | undefined {
   return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
 }
 
+/**
+ * The outcome part of a full record, for a call whose intent was written: lets the pipeline keep building one
+ * AuditRecord and write `outcome(callId, toOutcome(record, intentDecision))` instead of `write(record)`.
+ */
+export function toOutcome(record: AuditRecord, intentDecision?: AuditRecord['decision']): AuditOutcome {
+  return {
+    duration_ms: record.duration_ms ?? 0,
+    ...(record.status !== undefined ? { status: record.status } : {}),
+    ...(record.attempts !== undefined ? { attempts: record.attempts } : {}),
+    ...(record.error_category !== undefined ? { error_category: record.error_category } : {}),
+    ...(record.budget !== undefined ? { budget: record.budget } : {}),
+    ...(intentDecision !== undefined && record.decision !== intentDecision
+      ? { decision: record.decision }
+      : {}),
+  };
+}
+
 // ---- the log ---------------------------------------------------------------------------------------------
 
 export interface AuditOptions {

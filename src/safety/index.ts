@@ -7,8 +7,8 @@ import { Idempotency } from './idempotency.js';
 import { defaultPolicy, loadPolicyFile, Policy } from './policy.js';
 import type { SafetyApi } from './types.js';
 
-export { AuditLog, hashValue, loadAuditKey, REDACT_LIMITS, redactArgs } from './audit.js';
-export { runAuditCli } from './audit-cli.js';
+export { AuditLog, hashValue, loadAuditKey, REDACT_LIMITS, redactArgs, toOutcome } from './audit.js';
+export { pairCalls, runAuditCli, UNKNOWN as AUDIT_OUTCOME_UNKNOWN } from './audit-cli.js';
 export { argsHash, canonicalJson, stripSafetyFields } from './canonical.js';
 export { DEFAULT_AGENT, PolicyError, parsePolicy } from './policy.js';
 export * from './types.js';

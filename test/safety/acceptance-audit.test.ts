@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAuditCli } from '../../src/safety/audit-cli.js';
+import { pairCalls, runAuditCli } from '../../src/safety/audit-cli.js';
 import { openStateDb } from '../../src/state/db.js';
 import { connect, data, type Env, startEnv, text } from './harness.js';
 import { sha, tmpDir } from './helpers.js';
@@ -24,10 +24,13 @@ afterAll(async () => {
 });
 
 function readLog(file: string): Record<string, any>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, any>);
+  // One row per call: a write-ahead intent and its outcome (same call_id) are merged, as `keap-mcp audit` shows them.
+  return pairCalls(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  ) as Record<string, any>[];
 }
 
 describe('audit log', () => {

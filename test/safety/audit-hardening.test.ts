@@ -321,3 +321,17 @@ describe('refusals', () => {
     expect(out).toContain('1 more refusal suppressed');
   });
 });
+
+describe('toOutcome', () => {
+  it('keeps the outcome fields of a full record; the decision only when it changed', async () => {
+    const { toOutcome } = await import('../../src/safety/index.js');
+    const full = rec({}, { status: 201, attempts: 2, duration_ms: 9, error_category: 'unavailable' });
+    expect(toOutcome(full, 'allowed')).toEqual({
+      status: 201,
+      attempts: 2,
+      duration_ms: 9,
+      error_category: 'unavailable',
+    });
+    expect(toOutcome({ ...full, decision: 'confirmed' }, 'allowed').decision).toBe('confirmed');
+  });
+});
