@@ -40,6 +40,12 @@ export const SETTINGS = [
   ),
   setting('KEAP_MCP_HTTP_HOST', '--host', '127.0.0.1', 'HTTP bind address'),
   setting('KEAP_MCP_HTTP_PORT', '--port', '3000', 'HTTP port (0 = any free port)'),
+  setting(
+    'KEAP_MCP_ALLOWED_HOSTS',
+    '--allowed-hosts',
+    '',
+    'Host names HTTP clients may use in Host/Origin (comma list; default: the bind address, plus loopback names on loopback)',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -107,6 +113,18 @@ const schema = z.object({
   KEAP_MAX_WAIT_MS: int(0, 3_600_000),
   KEAP_MCP_HTTP_HOST: nonEmpty,
   KEAP_MCP_HTTP_PORT: int(0, 65_535),
+  KEAP_MCP_ALLOWED_HOSTS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+    )
+    .refine(
+      (hs) => hs.every((h) => /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.-]+)$/.test(h)),
+      'must be a comma-separated list of host names or IP addresses (no scheme, port or path)',
+    ),
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -126,6 +144,8 @@ export interface Config {
   readonly readOnly: boolean;
   readonly maxWaitMs: number;
   readonly http: { readonly host: string; readonly port: number };
+  /** KEAP_MCP_ALLOWED_HOSTS (HTTP Host/Origin allow-list); empty → the default list (src/transports/http.ts). */
+  readonly allowedHosts: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -188,6 +208,7 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     readOnly: c.KEAP_READ_ONLY,
     maxWaitMs: c.KEAP_MAX_WAIT_MS,
     http: Object.freeze({ host: c.KEAP_MCP_HTTP_HOST, port: c.KEAP_MCP_HTTP_PORT }),
+    allowedHosts: Object.freeze([...c.KEAP_MCP_ALLOWED_HOSTS]),
   });
 }
 

@@ -101,6 +101,8 @@ async function serve(config: Config): Promise<void> {
       makeServer: make,
       logger,
       sandbox: config.sandbox,
+      audit: safety.audit,
+      allowedHosts: config.allowedHosts,
     });
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     logger.info({ url: http.url, keap: where }, 'keap-mcp listening');

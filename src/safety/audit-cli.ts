@@ -1,4 +1,8 @@
-/** `keap-mcp audit [--agent A] [--tool T] [--since ISO|10m|2h|1d] [--tail N] [--file PATH]`: the audit log as a table. */
+/**
+ * `keap-mcp audit [--agent A] [--tool T] [--since ISO|10m|2h|1d] [--tail N] [--file PATH]`: the audit log as a table.
+ * An `intent` line and its `outcome` line (same call_id) are shown as one row; an intent without an outcome is
+ * a call whose outcome is unknown because the server stopped before it could record it.
+ */
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -68,7 +72,9 @@ function parseArgs(argv: readonly string[], now: number): Filters | string {
   return f;
 }
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
+
+export const UNKNOWN = 'outcome unknown (server stopped)';
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -85,6 +91,7 @@ export function formatTable(rows: readonly Row[]): string {
     ['DURATION', (r) => (typeof r.duration_ms === 'number' ? `${Math.round(r.duration_ms)}ms` : '')],
     ['ERROR', (r) => cell(r.error_category)],
     ['REQUEST', (r) => (r.method !== undefined ? `${cell(r.method)} ${cell(r.path)}` : '')],
+    ['RESULT', (r) => cell(r.result)],
   ];
   const data = rows.map((r) => cols.map(([, f]) => f(r).replace(/[\r\n\t]/g, ' ')));
   const widths = cols.map(([h], i) => Math.max(h.length, ...data.map((d) => (d[i] ?? '').length)));
@@ -94,6 +101,37 @@ export function formatTable(rows: readonly Row[]): string {
       .join('  ')
       .trimEnd();
   return [line(cols.map(([h]) => h)), ...data.map(line)].join('\n');
+}
+
+/**
+ * One row per call and decision: an `intent` line and its `outcome` line (same call_id) become one row (the
+ * intent's fields, then the outcome's; `result: 'completed'`); an intent without outcome gets
+ * `result: UNKNOWN`; refusals get `decision: 'refused'` and a readable `result`. Other lines pass unchanged.
+ */
+export function pairCalls(records: readonly Row[]): Row[] {
+  const all: Row[] = [];
+  const open = new Map<string, Row>();
+  for (const r of records) {
+    const callId = typeof r.call_id === 'string' ? r.call_id : undefined;
+    if (r.kind === 'intent' && callId !== undefined) {
+      const row: Row = { ...r, result: UNKNOWN };
+      open.set(callId, row);
+      all.push(row);
+    } else if (r.kind === 'outcome' && callId !== undefined) {
+      const row = open.get(callId);
+      open.delete(callId);
+      const { time: _t, kind: _k, call_id: _c, agent: _a, session: _s, tool: _tool, ...outcome } = r;
+      if (row !== undefined) Object.assign(row, outcome, { result: 'completed' });
+      else all.push({ ...r, result: 'outcome without intent' });
+    } else if (r.kind === 'refusal') {
+      const from = typeof r.remote === 'string' ? ` from ${r.remote}` : '';
+      const what = r.reason === 'suppressed' ? cell(r.detail) : `${cell(r.reason)}${from}`;
+      all.push({ ...r, decision: 'refused', result: what });
+    } else {
+      all.push(r);
+    }
+  }
+  return all;
 }
 
 /** Returns the exit code: 0 ok, 1 log unreadable, 2 bad usage. */
@@ -120,7 +158,7 @@ export async function runAuditCli(
     process.stderr.write(`keap-mcp audit: ${file} does not exist\n`);
     return 1;
   }
-  const rows: Row[] = [];
+  const records: Row[] = [];
   let bad = 0;
   const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
   for await (const text of rl) {
@@ -132,16 +170,23 @@ export async function runAuditCli(
       bad++;
       continue;
     }
-    if (parsed.agent !== undefined && r.agent !== parsed.agent) continue;
-    if (parsed.tool !== undefined && r.tool !== parsed.tool) continue;
-    if (parsed.decision !== undefined && r.decision !== parsed.decision) continue;
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+      bad++;
+      continue;
+    }
+    records.push(r);
+  }
+  const rows = pairCalls(records).filter((r) => {
+    if (parsed.agent !== undefined && r.agent !== parsed.agent) return false;
+    if (parsed.tool !== undefined && r.tool !== parsed.tool) return false;
+    if (parsed.decision !== undefined && r.decision !== parsed.decision) return false;
     if (parsed.sinceMs !== undefined) {
       const t = typeof r.time === 'string' ? Date.parse(r.time) : Number.NaN;
-      if (Number.isNaN(t) || t < parsed.sinceMs) continue;
+      if (Number.isNaN(t) || t < parsed.sinceMs) return false;
     }
-    rows.push(r);
-    if (parsed.tail !== undefined && rows.length > parsed.tail) rows.shift();
-  }
+    return true;
+  });
+  if (parsed.tail !== undefined && rows.length > parsed.tail) rows.splice(0, rows.length - parsed.tail);
   out(`${formatTable(rows)}\n`);
   out(
     `${rows.length} record${rows.length === 1 ? '' : 's'}${bad > 0 ? ` (${bad} unreadable line${bad === 1 ? '' : 's'} skipped)` : ''}\n`,

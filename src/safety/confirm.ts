@@ -3,11 +3,17 @@
  * otherwise the first call returns a single-use confirmation token (HMAC-SHA256 over agent, tool,
  * canonical arguments and expiry) that the repeated call must carry. In human_secret mode the
  * operator's secret is also required; 5 wrong secrets in 15 minutes lock the tool for the agent.
+ *
+ * Policy `confirm_via: "human"` (or `human_confirm_tools`) refuses the token fallback: only the client's form
+ * can confirm, and a client without elicitation is refused without a token. A human's "no" in the form blocks
+ * the same (agent, tool, arguments) from the token path in every session of that agent for the token lifetime,
+ * so opening a second session without elicitation cannot route around it.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AnyToolSpec } from '../registry/define.js';
 import type { StateDb } from '../state/db.js';
 import { argsHash, sha256Hex } from './canonical.js';
-import type { ConfirmCall, ConfirmerApi, ConfirmOutcome } from './types.js';
+import type { ConfirmCall, ConfirmChannel, ConfirmerApi, ConfirmOutcome } from './types.js';
 
 export const TOKEN_TTL_MS = 10 * 60_000;
 export const LOCKOUT_WINDOW_MS = 15 * 60_000;
@@ -34,7 +40,16 @@ export interface ConfirmerOptions {
   /** SHA-256 hex of the operator's secret (policy human_secret_sha256). */
   humanSecretSha256?: string | undefined;
   now?: () => number;
+  /** The policy's confirmation channel for (agent, tool); absent → 'any'. */
+  channel?: ((agent: string, spec: AnyToolSpec) => ConfirmChannel) | undefined;
 }
+
+export const HUMAN_REQUIRED_REASON =
+  "This action needs a human to confirm in the client's form; your client does not support elicitation (form " +
+  'requests), so it cannot be confirmed here and no confirmation token is issued. Nothing was done.';
+export const HUMAN_REQUIRED_NEXT_STEP =
+  'Do not retry from this client. Tell the user this action must be approved in an MCP client that supports ' +
+  'elicitation forms (or that an operator can change confirm_via in the server policy)';
 
 function b64u(buf: Buffer | string): string {
   return Buffer.from(buf).toString('base64url');
@@ -58,9 +73,11 @@ export class Confirmer implements ConfirmerApi {
   private readonly key: Buffer;
   private readonly secretHash: string | undefined;
   private readonly now: () => number;
+  private readonly channel: ((agent: string, spec: AnyToolSpec) => ConfirmChannel) | undefined;
 
   constructor(opts: ConfirmerOptions) {
     this.db = opts.db;
+    this.channel = opts.channel;
     this.secretHash = opts.humanSecretSha256?.toLowerCase();
     this.now = opts.now ?? Date.now;
     this.db.exec(`
@@ -70,6 +87,9 @@ export class Confirmer implements ConfirmerApi {
       CREATE INDEX IF NOT EXISTS safety_secret_failures_i ON safety_secret_failures (agent, tool, at);
       CREATE TABLE IF NOT EXISTS safety_lockouts (
         agent TEXT NOT NULL, tool TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (agent, tool));
+      CREATE TABLE IF NOT EXISTS safety_declines (
+        agent TEXT NOT NULL, tool TEXT NOT NULL, args_hash TEXT NOT NULL, until INTEGER NOT NULL,
+        PRIMARY KEY (agent, tool, args_hash));
     `);
     this.db
       .prepare('INSERT OR IGNORE INTO safety_kv (k, v) VALUES (?, ?)')
@@ -99,8 +119,44 @@ export class Confirmer implements ConfirmerApi {
       }
     }
     if (call.elicit !== undefined) return this.viaElicitation(call, now);
+    if (this.channel?.(call.agent, call.spec) === 'human') {
+      return { kind: 'rejected', reason: HUMAN_REQUIRED_REASON, nextStep: HUMAN_REQUIRED_NEXT_STEP };
+    }
+    const declinedUntil = this.declinedUntil(call, now);
+    if (declinedUntil !== undefined) {
+      return {
+        kind: 'rejected',
+        reason: `A person declined exactly this action (${call.spec.name} with these arguments) in the confirmation form; it cannot be confirmed with a token until ${new Date(declinedUntil).toISOString()}. Nothing was done.`,
+        nextStep:
+          'Do not retry. Only if the user now clearly wants it, ask them to approve it in the form of an MCP client that supports elicitation',
+      };
+    }
     if (call.token === undefined || call.token === '') return this.issue(call, now);
     return this.viaToken(call, now);
+  }
+
+  // ---- a human's "no" holds across sessions -----------------------------------------------------
+
+  private declinedUntil(call: ConfirmCall, now: number): number | undefined {
+    const row = this.db
+      .prepare('SELECT until FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
+      .get(call.agent, call.spec.name, argsHash(call.args)) as { until: number } | undefined;
+    return row !== undefined && row.until > now ? row.until : undefined;
+  }
+
+  private recordDecline(call: ConfirmCall, now: number): void {
+    this.db.prepare('DELETE FROM safety_declines WHERE until <= ?').run(now);
+    this.db
+      .prepare(
+        'INSERT INTO safety_declines (agent, tool, args_hash, until) VALUES (?, ?, ?, ?) ON CONFLICT (agent, tool, args_hash) DO UPDATE SET until = excluded.until',
+      )
+      .run(call.agent, call.spec.name, argsHash(call.args), now + TOKEN_TTL_MS);
+  }
+
+  private clearDecline(call: ConfirmCall): void {
+    this.db
+      .prepare('DELETE FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
+      .run(call.agent, call.spec.name, argsHash(call.args));
   }
 
   // ---- elicitation -------------------------------------------------------------------------
@@ -146,13 +202,19 @@ export class Confirmer implements ConfirmerApi {
         reason: `Could not ask the user for confirmation (${(e as Error).message.slice(0, 200)}); nothing was done.`,
       };
     }
+    // An explicit "no" (decline, or accept without ticking yes) holds for every session of the agent;
+    // a cancel (form dismissed) is not an answer and blocks nothing.
+    if (res.action === 'decline' || (res.action === 'accept' && res.content?.confirm !== true)) {
+      this.recordDecline(call, now);
+      return { kind: 'declined', action: 'decline' };
+    }
     if (res.action !== 'accept') return { kind: 'declined', action: res.action };
-    if (res.content?.confirm !== true) return { kind: 'declined', action: 'decline' };
     if (needSecret) {
       const s = res.content?.human_secret;
       const bad = this.checkSecret(call.agent, call.spec.name, typeof s === 'string' ? s : undefined, now);
       if (bad !== undefined) return { kind: 'rejected', reason: bad };
     }
+    this.clearDecline(call);
     return { kind: 'proceed', via: 'elicitation' };
   }
 

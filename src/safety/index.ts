@@ -1,14 +1,14 @@
 /** The safety layer: policy, confirmation, idempotency and audit, built from the server's settings. */
 import type { Logger } from '../logger.js';
 import type { StateDb } from '../state/db.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, loadAuditKey } from './audit.js';
 import { Confirmer } from './confirm.js';
 import { Idempotency } from './idempotency.js';
 import { defaultPolicy, loadPolicyFile, Policy } from './policy.js';
 import type { SafetyApi } from './types.js';
 
-export { hashValue, redactArgs } from './audit.js';
-export { runAuditCli } from './audit-cli.js';
+export { AuditLog, hashValue, loadAuditKey, REDACT_LIMITS, redactArgs, toOutcome } from './audit.js';
+export { pairCalls, runAuditCli, UNKNOWN as AUDIT_OUTCOME_UNKNOWN } from './audit-cli.js';
 export { argsHash, canonicalJson, stripSafetyFields } from './canonical.js';
 export { DEFAULT_AGENT, PolicyError, parsePolicy } from './policy.js';
 export * from './types.js';
@@ -39,8 +39,18 @@ export function createSafety(opts: CreateSafetyOptions): SafetyApi & { readonly 
   const now = opts.now ?? Date.now;
   return {
     policy,
-    confirmer: new Confirmer({ db: opts.db, humanSecretSha256: policy.humanSecretSha256(), now }),
+    confirmer: new Confirmer({
+      db: opts.db,
+      humanSecretSha256: policy.humanSecretSha256(),
+      now,
+      channel: (agent, spec) => policy.confirmChannel(agent, spec),
+    }),
     idempotency: new Idempotency({ db: opts.db, now }),
-    audit: new AuditLog({ path: opts.auditLogPath, logger: opts.logger, now }),
+    audit: new AuditLog({
+      path: opts.auditLogPath,
+      logger: opts.logger,
+      now,
+      hashKey: loadAuditKey(opts.db),
+    }),
   };
 }

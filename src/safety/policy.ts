@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AnyToolSpec, RESOURCES, type Resource } from '../registry/define.js';
 import { sha256Hex } from './canonical.js';
-import type { ConfirmationMode, Grant, PolicyApi } from './types.js';
+import type { ConfirmationMode, ConfirmChannel, Grant, PolicyApi } from './types.js';
 
 /** Name of the agent served when no policy file is given. */
 export const DEFAULT_AGENT = 'assistant';
@@ -34,6 +34,13 @@ const agentSchema = z.strictObject({
   confirm_tools: toolList,
   human_secret_tools: toolList,
   no_confirm_tools: toolList,
+  /**
+   * Who may confirm this agent's confirmations: "any" (the client's form when it has one, else the two-step
+   * token the model carries back) or "human" (only the client's form: no token is ever issued).
+   */
+  confirm_via: z.enum(['any', 'human']).default('any'),
+  /** Tools that need a confirmation through the client's form only (implies confirmation). */
+  human_confirm_tools: toolList,
 });
 
 export const policySchema = z
@@ -70,6 +77,15 @@ export const policySchema = z
         }
         seen.set(a.token_sha256, name);
       }
+      a.human_confirm_tools.forEach((t, i) => {
+        if (a.no_confirm_tools.includes(t)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', name, 'human_confirm_tools', i],
+            message: `"${t}" is also in no_confirm_tools; a tool cannot both need and waive confirmation`,
+          });
+        }
+      });
       if (a.human_secret_tools.length > 0 && p.human_secret_sha256 === undefined) {
         ctx.addIssue({
           code: 'custom',
@@ -150,7 +166,13 @@ export function parsePolicy(text: string, source = 'policy', knownTools?: readon
     const known = new Set(knownTools);
     const bad: string[] = [];
     for (const [name, a] of Object.entries(r.data.agents)) {
-      for (const list of ['deny_tools', 'confirm_tools', 'human_secret_tools', 'no_confirm_tools'] as const) {
+      for (const list of [
+        'deny_tools',
+        'confirm_tools',
+        'human_secret_tools',
+        'no_confirm_tools',
+        'human_confirm_tools',
+      ] as const) {
         a[list].forEach((t, i) => {
           if (!known.has(t)) {
             const path = ['agents', name, list, i];
@@ -260,6 +282,7 @@ export class Policy implements PolicyApi {
     const a = this.agent(agent);
     if (a === undefined) return spec.confirm === true ? 'confirm' : 'none';
     if (a.human_secret_tools.includes(spec.name)) return 'human_secret';
+    if (a.human_confirm_tools.includes(spec.name)) return 'confirm';
     if (
       (spec.confirm === true || a.confirm_tools.includes(spec.name)) &&
       !a.no_confirm_tools.includes(spec.name)
@@ -267,6 +290,12 @@ export class Policy implements PolicyApi {
       return 'confirm';
     }
     return 'none';
+  }
+
+  confirmChannel(agent: string, spec: AnyToolSpec): ConfirmChannel {
+    const a = this.agent(agent);
+    if (a === undefined) return 'any';
+    return a.confirm_via === 'human' || a.human_confirm_tools.includes(spec.name) ? 'human' : 'any';
   }
 
   private agent(name: string): AgentPolicy | undefined {

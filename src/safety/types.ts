@@ -26,7 +26,14 @@ export interface PolicyApi {
   /** Why not (for the "not allowed by server policy" message). */
   denialReason(agent: string, spec: AnyToolSpec): string;
   confirmationMode(agent: string, spec: AnyToolSpec): ConfirmationMode;
+  /**
+   * Which channel may confirm: 'any' (the client's form when it has one, else the two-step token) or 'human'
+   * (only the client's form; the model-held token is never issued). Policy: `confirm_via` / `human_confirm_tools`.
+   */
+  confirmChannel?(agent: string, spec: AnyToolSpec): ConfirmChannel;
 }
+
+export type ConfirmChannel = 'any' | 'human';
 
 export interface ElicitResult {
   readonly action: 'accept' | 'decline' | 'cancel';
@@ -57,7 +64,12 @@ export type ConfirmOutcome =
       readonly needsHumanSecret: boolean;
     }
   | { readonly kind: 'declined'; readonly action: 'decline' | 'cancel' }
-  | { readonly kind: 'rejected'; readonly reason: string };
+  | {
+      readonly kind: 'rejected';
+      readonly reason: string;
+      /** What the model should do next, when the generic "call again without a token" would be wrong. */
+      readonly nextStep?: string;
+    };
 
 export interface ConfirmerApi {
   confirm(call: ConfirmCall): Promise<ConfirmOutcome>;
@@ -111,9 +123,83 @@ export interface AuditRecord {
   readonly args: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Write-ahead intent of a call about to be sent to Keap: what is about to happen, before it happens.
+ * The outcome follows as a second line with the same call id (see AuditApi.outcome).
+ */
+export interface AuditIntent {
+  readonly agent: string;
+  readonly session: string | undefined;
+  readonly tool: string;
+  readonly resource: string;
+  readonly access: string;
+  /** The decision that let the call go ahead: 'allowed' or 'confirmed'. */
+  readonly decision: AuditDecision;
+  readonly method: string;
+  /** Path template, e.g. '/v2/contacts/{contact_id}'. */
+  readonly path: string;
+  /** Raw validated arguments; redacted before writing. */
+  readonly args: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditOutcome {
+  readonly status?: number;
+  readonly attempts?: number;
+  readonly error_category?: ErrorCategory;
+  readonly duration_ms: number;
+  /** Only when it differs from the intent's. */
+  readonly decision?: AuditDecision;
+  readonly budget?: KeapBudget;
+}
+
+export type RefusalReason =
+  | 'unknown_tool'
+  | 'missing_token'
+  | 'wrong_token'
+  | 'foreign_host'
+  | 'foreign_origin'
+  | 'session_agent_mismatch';
+
+export interface AuditRefusal {
+  readonly reason: RefusalReason;
+  /** Where it was refused: 'http' (transport guard), 'mcp' (tool call), … */
+  readonly source: string;
+  /** The name as presented (sanitized: a well-formed name is kept, anything else hashed). */
+  readonly tool?: string;
+  readonly agent?: string;
+  readonly session?: string;
+  /** Remote address of the HTTP peer. */
+  readonly remote?: string;
+  /** Short, non-secret detail (e.g. the foreign Host); capped and sanitized. NEVER a presented token. */
+  readonly detail?: string;
+}
+
+/** Thrown by AuditApi.intent when the intent could not be made durable: the call must not be sent. */
+export class AuditUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditUnavailableError';
+  }
+}
+
 export interface AuditApi {
-  /** Appends one JSON line and flushes it to disk before returning. Adds `time`. */
+  /**
+   * Appends one JSON line and flushes it to disk before returning. Adds `time`. Never throws: a failure is
+   * logged (for single-record decisions such as refusals, denials and dry runs, where nothing is sent).
+   */
   write(record: AuditRecord): void;
+  /**
+   * Write-ahead: appends the intent line and fdatasyncs it; resolves with the call id once the line is durable.
+   * Rejects with AuditUnavailableError when it cannot be made durable — the caller must then NOT send the request.
+   */
+  intent(record: AuditIntent): Promise<string>;
+  /** Appends the outcome line of the call `callId` (from intent()). Never throws. */
+  outcome(callId: string, outcome: AuditOutcome): void;
+  /**
+   * A refused request (unknown tool, rejected login, foreign Host/Origin), rate-limited per source+remote/agent.
+   * Returns false when the record was suppressed by the limit (a counted summary follows). Never throws.
+   */
+  refusal(refusal: AuditRefusal): boolean;
   close(): void;
 }
 

@@ -1,33 +1,32 @@
 /**
- * Streamable HTTP transport: stateful sessions at /mcp, GET /healthz.
- * - Host validation (DNS rebinding) from the SDK's createMcpExpressApp, plus an Origin check on loopback binds.
- * - Binds 127.0.0.1 by default; a non-loopback bind is refused unless the policy requires agent tokens.
- * - Each request's `Authorization: Bearer` token names the agent (policy.agentForToken); when tokens are
- *   required a missing/unknown token gets 401 before the body is read. Without tokens (loopback only) the
- *   policy's default agent is served.
- * - Every session gets its own McpServer (from createServer) for its agent; a session is bound to its agent.
+ * Streamable HTTP transport: stateful sessions at /mcp, GET /healthz. Plain node:http, no framework: every
+ * answer, including every error, is a small JSON body (JSON-RPC on /mcp) without stack, path or library name.
+ *
+ * Every request, on every path, passes in this order:
+ * 1. Host: the Host header's name must be on the allow-list (KEAP_MCP_ALLOWED_HOSTS; default: the bind address,
+ *    the loopback names on a loopback or wildcard bind, and the hosts of the configured public URLs) → else 403.
+ * 2. Origin: when present it must name an allowed host → else 403 (DNS rebinding, cross-site browser requests).
+ * 3. Route and method → 404 / 405.
+ * 4. /mcp: `Authorization: Bearer` names the agent (policy.agentForToken) when the policy has tokens → else 401
+ *    before the body is read. Without tokens (loopback only) the policy's default agent is served.
+ * 5. POST /mcp: Content-Type JSON (415), body at most maxBodyBytes (413), valid JSON (400, -32700).
+ * Rejected logins (1, 2, 4) are audited as refusals (rate-limited, with the remote address, never the token)
+ * and logged at info. Every session gets its own McpServer for its agent and is bound to that agent.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
-import type { PolicyApi } from '../safety/types.js';
+import type { AuditApi, PolicyApi, RefusalReason } from '../safety/types.js';
 
-type Req = IncomingMessage & { body?: unknown };
+type Req = IncomingMessage;
 type Res = ServerResponse;
-type Handler = (req: Req, res: Res) => void | Promise<void>;
 
-/** The part of the Express app we use (express ships no types here). */
-interface MiniApp {
-  (req: IncomingMessage, res: ServerResponse): void;
-  get(path: string, handler: Handler): void;
-  post(path: string, handler: Handler): void;
-  delete(path: string, handler: Handler): void;
-}
+/** Largest accepted POST /mcp body. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpOptions {
   readonly host: string;
@@ -37,12 +36,21 @@ export interface HttpOptions {
   readonly makeServer: (agent: string) => McpServer;
   readonly logger: Logger;
   readonly sandbox?: boolean;
+  /** Receives rejected logins (no/wrong token, foreign Host/Origin). */
+  readonly audit?: Pick<AuditApi, 'refusal'> | undefined;
+  /** KEAP_MCP_ALLOWED_HOSTS: host names clients may use; replaces the default list when non-empty. */
+  readonly allowedHosts?: readonly string[] | undefined;
+  /** Public URLs of this server (hooks receiver, console): their hosts join the default allow-list. */
+  readonly publicUrls?: readonly string[] | undefined;
+  readonly maxBodyBytes?: number | undefined;
 }
 
 export interface RunningHttp {
   /** e.g. http://127.0.0.1:3000/mcp */
   readonly url: string;
   readonly port: number;
+  /** The Host/Origin allow-list in force (normalized host names). */
+  readonly allowedHosts: readonly string[];
   close(): Promise<void>;
 }
 
@@ -53,19 +61,92 @@ export class HttpConfigError extends Error {
   }
 }
 
+/** Lower case, without IPv6 brackets or a trailing dot. */
+export function normalizeHost(host: string): string {
+  return host
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+}
+
 export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const h = normalizeHost(host);
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+function isWildcard(host: string): boolean {
+  const h = normalizeHost(host);
+  return h === '0.0.0.0' || h === '::' || h === '';
 }
 
-function rpcError(res: Res, status: number, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code: -32000, message }, id: null }, headers);
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+/** The Host/Origin allow-list for a bind address (see the module comment). */
+export function allowedHostList(
+  bind: string,
+  explicit: readonly string[] | undefined,
+  publicUrls: readonly string[] | undefined,
+): string[] {
+  const out = new Set<string>();
+  const list = (explicit ?? []).map(normalizeHost).filter((h) => h !== '');
+  if (list.length > 0) {
+    for (const h of list) out.add(h);
+    return [...out];
+  }
+  out.add(normalizeHost(bind)); // also 0.0.0.0 / ::: names no attacker's DNS can point at
+
+  if (isLoopbackHost(bind) || isWildcard(bind)) for (const h of LOOPBACK_NAMES) out.add(h);
+  for (const u of publicUrls ?? []) {
+    try {
+      out.add(normalizeHost(new URL(u).hostname));
+    } catch {
+      // not a URL: ignored (config validation reports it)
+    }
+  }
+  return [...out];
+}
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+} as const;
+
+function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...SECURITY_HEADERS,
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** JSON-RPC error envelope (for /mcp). */
+function rpcError(
+  res: Res,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+  code = -32000,
+): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+/** Plain JSON error (other paths). */
+function httpError(
+  res: Res,
+  status: number,
+  error: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(res, status, { error, message }, headers);
 }
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -77,6 +158,54 @@ function bearer(req: IncomingMessage): string | undefined {
 
 function pathOf(req: IncomingMessage): string {
   return (req.url ?? '/').split('?')[0] ?? '/';
+}
+
+/** The route a path names: case-insensitive, one trailing slash ignored (as Express routed it). */
+function routeOf(path: string): 'mcp' | 'healthz' | undefined {
+  const p = path.toLowerCase().replace(/(.)\/$/, '$1');
+  if (p === '/mcp') return 'mcp';
+  if (p === '/healthz') return 'healthz';
+  return undefined;
+}
+
+function isJsonContentType(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  const type = (v.split(';')[0] ?? '').trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+type BodyResult =
+  | { readonly ok: true; readonly text: string }
+  | { readonly ok: false; readonly status: 413 | 400 };
+
+function readBody(req: Req, limit: number): Promise<BodyResult> {
+  return new Promise((resolve) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      resolve({ ok: false, status: 413 });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (r: BodyResult) => {
+      if (done) return;
+      done = true;
+      resolve(r);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        finish({ ok: false, status: 413 });
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => finish({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
+    req.on('error', () => finish({ ok: false, status: 400 }));
+    req.on('aborted', () => finish({ ok: false, status: 400 }));
+  });
 }
 
 interface Session {
@@ -93,97 +222,176 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       `Refusing to listen on ${opts.host}: a non-loopback bind needs a policy file (KEAP_POLICY) whose agents have token_sha256 set. Use --host 127.0.0.1 or configure agent tokens.`,
     );
   }
+  const allowed = allowedHostList(opts.host, opts.allowedHosts, opts.publicUrls);
+  const allowedSet = new Set(allowed);
+  if (isWildcard(opts.host) && (opts.allowedHosts ?? []).length === 0) {
+    logger.warn(
+      { allowedHosts: allowed },
+      'listening on all interfaces: only these Host names are accepted; set KEAP_MCP_ALLOWED_HOSTS to the names clients use',
+    );
+  }
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const sessions = new Map<string, Session>();
-  const agentOf = new WeakMap<IncomingMessage, string>();
-  const app = createMcpExpressApp({ host: opts.host }) as unknown as MiniApp;
 
-  app.get('/healthz', (_req, res) => {
-    sendJson(res, 200, { ok: true, sandbox: opts.sandbox === true, sessions: sessions.size });
-  });
+  function refuse(req: Req, reason: RefusalReason, detail?: string): void {
+    const remote = req.socket.remoteAddress;
+    let logged = true;
+    try {
+      logged =
+        opts.audit?.refusal({
+          reason,
+          source: 'http',
+          ...(remote !== undefined ? { remote } : {}),
+          ...(detail !== undefined ? { detail } : {}),
+        }) ?? true;
+    } catch {
+      logged = true;
+    }
+    if (logged) logger.info({ reason, remote, path: pathOf(req).slice(0, 100) }, 'HTTP request refused');
+  }
 
-  const handle: Handler = async (req, res) => {
-    // Fail closed: a request that did not pass the guard (see the outer handler) is never served.
-    const agent = agentOf.get(req);
-    if (agent === undefined) return rpcError(res, 401, 'Not authenticated');
+  function hostAllowed(value: string): boolean {
+    try {
+      return allowedSet.has(normalizeHost(new URL(`http://${value}`).hostname));
+    } catch {
+      return false;
+    }
+  }
+
+  function originAllowed(origin: string): boolean {
+    try {
+      const u = new URL(origin);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && allowedSet.has(normalizeHost(u.hostname));
+    } catch {
+      return false;
+    }
+  }
+
+  async function handleMcp(req: Req, res: Res, agent: string): Promise<void> {
+    let body: unknown;
+    if (req.method === 'POST') {
+      if (!isJsonContentType(req.headers['content-type'])) {
+        return rpcError(res, 415, 'Unsupported Media Type: send Content-Type: application/json', {}, -32600);
+      }
+      const got = await readBody(req, maxBody);
+      if (!got.ok) {
+        if (got.status === 413) {
+          return rpcError(
+            res,
+            413,
+            `Payload Too Large: the request body exceeds ${maxBody} bytes`,
+            { connection: 'close' },
+            -32600,
+          );
+        }
+        return rpcError(res, 400, 'Bad Request: the request body could not be read', {}, -32600);
+      }
+      try {
+        body = JSON.parse(got.text) as unknown;
+      } catch {
+        return rpcError(res, 400, 'Parse error: the request body is not valid JSON', {}, -32700);
+      }
+    }
     const sid = req.headers['mcp-session-id'];
     const sessionId = typeof sid === 'string' ? sid : undefined;
-    try {
-      if (sessionId !== undefined) {
-        const s = sessions.get(sessionId);
-        if (!s) return rpcError(res, 404, 'Session not found; initialize a new session');
-        if (s.agent !== agent) return rpcError(res, 403, 'This session belongs to another agent');
-        await s.transport.handleRequest(req, res, req.body);
-        return;
+    if (sessionId !== undefined) {
+      const s = sessions.get(sessionId);
+      if (!s) return rpcError(res, 404, 'Session not found; initialize a new session');
+      if (s.agent !== agent) {
+        refuse(req, 'session_agent_mismatch');
+        return rpcError(res, 403, 'This session belongs to another agent');
       }
-      if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
-        return rpcError(res, 400, 'Bad Request: no valid session ID; send initialize first');
+      await s.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST' || !isInitializeRequest(body)) {
+      return rpcError(res, 400, 'Bad Request: no valid session ID; send initialize first');
+    }
+    const server = opts.makeServer(agent);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, server, agent });
+        logger.debug({ session: id, agent }, 'MCP session started');
+      },
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id !== undefined && sessions.delete(id)) {
+        logger.debug({ session: id, agent }, 'MCP session closed');
+        void server.close().catch(() => undefined);
       }
-      const server = opts.makeServer(agent);
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, agent });
-          logger.debug({ session: id, agent }, 'MCP session started');
-        },
-      });
-      transport.onclose = () => {
-        const id = transport.sessionId;
-        if (id !== undefined && sessions.delete(id)) {
-          logger.debug({ session: id, agent }, 'MCP session closed');
-          void server.close().catch(() => undefined);
-        }
-      };
-      await server.connect(transport);
-      await transport.handleRequest(req, res, req.body);
-    } catch (err) {
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP request failed');
-      rpcError(res, 500, 'Internal server error');
-    }
-  };
-  app.post('/mcp', handle);
-  app.get('/mcp', handle);
-  app.delete('/mcp', handle);
-
-  // Outer handler: Origin check and agent authentication happen before Express reads any body. They run for every
-  // request except the health check: Express routes paths case-insensitively and ignores a trailing slash, so
-  // matching only the literal '/mcp' here would let `/MCP` or `/mcp/` through to the MCP handler unchecked.
-  const httpServer = createHttpServer((req, res) => {
-    if (pathOf(req) !== '/healthz') {
-      const denied = guard(req);
-      if (denied) return rpcError(res, denied.status, denied.message, denied.headers);
-    }
-    app(req, res);
-  });
-
-  function guard(
-    req: IncomingMessage,
-  ): { status: number; message: string; headers?: Record<string, string> } | undefined {
-    const origin = req.headers.origin;
-    if (loopback && typeof origin === 'string' && origin !== 'null') {
-      let ok = false;
-      try {
-        ok = isLoopbackHost(new URL(origin).hostname);
-      } catch {
-        ok = false;
-      }
-      if (!ok) return { status: 403, message: 'Invalid Origin' };
-    }
-    if (!policy.requiresTokens()) {
-      agentOf.set(req, policy.defaultAgent());
-      return undefined;
-    }
-    const token = bearer(req);
-    const agent = token !== undefined ? policy.agentForToken(token) : undefined;
-    if (agent === undefined) {
-      return {
-        status: 401,
-        message: token === undefined ? 'Missing bearer token' : 'Unknown bearer token',
-        headers: { 'www-authenticate': 'Bearer realm="keap-mcp"' },
-      };
-    }
-    agentOf.set(req, agent);
-    return undefined;
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
   }
+
+  async function handle(req: Req, res: Res): Promise<void> {
+    const route = routeOf(pathOf(req));
+    const err =
+      route === 'mcp'
+        ? rpcError
+        : (r: Res, s: number, m: string, h?: Record<string, string>) =>
+            httpError(r, s, s === 401 ? 'unauthorized' : s === 403 ? 'forbidden' : 'error', m, h);
+
+    // 1–2. Host and Origin, on every path.
+    const host = req.headers.host;
+    if (typeof host !== 'string' || !hostAllowed(host)) {
+      refuse(req, 'foreign_host', typeof host === 'string' ? `Host: ${host}` : 'no Host header');
+      return err(res, 403, 'Invalid Host header');
+    }
+    const origin = req.headers.origin;
+    if (typeof origin === 'string' && !originAllowed(origin)) {
+      refuse(req, 'foreign_origin', `Origin: ${origin}`);
+      return err(res, 403, 'Invalid Origin');
+    }
+
+    // 3. Route and method.
+    if (route === undefined) return httpError(res, 404, 'not_found', 'Not found: the MCP endpoint is /mcp');
+    if (route === 'healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return httpError(res, 405, 'method_not_allowed', 'Method not allowed', { allow: 'GET, HEAD' });
+      }
+      return sendJson(res, 200, { ok: true, sandbox: opts.sandbox === true, sessions: sessions.size });
+    }
+    if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
+      return rpcError(res, 405, 'Method not allowed', { allow: 'POST, GET, DELETE' });
+    }
+
+    // 4. The agent, before any body is read.
+    let agent: string;
+    if (!policy.requiresTokens()) {
+      agent = policy.defaultAgent();
+    } else {
+      const token = bearer(req);
+      const found = token !== undefined ? policy.agentForToken(token) : undefined;
+      if (found === undefined) {
+        refuse(req, token === undefined ? 'missing_token' : 'wrong_token');
+        return rpcError(res, 401, token === undefined ? 'Missing bearer token' : 'Unknown bearer token', {
+          'www-authenticate': 'Bearer realm="keap-mcp"',
+        });
+      }
+      agent = found;
+    }
+
+    // 5. The MCP request.
+    await handleMcp(req, res, agent);
+  }
+
+  const httpServer = createHttpServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      logger.error({ err: e instanceof Error ? e.message : String(e) }, 'HTTP request failed');
+      rpcError(res, 500, 'Internal server error', {}, -32603);
+    });
+  });
+  // Malformed HTTP: a bare JSON 400 instead of Node's default.
+  httpServer.on('clientError', (_e, socket) => {
+    if (!socket.writable) return;
+    const text = JSON.stringify({ error: 'bad_request', message: 'Malformed HTTP request' });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    );
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -197,6 +405,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   return {
     url: `http://${hostForUrl}:${port}/mcp`,
     port,
+    allowedHosts: allowed,
     async close() {
       for (const s of sessions.values()) {
         await s.transport.close().catch(() => undefined);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAuditCli } from '../../src/safety/audit-cli.js';
+import { pairCalls, runAuditCli } from '../../src/safety/audit-cli.js';
 import { openStateDb } from '../../src/state/db.js';
 import { connect, data, type Env, startEnv, text } from './harness.js';
 import { sha, tmpDir } from './helpers.js';
@@ -24,10 +24,13 @@ afterAll(async () => {
 });
 
 function readLog(file: string): Record<string, any>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, any>);
+  // One row per call: a write-ahead intent and its outcome (same call_id) are merged, as `keap-mcp audit` shows them.
+  return pairCalls(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  ) as Record<string, any>[];
 }
 
 describe('audit log', () => {
@@ -118,7 +121,7 @@ describe('audit log', () => {
     });
     expect(records[1]).toMatchObject({ tool: 'create_contact', status: 201, method: 'POST', attempts: 1 });
     expect(records[1]!.budget, 'Keap throttle/quota from the x-keap headers').toBeTypeOf('object');
-    expect(records[1]!.args.email_addresses[0].email).toMatch(/^sha256:[0-9a-f]{12}$/);
+    expect(records[1]!.args.email_addresses[0].email).toMatch(/^hmac:[0-9a-f]{16}$/);
     expect(records[6]!.args.contact_id).toBe(ids[1]);
     expect(records[7]).toMatchObject({
       decision: 'confirmed',

@@ -34,8 +34,8 @@ const PERSONAL = {
   contact_id: '7',
   tag_ids: ['3', '4'],
   owner_id: 12,
-  id: 'abc',
-  key: 'hook-key-1',
+  id: '42',
+  key: '17',
   page_size: 25,
   page_token: 'eyJwIjoyfQ',
   opt_in_reason: 'Customer asked',
@@ -56,8 +56,8 @@ describe('redaction', () => {
     expect(r.contact_id).toBe('7');
     expect(r.tag_ids).toEqual(['3', '4']);
     expect(r.owner_id).toBe(12);
-    expect(r.id).toBe('abc');
-    expect(r.key).toBe('hook-key-1');
+    expect(r.id).toBe('42');
+    expect(r.key).toBe('17');
     expect(r.page_size).toBe(25);
     expect(r.page_token).toBe('eyJwIjoyfQ');
     expect(r.active).toBe(true);
@@ -66,7 +66,7 @@ describe('redaction', () => {
     expect(r.order_by).toBe('date_created desc');
     expect(r.email_addresses[0]).toEqual({ email: hashValue('ann.lee@example.com'), field: 'EMAIL1' });
     expect(r.phone_numbers[0]).toEqual({ number: hashValue('+1 555-0100'), field: 'PHONE1', type: 'MOBILE' });
-    expect(r.given_name).toMatch(/^sha256:[0-9a-f]{12}$/);
+    expect(r.given_name).toMatch(/^hmac:[0-9a-f]{16}$/);
     expect(r.family_name).toBe(hashValue('Lee'));
     expect(r.addresses[0].line1).toBe(hashValue('1 Main St'));
     expect(r.addresses[0].country_code).toBe('USA');
@@ -119,7 +119,8 @@ describe('audit log file', () => {
       expect(text).not.toContain(raw);
     }
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(() => log.write(rec())).toThrow(/closed/);
+    // write() never throws to its caller, not even on a closed log (the failure is logged)
+    expect(() => log.write(rec())).not.toThrow();
   });
 });
 
