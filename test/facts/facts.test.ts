@@ -113,14 +113,30 @@ describe('operation facts', () => {
 
   it('finds the operation of every catalog tool', () => {
     for (const t of ALL_TOOLS) {
+      const pathParams = [...t.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+      // A template whose path parameter is an enum (list_custom_fields' `/v2/{model}/model`) stands for one
+      // documented operation per value; every value must find its operation, with no path parameter left.
+      const enumParam = pathParams.find((p) => (t.input[p] as any)?._zod?.def?.type === 'enum');
+      if (enumParam) {
+        const values = Object.values((t.input[enumParam] as any)._zod.def.entries) as string[];
+        expect(values.length, t.name).toBeGreaterThan(0);
+        for (const v of values) {
+          const filled = t.path.replace(`{${enumParam}}`, v);
+          const o = findOperation(t.method, filled);
+          expect(o, `${t.name}: ${t.method} ${filled}`).toBeDefined();
+          expect(o!.params.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(
+            pathParams.filter((p) => p !== enumParam),
+          );
+        }
+        continue;
+      }
       const o = findOperation(t.method, t.path);
       expect(o, `${t.name}: ${t.method} ${t.path}`).toBeDefined();
-      const pathParams = [...t.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
       const documented = o!.params
         .filter((p) => p.in === 'path')
         .map((p) => p.name)
         .sort();
-      expect(documented, t.name).toEqual(pathParams);
+      expect(documented, t.name).toEqual([...pathParams].sort());
     }
   });
 
