@@ -29,7 +29,7 @@ export interface ClientLimits {
   readonly spikePerSecond: number;
   readonly perMinute: number;
   readonly perDay: number;
-  /** Added to the 1 s and 60 s windows (default 70 ms: absorbs event-loop and network jitter between our send and Keap's count). */
+  /** Added to the 1 s and 60 s windows (default 100 ms: absorbs event-loop and network jitter between our send and Keap's count). */
   readonly windowMarginMs: number;
   /** Minimum gap between two sends (default: half the even spacing of the per-second limit). */
   readonly minGapMs: number | undefined;
@@ -44,7 +44,7 @@ export function defaultLimits(kind: CredentialKindForLimits): ClientLimits {
         spikePerSecond: 25,
         perMinute: 240,
         perDay: 30_000,
-        windowMarginMs: 70,
+        windowMarginMs: 100,
         minGapMs: undefined,
       }
     : {
@@ -52,7 +52,7 @@ export function defaultLimits(kind: CredentialKindForLimits): ClientLimits {
         spikePerSecond: 25,
         perMinute: 1_500,
         perDay: 150_000,
-        windowMarginMs: 70,
+        windowMarginMs: 100,
         minGapMs: undefined,
       };
 }

@@ -55,7 +55,7 @@ async function settle(
 }
 
 describe('rate limits (PAT 10/s)', () => {
-  it('150 calls at once: all succeed, 0 × 429, elapsed within 10% of the 10/s minimum', async () => {
+  it('150 calls at once: all succeed, 0 × 429, never faster than the 10/s limit allows', async () => {
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     const c = client(KEYS[0] as string);
     const started = Date.now();
@@ -72,8 +72,9 @@ describe('rate limits (PAT 10/s)', () => {
     expect(n.total).toBe(150);
     expect(n.totals.rateLimited).toBe(0);
     expect(ok.every((r) => r.attempts === 1)).toBe(true);
+    // Never faster than the limit allows. How close to the minimum it gets is a benchmark (npm run bench §4),
+    // not an assertion: on a loaded machine the same pacing takes longer.
     expect(elapsed).toBeGreaterThanOrEqual(14_000);
-    expect(elapsed).toBeLessThanOrEqual(16_500);
   }, 60_000);
 
   it('a small wait bound: calls beyond it fail fast with the retry-after message and never reach the sandbox', async () => {

@@ -394,24 +394,58 @@ describe('update_contact: custom_fields, birth_date and nested opt_in_reason are
     }
   });
 
-  it('against the sandbox: the request carries update_mask=birth_date,custom_fields', async () => {
+  it('against the sandbox: update_mask=birth_date,custom_fields changes exactly those (get_contact shows them)', async () => {
+    const model = await call('list_custom_fields', { model: 'contacts' });
+    expect(model.isError, text(model)).toBeFalsy();
+    const defs = (data(model).custom_fields ?? []) as Data[];
+    const textField = defs.find((d) => d.field_type === 'TEXT');
+    expect(textField, JSON.stringify(defs)).toBeDefined();
     const created = await call('create_contact', {
       given_name: 'Mask',
+      family_name: 'Keep',
       email_addresses: [{ email: 'mask@example.com', field: 'EMAIL1' }],
     });
     expect(created.isError, text(created)).toBeFalsy();
     const id = String(data(created).id);
+    const fields = 'given_name,family_name,birth_date,custom_fields,email_addresses';
+    const before = data(await call('get_contact', { contact_id: id, fields }));
     const res = await call('update_contact', {
       contact_id: id,
       birth_date: '1990-05-01',
-      custom_fields: [{ id: '1', content: 'x' }],
+      custom_fields: [{ id: String(textField!.id), content: 'Teal' }],
     });
-    const ex = proxy.requests.at(-1);
-    expect(ex?.method).toBe('PATCH');
+    expect(res.isError, text(res)).toBeFalsy();
+    const ex = proxy.requests.findLast((r) => r.method === 'PATCH');
     expect(ex?.query.get('update_mask')?.split(',').sort()).toEqual(['birth_date', 'custom_fields']);
-    expect(ex?.body).toMatchObject({ birth_date: '1990-05-01', custom_fields: [{ id: '1', content: 'x' }] });
-    // Depends on the sandbox accepting custom fields (sandbox branch): a 400 here is the sandbox's answer.
-    if (!res.isError) expect(data(res).birth_date).toBe('1990-05-01');
+    expect(ex?.body).toEqual({
+      birth_date: '1990-05-01',
+      custom_fields: [{ id: String(textField!.id), content: 'Teal' }],
+    });
+    const after = data(await call('get_contact', { contact_id: id, fields }));
+    expect(after.birth_date).toBe('1990-05-01');
+    expect(after.custom_fields).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: textField!.id, content: 'Teal' })]),
+    );
+    // Nothing else changed.
+    expect(after.given_name).toBe(before.given_name);
+    expect(after.family_name).toBe(before.family_name);
+    expect(after.email_addresses).toEqual(before.email_addresses);
+  });
+
+  it('a custom field value of the wrong type for the field is an input error (0 requests)', async () => {
+    const model = await call('list_custom_fields', { model: 'contacts' });
+    const defs = (data(model).custom_fields ?? []) as Data[];
+    const numeric = defs.find((d) => d.field_type === 'WHOLE_NUMBER');
+    expect(numeric, JSON.stringify(defs)).toBeDefined();
+    proxy.clear();
+    const bad = await call('update_contact', {
+      contact_id: '1',
+      custom_fields: [{ id: String(numeric!.id), content: 'twelve' }],
+    });
+    expect(bad.isError).toBe(true);
+    expect(data(bad).error.category).toBe('input');
+    expect(data(bad).error.message).toContain('custom_fields[0].content');
+    expect(proxy.requests).toHaveLength(0);
   });
 });
 
@@ -657,8 +691,7 @@ describe('custom field contents are checked once the model was read', () => {
     });
     expect(before.isError, text(before)).toBeFalsy();
     const model = await th.call('list_custom_fields', { model: 'contacts' });
-    // Depends on the sandbox serving GET /v2/contacts/model (sandbox branch).
-    if (model.isError) return;
+    expect(model.isError, text(model)).toBeFalsy();
     const defs = (data(model).custom_fields ?? []) as Data[];
     expect(defs.length).toBeGreaterThan(0);
     proxy.clear();
@@ -669,6 +702,7 @@ describe('custom field contents are checked once the model was read', () => {
     });
     expect(data(unknown).error.message).toContain('custom_fields[0].id');
     const numeric = defs.find((d) => ['WHOLE_NUMBER', 'DECIMAL_NUMBER', 'CURRENCY'].includes(d.field_type));
+    expect(numeric).toBeDefined();
     if (numeric) {
       const bad = await th.call('update_contact', {
         contact_id: '1',
@@ -678,6 +712,7 @@ describe('custom field contents are checked once the model was read', () => {
       expect(data(bad).error.message).toContain('custom_fields[0].content');
     }
     const choice = defs.find((d) => ['DROPDOWN', 'RADIO'].includes(d.field_type) && d.options?.length);
+    expect(choice).toBeDefined();
     if (choice) {
       const bad = await th.call('update_contact', {
         contact_id: '1',
