@@ -231,7 +231,7 @@ export class CredentialLimiter {
     if (est > bound) throw rateLimitedError(est / 1000, 0, this.lastBudget);
     // Reporting: the expected slot time and why, refreshed by the lane job when it learns more.
     let expectedAt = start + est;
-    let why: RateWaitReason = ahead > 0 ? 'queue' : this.reasonNow(start);
+    let why: RateWaitReason = ahead > 0 || !onWait ? 'queue' : this.reasonNow(start);
     let ticker: ReturnType<typeof setInterval> | undefined;
     const report = (): void => {
       try {
