@@ -67,3 +67,26 @@ export function parseCommand(argv: readonly string[]): Command {
   }
   return { kind: 'serve', flags: { http: v.http === true, sandbox: v.sandbox === true, values } };
 }
+
+/** A listen failure in words, with the setting that fixes it; undefined for other errors. */
+export function listenFailure(err: unknown): string | undefined {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    code?: unknown;
+    syscall?: unknown;
+    address?: unknown;
+    hostname?: unknown;
+    port?: unknown;
+  };
+  const { code } = e;
+  if (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo') return undefined;
+  const host =
+    typeof e.address === 'string' ? e.address : typeof e.hostname === 'string' ? e.hostname : 'the address';
+  const port = typeof e.port === 'number' ? String(e.port) : 'the port';
+  if (code === 'EADDRINUSE')
+    return `keap-mcp: port ${port} on ${host} is already in use (another keap-mcp or another program listens there).\n  Choose another port with --port <n> or KEAP_MCP_HTTP_PORT=<n> (e.g. \`npm start -- --port 3001\`), or --port 0 for any free port.`;
+  if (code === 'EACCES')
+    return `keap-mcp: no permission to listen on port ${port} (ports below 1024 need privileges). Choose another port with --port <n> or KEAP_MCP_HTTP_PORT.`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `keap-mcp: cannot listen on ${host}: not an address of this machine. Choose another with --host or KEAP_MCP_HTTP_HOST (default 127.0.0.1).`;
+  return undefined;
+}

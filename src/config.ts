@@ -30,7 +30,12 @@ export const SETTINGS = [
   setting('KEAP_MCP_LOG_LEVEL', '--log-level', 'info', 'Log level on stderr'),
   setting('KEAP_POLICY', '--policy', '', 'Policy file (agents, grants, confirmations)'),
   setting('KEAP_AGENT', '--agent', '', 'Agent for stdio (default: the policy default agent)'),
-  setting('KEAP_AUDIT_LOG', '--audit-log', '', 'Audit log file (JSON lines)'),
+  setting(
+    'KEAP_AUDIT_LOG',
+    '--audit-log',
+    '',
+    'Audit log file (JSON lines; default <state dir>/audit.jsonl)',
+  ),
   setting('KEAP_READ_ONLY', '--read-only', 'false', 'Cap every agent at read access'),
   setting(
     'KEAP_MAX_WAIT_MS',
@@ -136,10 +141,13 @@ export interface Config {
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly oauth: OAuthConfig | undefined;
+  /** Credential settings that hold a placeholder or blank value (see assertUsableCredentials). */
+  readonly credentialProblems: readonly CredentialProblem[];
   readonly stateDir: string;
   readonly logLevel: string;
   readonly policyFile: string | undefined;
   readonly agent: string | undefined;
+  /** KEAP_AUDIT_LOG; default `<state dir>/audit.jsonl` (what `keap-mcp audit` reads too). */
   readonly auditLog: string | undefined;
   readonly readOnly: boolean;
   readonly maxWaitMs: number;
@@ -160,6 +168,72 @@ export interface ServeFlags {
   readonly http?: boolean;
   readonly sandbox?: boolean;
   readonly values?: Partial<Record<SettingName, string>>;
+}
+
+/** A credential setting whose value cannot be a real credential. */
+export interface CredentialProblem {
+  readonly setting: 'KEAP_API_KEY' | 'KEAP_OAUTH_CLIENT_ID' | 'KEAP_OAUTH_CLIENT_SECRET';
+  /** What is wrong, e.g. 'is a placeholder ("your_…")' (never the value itself). */
+  readonly problem: string;
+}
+
+/**
+ * Why `value` looks like a placeholder copied from an example instead of a credential, or undefined.
+ * Real Keap keys and OAuth values never start with `your_`, `<`, `xxx`, nor contain `...` or `changeme`.
+ */
+export function placeholderProblem(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'is set but empty';
+  if (/^<.*>$/s.test(v)) return 'is a placeholder (<…>)';
+  if (/^your[_-]/i.test(v)) return `is a placeholder ("${v.slice(0, 5)}…")`;
+  if (/change[_-]?me/i.test(v)) return 'is a placeholder ("changeme")';
+  if (/^(replace[_-]?me|placeholder|todo|none|null|undefined)$/i.test(v)) return 'is a placeholder';
+  if (/^x{3,}/i.test(v)) return 'is a placeholder ("xxx…")';
+  if (v.includes('...') || v.includes('…')) return 'is a placeholder (contains "...")';
+  return undefined;
+}
+
+const CREDENTIAL_FIX: Record<CredentialProblem['setting'], string> = {
+  KEAP_API_KEY:
+    'Create a personal access token in Keap (Settings → API Settings → Add Key; Keap Classic: profile menu → API Settings) and set KEAP_API_KEY to it, or try the built-in sandbox with `keap-mcp --sandbox` (nothing real happens).',
+  KEAP_OAUTH_CLIENT_ID:
+    "Set KEAP_OAUTH_CLIENT_ID and KEAP_OAUTH_CLIENT_SECRET to your Keap developer app's client id and secret (keys.developer.keap.com), then run `keap-mcp auth login`; or use KEAP_API_KEY, or `keap-mcp --sandbox`.",
+  KEAP_OAUTH_CLIENT_SECRET:
+    "Set KEAP_OAUTH_CLIENT_ID and KEAP_OAUTH_CLIENT_SECRET to your Keap developer app's client id and secret (keys.developer.keap.com), then run `keap-mcp auth login`; or use KEAP_API_KEY, or `keap-mcp --sandbox`.",
+};
+
+/**
+ * Refuses to start against Keap with placeholder or blank credentials (the sandbox needs none). `only` limits the
+ * check to some settings (e.g. the OAuth pair for `auth login`). Throws ConfigError naming the setting and the fix.
+ */
+export function assertUsableCredentials(
+  config: Pick<Config, 'credentialProblems'>,
+  only?: readonly CredentialProblem['setting'][],
+): void {
+  const problems = config.credentialProblems.filter((p) => only === undefined || only.includes(p.setting));
+  if (problems.length === 0) return;
+  const fixes = [...new Set(problems.map((p) => CREDENTIAL_FIX[p.setting]))];
+  throw new ConfigError(
+    `Invalid configuration:\n  ${problems.map((p) => `${p.setting}: ${p.problem}, not a Keap credential`).join('\n  ')}\n  ${fixes.join('\n  ')}`,
+  );
+}
+
+function credentialProblemsOf(
+  raw: Readonly<Record<string, string>>,
+  explicit: (name: string) => boolean,
+  oauthSet: boolean,
+): CredentialProblem[] {
+  const out: CredentialProblem[] = [];
+  for (const setting of ['KEAP_API_KEY', 'KEAP_OAUTH_CLIENT_ID', 'KEAP_OAUTH_CLIENT_SECRET'] as const) {
+    const value = raw[setting] ?? '';
+    if (!explicit(setting)) continue;
+    const problem = placeholderProblem(value);
+    if (problem === undefined) continue;
+    // A blank KEAP_API_KEY next to a configured OAuth client is just "not used".
+    if (value.trim() === '' && (setting !== 'KEAP_API_KEY' || oauthSet)) continue;
+    out.push({ setting, problem });
+  }
+  return out;
 }
 
 function expandHome(p: string): string {
@@ -185,6 +259,12 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
       'Invalid configuration:\n  KEAP_OAUTH_CLIENT_ID and KEAP_OAUTH_CLIENT_SECRET must be set together',
     );
   }
+  const credentialProblems = credentialProblemsOf(
+    raw,
+    (name) => flags.values?.[name as SettingName] !== undefined || env[name] !== undefined,
+    c.KEAP_OAUTH_CLIENT_ID !== undefined,
+  );
+  const stateDir = expandHome(c.KEAP_MCP_STATE_DIR);
   const oauth =
     c.KEAP_OAUTH_CLIENT_ID !== undefined && c.KEAP_OAUTH_CLIENT_SECRET !== undefined
       ? {
@@ -200,16 +280,22 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     baseUrl: c.KEAP_API_BASE_URL,
     apiKey: c.KEAP_API_KEY,
     oauth,
-    stateDir: expandHome(c.KEAP_MCP_STATE_DIR),
+    credentialProblems: Object.freeze(credentialProblems),
+    stateDir,
     logLevel: c.KEAP_MCP_LOG_LEVEL,
     policyFile: c.KEAP_POLICY,
     agent: c.KEAP_AGENT,
-    auditLog: c.KEAP_AUDIT_LOG,
+    auditLog: c.KEAP_AUDIT_LOG !== undefined ? expandHome(c.KEAP_AUDIT_LOG) : defaultAuditLog(stateDir),
     readOnly: c.KEAP_READ_ONLY,
     maxWaitMs: c.KEAP_MAX_WAIT_MS,
     http: Object.freeze({ host: c.KEAP_MCP_HTTP_HOST, port: c.KEAP_MCP_HTTP_PORT }),
     allowedHosts: Object.freeze([...c.KEAP_MCP_ALLOWED_HOSTS]),
   });
+}
+
+/** Where the server writes its audit log and `keap-mcp audit` reads it when KEAP_AUDIT_LOG is unset. */
+export function defaultAuditLog(stateDir: string): string {
+  return join(stateDir, 'audit.jsonl');
 }
 
 /** The process environment (the only read of process.env in the project). */

@@ -34,6 +34,7 @@ const LABELS: Record<ErrorCategory, string> = {
   outcome_unknown: 'Outcome unknown',
   policy: 'Not allowed by server policy',
   confirmation: 'Confirmation failed',
+  cancelled: 'Cancelled',
 };
 
 /** An error raised by the machinery itself (input checks, policy, confirmation, idempotency). */
@@ -144,8 +145,12 @@ function fromKeapError(
         // The client's own sentence names the credential that failed and how to fix it (never a secret);
         // it already quotes Keap's sanitized text.
         message: clean(err.message, MAX_MESSAGE),
-        next_step:
-          'Stop and tell the user: the operator must fix KEAP_API_KEY or run `keap-mcp auth login`; retrying will not help',
+        // The client's message names the credential kind; the next step repeats only the fix that applies.
+        next_step: /auth login|OAuth/.test(err.message)
+          ? 'Stop and tell the user: the operator must run `keap-mcp auth login` (Keap OAuth); retrying will not help'
+          : /KEAP_API_KEY/.test(err.message)
+            ? 'Stop and tell the user: the operator must fix KEAP_API_KEY; retrying will not help'
+            : 'Stop and tell the user: the operator must fix KEAP_API_KEY or run `keap-mcp auth login`; retrying will not help',
         retryable: false,
         ...status,
       };
@@ -178,20 +183,33 @@ function fromKeapError(
     case 'unavailable':
       return {
         category: 'unavailable',
-        message: `Keap did not answer successfully${err.status ? ` (HTTP ${err.status})` : ''}.${up}`,
-        next_step: isWrite
-          ? `The change may or may not have been applied; check with ${checkWith ?? 'a read tool'} before retrying`
-          : 'Retry in a minute',
-        retryable: !isWrite,
+        // The cause in plain words (DNS, refused, TLS, timeout, reset) when it was a network failure.
+        message: `Keap did not answer successfully${err.status ? ` (HTTP ${err.status})` : ''}${err.reason ? `: ${err.reason}` : ''}.${up}`,
+        next_step:
+          isWrite && !err.notSent
+            ? `The change may or may not have been applied; check with ${checkWith ?? 'a read tool'} before retrying`
+            : isWrite
+              ? 'Nothing reached Keap; fix the cause if it is on this side (network, DNS, base URL), then retry'
+              : 'Retry in a minute',
+        retryable: !isWrite || err.notSent,
         ...status,
       };
     case 'outcome_unknown':
       return {
         category: 'outcome_unknown',
-        message: `The outcome of ${name} is unknown: the request may have reached Keap.${up}`,
+        message: `The outcome of ${name} is unknown: the request may have reached Keap${err.reason ? ` (${err.reason})` : ''}.${up}`,
         next_step: `Check with ${checkWith ?? 'a read tool'} before retrying`,
         retryable: false,
         ...status,
+      };
+    case 'cancelled':
+      return {
+        category: 'cancelled',
+        message: err.notSent
+          ? `${name} was cancelled before anything was sent to Keap`
+          : `${name} was cancelled while waiting for Keap's answer`,
+        next_step: 'Nothing to do unless the user still wants it; then call again',
+        retryable: true,
       };
     default:
       return {

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { ALL_TOOLS } from '../tools/index.js';
 import { runAuthCli } from './auth/cli.js';
 import { openTokenStore } from './auth/token-store.js';
-import { parseCommand, USAGE, UsageError } from './cli.js';
+import { listenFailure, parseCommand, USAGE, UsageError } from './cli.js';
 import {
+  assertUsableCredentials,
   type Config,
   ConfigError,
   hasCredentials,
@@ -16,7 +17,7 @@ import {
   MISSING_CREDENTIALS_MESSAGE,
   processEnv,
 } from './config.js';
-import { createKeapClient, type KeapCredential } from './keap/client.js';
+import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
 import { createLogger } from './logger.js';
 import { createSafety, runAuditCli } from './safety/index.js';
 import { runSandboxCli, startSandbox } from './sandbox/server.js';
@@ -39,6 +40,16 @@ function configOrExit(flags: Parameters<typeof loadConfig>[0]): Config {
   }
 }
 
+/** Placeholder or blank credentials end the process with the setting named and the fix (exit 2). */
+function credentialsOrExit(config: Config, only?: Parameters<typeof assertUsableCredentials>[1]): void {
+  try {
+    assertUsableCredentials(config, only);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`keap-mcp: ${err.message}`, 2);
+    throw err;
+  }
+}
+
 function connectHelp(url: string, sandbox: boolean): string {
   const snippet = JSON.stringify({ mcpServers: { keap: { type: 'http', url } } });
   return [
@@ -52,6 +63,7 @@ function connectHelp(url: string, sandbox: boolean): string {
 
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
+  if (!config.sandbox) credentialsOrExit(config);
   if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
 
   const db = openStateDb(config.sandbox ? undefined : config.stateDir);
@@ -84,6 +96,9 @@ async function serve(config: Config): Promise<void> {
       tokenUrl: config.oauth.tokenUrl,
       tokens: openTokenStore(db),
     };
+    // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
+    if (credential.tokens.load() === undefined)
+      process.stderr.write(`keap-mcp: warning: ${NOT_LOGGED_IN_MESSAGE}\n`);
   } else {
     fail(MISSING_CREDENTIALS_MESSAGE, 1);
   }
@@ -163,6 +178,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'auth': {
       const config = configOrExit({});
+      if (cmd.argv[0] === 'login')
+        credentialsOrExit(config, ['KEAP_OAUTH_CLIENT_ID', 'KEAP_OAUTH_CLIENT_SECRET']);
       process.exitCode = await runAuthCli([...cmd.argv], { config, logger: createLogger(config.logLevel) });
       return;
     }
@@ -173,5 +190,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // The HTTP listen (src/transports/http.ts) rejects with Node's own error: say which setting fixes it.
+  const why = listenFailure(err);
+  if (why !== undefined) fail(why, 1);
   fail(`keap-mcp: ${err instanceof Error ? err.message : String(err)}`, 1);
 });

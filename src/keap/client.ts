@@ -16,12 +16,14 @@ import {
   classifyNetworkError,
   DEFAULT_RETRY_POLICY,
   decideRetry,
+  describeNetworkError,
   type RetryPolicy,
 } from './retry.js';
 import {
   type KeapBudget,
   type KeapClientApi,
   KeapError,
+  type KeapEvent,
   type KeapRequest,
   type KeapResponse,
   type QueryValue,
@@ -179,8 +181,36 @@ function credentialKey(baseUrl: string, c: KeapCredential): string {
   return `${new URL(baseUrl).origin}|${id}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Thrown inside the client when the caller's signal fires during a wait; mapped to a KeapError. */
+class Aborted extends Error {}
+
+/** Resolves with `p`, or rejects with Aborted as soon as `signal` fires (`p` itself keeps running). */
+function orAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** A sleep that ends early (rejecting with Aborted) when `signal` fires. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const p = new Promise<void>((r) => {
+    timer = setTimeout(r, ms);
+  });
+  return orAbort(p, signal).finally(() => clearTimeout(timer));
 }
 
 function authError(message: string): KeapError {
@@ -188,6 +218,24 @@ function authError(message: string): KeapError {
 }
 
 export const LOGIN_HINT = 'Run `keap-mcp auth login` to authorise again.';
+
+/** OAuth is configured but `keap-mcp auth login` never ran (or logout / invalid_grant removed the pair). */
+export const NOT_LOGGED_IN_MESSAGE =
+  'Keap OAuth is configured (KEAP_OAUTH_CLIENT_ID / KEAP_OAUTH_CLIENT_SECRET) but no tokens are stored: nobody has logged in yet. Run `keap-mcp auth login` once, with the same KEAP_OAUTH_CLIENT_ID, KEAP_OAUTH_CLIENT_SECRET and KEAP_MCP_STATE_DIR as the server, then try again.';
+
+/** The call was cancelled by its caller (KeapRequest.signal). */
+function cancelledError(notSent: boolean, attempts: number): KeapError {
+  return new KeapError({
+    category: 'cancelled',
+    message: notSent
+      ? 'the call was cancelled before it was sent; nothing reached Keap'
+      : 'the call was cancelled while waiting for Keap to answer',
+    reason: 'cancelled by the caller',
+    retryable: false,
+    attempts,
+    notSent,
+  });
+}
 
 export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   const log = opts.logger.child({ component: 'keap-client' });
@@ -240,7 +288,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     const c = cred;
     const flight = (async (): Promise<StoredTokens> => {
       const cur = c.tokens.load();
-      if (!cur) throw authError(`No Keap OAuth tokens are stored. ${LOGIN_HINT}`);
+      if (!cur) throw authError(NOT_LOGGED_IN_MESSAGE);
       // Another client (or process) already rotated the pair: use it.
       if (cur.accessToken !== staleAccess && isFresh(cur, Date.now())) return cur;
       const started = Date.now();
@@ -304,15 +352,34 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     return flight;
   }
 
-  async function authHeaders(): Promise<{ headers: Record<string, string>; accessToken?: string }> {
+  /** Waits for a refresh on behalf of one call: reports it, stops waiting (not the refresh) on cancel. */
+  async function refreshFor(
+    flight: Promise<StoredTokens>,
+    req: KeapRequest,
+    emit: (e: KeapEvent) => void,
+  ): Promise<StoredTokens> {
+    try {
+      const t = await orAbort(flight, req.signal);
+      emit({ kind: 'token_refresh', outcome: 'refreshed' });
+      return t;
+    } catch (e) {
+      if (!(e instanceof Aborted)) emit({ kind: 'token_refresh', outcome: 'failed' });
+      throw e;
+    }
+  }
+
+  async function authHeaders(
+    req: KeapRequest,
+    emit: (e: KeapEvent) => void,
+  ): Promise<{ headers: Record<string, string>; accessToken?: string }> {
     if (cred.kind === 'pat') return { headers: { 'x-keap-api-key': cred.apiKey } };
     if (sh.refreshFlight) {
-      const t = await sh.refreshFlight;
+      const t = await refreshFor(sh.refreshFlight, req, emit);
       return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
     }
     let t = cred.tokens.load();
-    if (!t) throw authError(`No Keap OAuth tokens are stored. ${LOGIN_HINT}`);
-    if (!isFresh(t, Date.now())) t = await refresh(t.accessToken);
+    if (!t) throw authError(NOT_LOGGED_IN_MESSAGE);
+    if (!isFresh(t, Date.now())) t = await refreshFor(refresh(t.accessToken), req, emit);
     return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
   }
 
@@ -324,7 +391,12 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     malformed: boolean;
   }
 
-  async function send(req: KeapRequest, auth: Record<string, string>, signal: AbortSignal): Promise<Sent> {
+  async function send(
+    req: KeapRequest,
+    auth: Record<string, string>,
+    signal: AbortSignal,
+    onSent: () => void,
+  ): Promise<Sent> {
     const url = `${base.origin}${basePath}${req.path}${buildQuery(req.query)}`;
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -337,6 +409,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       body = JSON.stringify(req.body);
       headers['content-type'] = 'application/json';
     }
+    onSent();
     const res = await undiciRequest(url, {
       dispatcher: agent,
       method: req.method,
@@ -358,20 +431,32 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     return { status: res.statusCode, headers: res.headers, body: parsed, malformed };
   }
 
-  /** A send slot; nothing has been sent when this throws, so a cancellation here is never "outcome unknown". */
-  async function acquireSlot(req: KeapRequest, deadline: number, attempts: number): Promise<void> {
+  /** A send slot; this attempt has not been sent when this throws, so a cancellation here is never "outcome
+   * unknown" (`notSent` tells whether an earlier attempt may have been applied). */
+  async function acquireSlot(
+    req: KeapRequest,
+    deadline: number,
+    attempts: number,
+    notSent: boolean,
+    emit: (e: KeapEvent) => void,
+  ): Promise<void> {
     try {
-      await sh.limiter.acquire(req.priority, req.signal, Math.max(0, deadline - Date.now()));
+      await sh.limiter.acquire(
+        req.priority,
+        req.signal,
+        Math.max(0, deadline - Date.now()),
+        // No listener, no timers: the hot path stays as it was.
+        req.onEvent ? (waitMs, reason) => emit({ kind: 'rate_wait', waitMs, reason }) : undefined,
+      );
     } catch (e) {
       if (e instanceof KeapError) throw e;
+      if (req.signal?.aborted) throw cancelledError(notSent, attempts);
       throw new KeapError({
         category: 'unavailable',
-        message: req.signal?.aborted
-          ? 'the request was cancelled while waiting for a rate-limit slot; nothing was sent to Keap'
-          : 'the Keap client is shutting down; nothing was sent to Keap',
+        message: 'the Keap client is shutting down; nothing was sent to Keap',
         retryable: false,
         attempts,
-        notSent: attempts === 0,
+        notSent,
       });
     }
   }
@@ -395,16 +480,32 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     const requestId = randomUUID();
     const started = Date.now();
     const deadline = started + policy.totalTimeoutMs;
+    const emit = (e: KeapEvent): void => {
+      if (!req.onEvent) return;
+      try {
+        req.onEvent(e);
+      } catch {
+        // a listener never breaks the call
+      }
+    };
     let attempt = 0;
     let refreshed = false;
-    /** Some attempt may have reached Keap (anything but a refused connect). */
-    let everSent = false;
+    /** Some attempt may have been applied by Keap: any answer but 429/401 (refused before processing), or a
+     * failure after the request may have left (timeout, reset). A refused connect or DNS failure is not. */
+    let mayBeApplied = false;
     let budget: KeapBudget = sh.limiter.budget();
+    if (req.signal?.aborted) throw cancelledError(true, 0);
     for (;;) {
       // Token first (it may wait for a refresh), then the rate-limit slot, then send at once: the slot time must
       // be the send time or the per-second accounting drifts.
-      const auth = await authHeaders();
-      await acquireSlot(req, deadline, attempt);
+      let auth: Awaited<ReturnType<typeof authHeaders>>;
+      try {
+        auth = await authHeaders(req, emit);
+      } catch (e) {
+        if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
+        throw e;
+      }
+      await acquireSlot(req, deadline, attempt, !mayBeApplied, emit);
       attempt += 1;
       const attemptStart = Date.now();
       const remaining = Math.max(1, deadline - attemptStart);
@@ -412,9 +513,12 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
       let outcome: AttemptOutcome;
       let res: Sent | undefined;
+      /** The cause of a network failure in plain words (no secrets, no URL). */
+      let cause: string | undefined;
+      const thisAttempt = attempt;
       try {
-        res = await send(req, auth.headers, signal);
-        everSent = true;
+        res = await send(req, auth.headers, signal, () => emit({ kind: 'sent', attempt: thisAttempt }));
+        if (res.status !== 429 && res.status !== 401) mayBeApplied = true;
         budget = parseBudget(res.headers);
         sh.limiter.observe(budget);
         outcome = res.malformed
@@ -435,17 +539,23 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         );
       } catch (e) {
         if (req.signal?.aborted) {
+          log.debug(
+            { requestId, method: req.method, path: req.path, attempt },
+            'keap call cancelled in flight',
+          );
+          // Sent: a read simply stops; a write may have been applied (whatever its idempotency).
+          if (req.priority === 'read') throw cancelledError(false, attempt);
           throw new KeapError({
-            category: req.idempotent ? 'unavailable' : 'outcome_unknown',
-            message: req.idempotent
-              ? 'the request was cancelled'
-              : `the request was cancelled in flight. ${OUTCOME_UNKNOWN_MESSAGE}`,
+            category: 'outcome_unknown',
+            message: `${req.method} ${req.path} was cancelled after it was sent. ${OUTCOME_UNKNOWN_MESSAGE}`,
+            reason: 'cancelled by the caller after the request was sent',
             retryable: false,
             attempts: attempt,
           });
         }
         outcome = { kind: 'network', failure: classifyNetworkError(e) };
-        if (outcome.failure !== 'not_sent') everSent = true;
+        if (outcome.failure !== 'not_sent') mayBeApplied = true;
+        cause = describeNetworkError(e, base.hostname);
         log.debug(
           {
             requestId,
@@ -454,6 +564,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
             attempt,
             failure: outcome.failure,
             code: errorCode(e),
+            cause,
             ms: Date.now() - attemptStart,
           },
           'keap request failed',
@@ -495,31 +606,50 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         case 'refresh':
           refreshed = true;
           log.debug({ requestId }, 'keap 401: refreshing the oauth token once');
-          await refresh(auth.accessToken ?? '');
+          try {
+            await refreshFor(refresh(auth.accessToken ?? ''), req, emit);
+          } catch (e) {
+            if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
+            throw e;
+          }
           continue;
-        case 'retry':
+        case 'retry': {
+          const retryCause = cause ?? (res ? retryCauseForStatus(res.status) : decision.reason);
           log.debug({ requestId, attempt, delayMs: decision.delayMs, reason: decision.reason }, 'keap retry');
-          await sleep(decision.delayMs);
+          emit({ kind: 'retry', attempt: attempt + 1, delayMs: decision.delayMs, cause: retryCause });
+          try {
+            await sleep(decision.delayMs, req.signal);
+          } catch (e) {
+            if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
+            throw e;
+          }
           continue;
-        case 'outcome_unknown':
+        }
+        case 'outcome_unknown': {
           log.warn({ requestId, method: req.method, path: req.path, attempt }, 'keap outcome unknown');
+          const what = res
+            ? `HTTP ${res.status}${res.malformed ? ', unreadable body' : ''}`
+            : (cause ?? 'connection lost or timed out');
           throw new KeapError({
             category: 'outcome_unknown',
-            message: `${req.method} ${req.path} failed after it was sent (${res ? `HTTP ${res.status}${res.malformed ? ', unreadable body' : ''}` : 'connection lost or timed out'}). ${OUTCOME_UNKNOWN_MESSAGE}`,
+            message: `${req.method} ${req.path} failed after it was sent (${what}). ${OUTCOME_UNKNOWN_MESSAGE}`,
             ...(res ? { status: res.status } : {}),
+            reason: what,
             retryable: false,
             attempts: attempt,
             budget,
           });
+        }
         case 'fail':
           throw new KeapError({
             category: 'unavailable',
-            message: `Keap could not be reached for ${req.method} ${req.path} after ${attempt} attempt(s); try again later.`,
+            message: `Keap could not be reached for ${req.method} ${req.path} after ${attempt} attempt(s): ${cause ?? 'network error'}. Try again later.`,
             ...(res ? { status: res.status } : {}),
+            ...(cause !== undefined ? { reason: cause } : {}),
             retryable: true,
             attempts: attempt,
             budget,
-            notSent: !everSent,
+            notSent: !mayBeApplied,
           });
       }
     }
@@ -538,6 +668,13 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       await agent.close();
     },
   };
+}
+
+/** The cause of a retried answer, for retry events. */
+function retryCauseForStatus(status: number): string {
+  if (status === 429) return 'rate limited by Keap (429)';
+  if (status === 401) return 'access token rejected (401)';
+  return `Keap answered HTTP ${status}`;
 }
 
 function errorCode(e: unknown): string | undefined {

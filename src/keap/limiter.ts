@@ -20,7 +20,14 @@
  */
 import Bottleneck from 'bottleneck';
 import { rateLimitedError } from './errors.js';
-import type { KeapBudget } from './types.js';
+import type { KeapBudget, RateWaitReason } from './types.js';
+
+/** Told when a caller must wait for a slot: once at the start, then about every second (remaining wait). */
+export type WaitListener = (waitMs: number, reason: RateWaitReason) => void;
+
+/** Waits shorter than this are not reported at their start (the minimum gap between sends is ~50 ms). */
+export const REPORT_WAIT_MIN_MS = 200;
+const REPORT_EVERY_MS = 1000;
 
 export interface ClientLimits {
   /** Per-second limit of the token kind (PAT/SAK 10; OAuth has none beyond the spike ceiling). */
@@ -136,20 +143,38 @@ export class CredentialLimiter {
     dayCount: number,
     sentSinceObs: (since: number) => number,
   ): number {
+    return this.earliestWhy(t, log, dayCount, sentSinceObs).at;
+  }
+
+  /** earliest() and the window that decided it (for rate_wait events). */
+  private earliestWhy(
+    t: number,
+    log: readonly number[],
+    dayCount: number,
+    sentSinceObs: (since: number) => number,
+  ): { at: number; reason: RateWaitReason } {
     const { perMinute, perDay, windowMarginMs } = this.limits;
-    let at = Math.max(t, this.blockedUntil);
+    let at = t;
+    let reason: RateWaitReason = 'per_second';
+    const later = (x: number, why: RateWaitReason): void => {
+      if (x > at) {
+        at = x;
+        reason = why;
+      }
+    };
+    later(this.blockedUntil, 'throttled');
     const n = log.length;
     const ps = this.perSecond;
-    if (n >= ps) at = Math.max(at, (log[n - ps] as number) + 1000 + windowMarginMs);
-    if (n >= perMinute) at = Math.max(at, (log[n - perMinute] as number) + 60_000 + windowMarginMs);
-    if (n > 0) at = Math.max(at, (log[n - 1] as number) + this.minGap);
+    if (n >= ps) later((log[n - ps] as number) + 1000 + windowMarginMs, 'per_second');
+    if (n >= perMinute) later((log[n - perMinute] as number) + 60_000 + windowMarginMs, 'per_minute');
+    if (n > 0) later((log[n - 1] as number) + this.minGap, 'per_second');
     const dayOfAt = Math.floor(at / DAY_MS);
-    if (dayOfAt === this.day && dayCount >= perDay) at = Math.max(at, (this.day + 1) * DAY_MS);
+    if (dayOfAt === this.day && dayCount >= perDay) later((this.day + 1) * DAY_MS, 'per_day');
     for (const view of [this.throttle, this.tenant, this.quota]) {
       if (view && at < view.until && view.available - sentSinceObs(view.at) <= 0)
-        at = Math.max(at, view.until);
+        later(view.until, 'keap_budget');
     }
-    return at;
+    return { at, reason };
   }
 
   /** How long the `k`-th next slot (1 = the very next) is away from now; stops counting past `cap`. */
@@ -179,7 +204,12 @@ export class CredentialLimiter {
    * Reserves a send slot: resolves when the request may leave. Throws KeapError 'rate_limited' (nothing sent)
    * when the wait would exceed maxWaitMs (or the smaller bound given, e.g. what is left of a call's total time).
    */
-  async acquire(priority: 'read' | 'write', signal?: AbortSignal, maxWaitMs = this.maxWaitMs): Promise<void> {
+  async acquire(
+    priority: 'read' | 'write',
+    signal?: AbortSignal,
+    maxWaitMs = this.maxWaitMs,
+    onWait?: WaitListener,
+  ): Promise<void> {
     if (this.stopped) throw new Error('limiter stopped');
     const bound = Math.min(maxWaitMs, this.maxWaitMs);
     const start = this.now();
@@ -196,8 +226,25 @@ export class CredentialLimiter {
         return;
       }
     }
-    const est = this.estimateWaitMs(this.ahead(priority) + 1, bound);
+    const ahead = this.ahead(priority);
+    const est = this.estimateWaitMs(ahead + 1, bound);
     if (est > bound) throw rateLimitedError(est / 1000, 0, this.lastBudget);
+    // Reporting: the expected slot time and why, refreshed by the lane job when it learns more.
+    let expectedAt = start + est;
+    let why: RateWaitReason = ahead > 0 || !onWait ? 'queue' : this.reasonNow(start);
+    let ticker: ReturnType<typeof setInterval> | undefined;
+    const report = (): void => {
+      try {
+        onWait?.(Math.max(0, Math.round(expectedAt - this.now())), why);
+      } catch {
+        // a listener never breaks the call
+      }
+    };
+    if (onWait) {
+      if (est >= REPORT_WAIT_MIN_MS) report();
+      ticker = setInterval(report, REPORT_EVERY_MS);
+      ticker.unref?.();
+    }
     this.waiting[priority] += 1;
     try {
       await this.lanes[priority].schedule(async () => {
@@ -206,10 +253,18 @@ export class CredentialLimiter {
           const now = this.now();
           this.prune(now);
           // Reads yield to any write that has no slot yet (its lane is serviced first).
-          const at =
-            priority === 'read' && this.waiting.write > 0
-              ? now + Math.max(1, this.minGap)
-              : this.earliest(now, this.sends, this.dayCount, (since) => countSince(this.sends, since));
+          let at: number;
+          if (priority === 'read' && this.waiting.write > 0) {
+            at = now + Math.max(1, this.minGap);
+            why = 'queue';
+          } else {
+            const e = this.earliestWhy(now, this.sends, this.dayCount, (since) =>
+              countSince(this.sends, since),
+            );
+            at = e.at;
+            why = e.reason;
+          }
+          expectedAt = at;
           if (at <= now) {
             this.record(now); // synchronous with the check above: two lanes can never take the same slot
             return;
@@ -221,7 +276,13 @@ export class CredentialLimiter {
       });
     } finally {
       this.waiting[priority] -= 1;
+      if (ticker) clearInterval(ticker);
     }
+  }
+
+  /** The window that keeps the very next slot from being free at `now`. */
+  private reasonNow(now: number): RateWaitReason {
+    return this.earliestWhy(now, this.sends, this.dayCount, (since) => countSince(this.sends, since)).reason;
   }
 
   private prune(now: number): void {

@@ -134,6 +134,14 @@ const NOT_SENT_CODES = new Set([
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_CONNECT',
+  // TLS handshake failures: the handshake comes before any request byte.
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 /** Classifies a thrown network error by its `code` (walking `cause`). */
@@ -145,4 +153,48 @@ export function classifyNetworkError(err: unknown): NetworkFailure {
     e = (e as { cause?: unknown }).cause;
   }
   return 'ambiguous';
+}
+
+/** The error codes along `err`'s cause chain (outermost first), plus the error names (TimeoutError, AbortError). */
+function codesOf(err: unknown): { codes: string[]; names: string[] } {
+  const codes: string[] = [];
+  const names: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; i < 5 && typeof e === 'object' && e !== null; i += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    const name = (e as { name?: unknown }).name;
+    if (typeof name === 'string') names.push(name);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return { codes, names };
+}
+
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(VERIFY|GET)_)/;
+
+/**
+ * Names the cause of a failed attempt in plain words, from error codes only (never an error's own message, which
+ * may quote a URL with query values). `host` is the host name (no credentials, no path).
+ */
+export function describeNetworkError(err: unknown, host: string): string {
+  const { codes, names } = codesOf(err);
+  const has = (...c: string[]): boolean => codes.some((x) => c.includes(x));
+  if (has('ENOTFOUND')) return `DNS lookup failed for ${host} (the host name does not resolve)`;
+  if (has('EAI_AGAIN')) return `DNS lookup for ${host} failed temporarily (no answer from the DNS resolver)`;
+  if (has('ECONNREFUSED')) return `connection refused by ${host} (nothing is listening on that port)`;
+  if (has('EHOSTUNREACH', 'ENETUNREACH')) return `${host} is unreachable from this network`;
+  if (has('UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT'))
+    return `connection to ${host} timed out (no answer to the connection attempt)`;
+  const tls = codes.find((c) => TLS_CODE.test(c));
+  if (tls !== undefined) return `TLS error with ${host} (${tls}): the secure connection could not be set up`;
+  if (has('UND_ERR_HEADERS_TIMEOUT')) return `timeout: ${host} did not answer in time`;
+  if (has('UND_ERR_BODY_TIMEOUT')) return `timeout: ${host} stopped sending its answer`;
+  if (names.includes('TimeoutError')) return `timeout: ${host} did not answer within the call's time limit`;
+  if (has('ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'))
+    return `connection reset: ${host} closed the connection before answering`;
+  if (names.includes('AbortError')) return 'the request was aborted';
+  const code = codes[0];
+  return code !== undefined
+    ? `network error talking to ${host} (${code})`
+    : `network error talking to ${host}`;
 }

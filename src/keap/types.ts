@@ -16,8 +16,42 @@ export interface KeapRequest {
   readonly idempotent: boolean;
   /** Reads and writes share the budget; writes never queue behind thousands of reads. */
   readonly priority: 'read' | 'write';
+  /**
+   * Cancels the call. Not sent yet (queued for a rate-limit slot, waiting between retries or for a token
+   * refresh): KeapError 'cancelled' with notSent, nothing reaches Keap. Already sent: the client stops waiting;
+   * a read reports 'cancelled', a write 'outcome_unknown' (it may have been applied).
+   */
   readonly signal?: AbortSignal;
+  /**
+   * Progress and logging hook (e.g. MCP progress / log notifications). Called synchronously; an exception thrown
+   * by it is ignored. Events never carry a secret or a query/body value.
+   */
+  readonly onEvent?: (e: KeapEvent) => void;
 }
+
+/** Why a call waits for a send slot. */
+export type RateWaitReason =
+  /** Keap's per-second limit (PAT 10/s) or spike arrest (25/s), including the minimum gap between sends. */
+  | 'per_second'
+  | 'per_minute'
+  | 'per_day'
+  /** Keap's own budget headers say the window is used up (another process uses the same credential). */
+  | 'keap_budget'
+  /** A 429 from Keap holds every send of the credential for a moment. */
+  | 'throttled'
+  /** Other calls of this credential hold the earlier slots (writes go first). */
+  | 'queue';
+
+/** What the client reports about one call while it runs (KeapRequest.onEvent). No secrets, no personal data. */
+export type KeapEvent =
+  /** The call waits for a rate-limit slot: once when the wait starts, then about every second while waiting. */
+  | { readonly kind: 'rate_wait'; readonly waitMs: number; readonly reason: RateWaitReason }
+  /** About to sleep `delayMs`, then make attempt number `attempt` (2 = the first retry). */
+  | { readonly kind: 'retry'; readonly attempt: number; readonly delayMs: number; readonly cause: string }
+  /** An OAuth token refresh happened on behalf of this call (its own or one it joined). */
+  | { readonly kind: 'token_refresh'; readonly outcome: 'refreshed' | 'failed' }
+  /** Attempt number `attempt` leaves for Keap now (from here on a write may be applied). */
+  | { readonly kind: 'sent'; readonly attempt: number };
 
 /** Keap's remaining budget as last reported by the x-keap-* headers. */
 export interface KeapBudget {
@@ -49,7 +83,9 @@ export type ErrorCategory =
   | 'unavailable'
   | 'outcome_unknown'
   | 'policy'
-  | 'confirmation';
+  | 'confirmation'
+  /** The caller cancelled the call (see KeapRequest.signal); `notSent` says whether anything reached Keap. */
+  | 'cancelled';
 
 /** Every failure the client reports. Messages never contain secrets, headers or stack traces. */
 export class KeapError extends Error {
@@ -64,6 +100,9 @@ export class KeapError extends Error {
   /** True only when nothing provably reached Keap (rate-limit wait refused, cancelled before sending, every
    * attempt refused at connect, no usable token): the caller may release claims such as idempotency keys. */
   readonly notSent: boolean;
+  /** The cause in plain words (network failure, timeout, cancellation), e.g. "DNS lookup failed for
+   * api.example.invalid". Never a secret, URL query or body value. */
+  readonly reason: string | undefined;
   constructor(init: {
     category: ErrorCategory;
     message: string;
@@ -74,6 +113,7 @@ export class KeapError extends Error {
     attempts?: number;
     budget?: KeapBudget;
     notSent?: boolean;
+    reason?: string;
   }) {
     super(init.message);
     this.name = 'KeapError';
@@ -85,6 +125,7 @@ export class KeapError extends Error {
     this.attempts = init.attempts ?? 0;
     this.budget = init.budget;
     this.notSent = init.notSent ?? false;
+    this.reason = init.reason;
   }
 }
 

@@ -283,8 +283,9 @@ describe('retries with fault injection', () => {
     setTimeout(() => ac.abort(), 100);
     const e = (await pending) as KeapError;
     expect(e).toBeInstanceOf(KeapError);
-    expect(e.category).toBe('unavailable');
-    expect(e.message).toMatch(/nothing was sent/);
+    expect(e.category).toBe('cancelled');
+    expect(e.notSent).toBe(true);
+    expect(e.message).toMatch(/nothing reached Keap/);
     expect((await counters(sb.baseUrl)).routes['POST /v2/tags']?.count ?? 0).toBe(0);
   });
 });

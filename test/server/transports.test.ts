@@ -26,13 +26,15 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'src', 'index.js');
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** Environment for spawned processes: no Keap credentials or settings leak in from the developer's shell. */
+/** Environment for spawned processes: no Keap credentials or settings leak in from the developer's shell, and
+ * the state directory (where the audit log goes by default) is a temporary one, never the user's ~/.keap-mcp. */
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('KEAP_')) env[k] = v;
   }
-  return { ...env, KEAP_MCP_LOG_LEVEL: 'warn', ...extra };
+  const state = join(tmpdir(), `keap-mcp-transports-${process.pid}`);
+  return { ...env, KEAP_MCP_LOG_LEVEL: 'warn', KEAP_MCP_STATE_DIR: state, ...extra };
 }
 
 describe('stdio (spawned bin)', () => {
