@@ -439,9 +439,9 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     attempts: number,
     notSent: boolean,
     emit: (e: KeapEvent) => void,
-  ): Promise<void> {
+  ): Promise<number> {
     try {
-      await sh.limiter.acquire(
+      return await sh.limiter.acquire(
         req.priority,
         req.signal,
         Math.max(0, deadline - Date.now()),
@@ -505,7 +505,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
         throw e;
       }
-      await acquireSlot(req, deadline, attempt, !mayBeApplied, emit);
+      const slot = await acquireSlot(req, deadline, attempt, !mayBeApplied, emit);
       attempt += 1;
       const attemptStart = Date.now();
       const remaining = Math.max(1, deadline - attemptStart);
@@ -518,6 +518,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       const thisAttempt = attempt;
       try {
         res = await send(req, auth.headers, signal, () => emit({ kind: 'sent', attempt: thisAttempt }));
+        sh.limiter.arrived(slot, Date.now());
         if (res.status !== 429 && res.status !== 401) mayBeApplied = true;
         budget = parseBudget(res.headers);
         sh.limiter.observe(budget);

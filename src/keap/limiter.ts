@@ -97,6 +97,10 @@ export class CredentialLimiter {
   private readonly lanes: Record<'read' | 'write', Bottleneck>;
   /** Send times of the last minute (+ margin), ascending. */
   private sends: number[] = [];
+  /** Slots of the last two seconds, for arrived(): when each was taken, answered, and its place in `sends`. */
+  private slots: { sent: number; at: number; responded?: number }[] = [];
+  /** Quickest round trip seen on this credential (ms). */
+  private minRtt = Number.POSITIVE_INFINITY;
   private day = -1;
   private dayCount = 0;
   private blockedUntil = 0;
@@ -209,7 +213,7 @@ export class CredentialLimiter {
     signal?: AbortSignal,
     maxWaitMs = this.maxWaitMs,
     onWait?: WaitListener,
-  ): Promise<void> {
+  ): Promise<number> {
     if (this.stopped) throw new Error('limiter stopped');
     const bound = Math.min(maxWaitMs, this.maxWaitMs);
     const start = this.now();
@@ -223,7 +227,7 @@ export class CredentialLimiter {
         this.earliest(start, this.sends, this.dayCount, (since) => countSince(this.sends, since)) <= start
       ) {
         this.record(start);
-        return;
+        return start;
       }
     }
     const ahead = this.ahead(priority);
@@ -247,7 +251,7 @@ export class CredentialLimiter {
     }
     this.waiting[priority] += 1;
     try {
-      await this.lanes[priority].schedule(async () => {
+      return await this.lanes[priority].schedule(async (): Promise<number> => {
         for (;;) {
           if (signal?.aborted) throw signal.reason ?? new Error('aborted');
           const now = this.now();
@@ -267,7 +271,7 @@ export class CredentialLimiter {
           expectedAt = at;
           if (at <= now) {
             this.record(now); // synchronous with the check above: two lanes can never take the same slot
-            return;
+            return now;
           }
           // Overtaken by writes or the budget shrank while queued: still never wait past the bound.
           if (at > deadline) throw rateLimitedError((at - now) / 1000, 0, this.lastBudget);
@@ -292,8 +296,36 @@ export class CredentialLimiter {
     if (i > 0) this.sends.splice(0, i);
   }
 
+  /**
+   * A response to the request sent in the slot taken at `sentAt` came back at `respondedAt`. Keap counts a
+   * request when it arrives, which can be well after the slot was taken (a new connection's handshake, a
+   * stalled event loop): the arrival is at most `respondedAt - minRtt` (the quickest round trip seen on this
+   * credential). Slots of the last window are moved to that estimate when it is later than the slot, so the
+   * 1 s window is counted the way Keap counts it; a later, quicker round trip sharpens earlier estimates.
+   */
+  arrived(sentAt: number, respondedAt: number): void {
+    const rtt = Math.max(0, respondedAt - sentAt);
+    if (rtt < this.minRtt) this.minRtt = rtt;
+    const slot = this.slots.find((x) => x.sent === sentAt && x.responded === undefined);
+    if (slot) slot.responded = respondedAt;
+    const horizon = respondedAt - 2000 - this.limits.windowMarginMs;
+    this.slots = this.slots.filter((x) => x.sent > horizon);
+    for (const x of this.slots) {
+      if (x.responded === undefined) continue;
+      const est = Math.max(x.sent, x.responded - this.minRtt);
+      if (est === x.at) continue;
+      const i = this.sends.indexOf(x.at);
+      if (i >= 0) this.sends.splice(i, 1);
+      insertSorted(this.sends, est);
+      x.at = est;
+    }
+  }
+
   private record(now: number): void {
-    this.sends.push(now);
+    insertSorted(this.sends, now);
+    this.slots.push({ sent: now, at: now });
+    // Slots never answered (failed sends) leave with the window.
+    if (this.slots.length > 64) this.slots = this.slots.filter((x) => x.sent > now - 2000);
     const day = Math.floor(now / DAY_MS);
     if (day !== this.day) {
       this.day = day;
@@ -336,6 +368,13 @@ export class CredentialLimiter {
       ),
     );
   }
+}
+
+/** Inserts `v` into the ascending `log` (usually at the end). */
+function insertSorted(log: number[], v: number): void {
+  let i = log.length;
+  while (i > 0 && (log[i - 1] as number) > v) i -= 1;
+  log.splice(i, 0, v);
 }
 
 /** Entries of the ascending `log` at or after `since` (binary search: the log holds up to a minute of sends). */

@@ -243,6 +243,27 @@ describe('limiter arithmetic', () => {
     await l.stop();
   });
 
+  it('counts a slot at its estimated arrival: a slow first request (new connection) moves the window', async () => {
+    let now = 10_000;
+    const l = new CredentialLimiter('pat', undefined, 20_000, () => now);
+    const first = await l.acquire('read'); // a new connection: answered after 40 ms
+    now = 10_040;
+    l.arrived(first, now);
+    now = 10_050;
+    const second = await l.acquire('read'); // a warm connection: answered within 2 ms
+    now = 10_052;
+    l.arrived(second, now); // the quickest round trip so far: the first arrived at ≈ 10 038, not 10 000
+    for (let i = 2; i < 10; i += 1) {
+      now = 10_000 + 50 * i;
+      const slot = await l.acquire('read');
+      now += 2;
+      l.arrived(slot, now);
+    }
+    // The 11th may leave one window (+ margin) after the first one's estimated ARRIVAL, not after its slot.
+    expect(now + l.estimateWaitMs(1)).toBe(10_038 + 1000 + 100);
+    await l.stop();
+  });
+
   it('counts sends made after a header observation against the remote budget; OAuth paces at the 25/s spike', async () => {
     let now = 5 * 60_000 + 1_000;
     const l = new CredentialLimiter('pat', undefined, 120_000, () => now);
