@@ -14,6 +14,7 @@ import { auditCall, type Call, type CallExtra, type PipelineContext } from './pi
 import { STAGES } from './pipeline/stages.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { stripSafetyFields } from './safety/canonical.js';
+import { AuditUnavailableError } from './safety/types.js';
 
 export type { CallExtra, PipelineContext } from './pipeline/call.js';
 
@@ -44,6 +45,15 @@ function logFailure(call: Call, err: unknown): void {
 function failed(call: Call, caught: unknown): CallToolResult {
   const { spec, ctx } = call;
   let err = caught;
+  if (err instanceof AuditUnavailableError) {
+    // The intent could not be made durable, so the request was never sent.
+    err = new ToolError({
+      category: 'unavailable',
+      message: err.message,
+      nextStep:
+        'Tell the user the server cannot write its audit log; an operator must fix it before calls can run',
+    });
+  }
   if (
     !call.sent &&
     !(err instanceof KeapError) &&
@@ -73,7 +83,7 @@ function failed(call: Call, caught: unknown): CallToolResult {
   }
   if (call.claimed && call.idemKey !== undefined) {
     try {
-      if (definitelyNotApplied(err)) ctx.safety.idempotency.release(ctx.agent, call.idemKey);
+      if (!call.sent || definitelyNotApplied(err)) ctx.safety.idempotency.release(ctx.agent, call.idemKey);
       else ctx.safety.idempotency.markUnknown(ctx.agent, call.idemKey);
     } catch (e) {
       ctx.logger.error({ err: String(e), tool: spec.name }, 'idempotency bookkeeping failed');

@@ -212,7 +212,21 @@ export const claim: Stage = (call) => {
 };
 
 /** 7. The write-ahead intent: durable before the request leaves. */
-export const intent: Stage = () => undefined;
+export const intent: Stage = async (call) => {
+  const { spec, ctx } = call;
+  call.callId = await ctx.safety.audit.intent({
+    agent: ctx.agent,
+    session: call.extra.sessionId,
+    tool: spec.name,
+    resource: spec.resource,
+    access: spec.access,
+    decision: call.decision,
+    method: spec.method,
+    path: spec.path,
+    args: call.args,
+  });
+  return undefined;
+};
 
 /** 8. Keap. */
 export const send: Stage = async (call) => {

@@ -253,6 +253,13 @@ export function registerTools(
     }
     if (!spec || !check) {
       // Not a catalog tool: nothing registered outside this function (so outside runTool) can ever run.
+      ctx.safety.audit.refusal({
+        reason: 'unknown_tool',
+        source: 'mcp',
+        tool: name,
+        agent: ctx.agent,
+        session: withSession(extra).sessionId,
+      });
       return toErrorResult(
         new ToolError({
           category: 'input',
