@@ -14,7 +14,7 @@ import { auditCall, type Call, type CallExtra, type PipelineContext } from './pi
 import { STAGES } from './pipeline/stages.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { stripSafetyFields } from './safety/canonical.js';
-import { AuditUnavailableError } from './safety/types.js';
+import { type AuditDecision, AuditUnavailableError } from './safety/types.js';
 
 export type { CallExtra, PipelineContext } from './pipeline/call.js';
 
@@ -132,6 +132,7 @@ export function rejectInput(
   err: unknown,
   ctx: PipelineContext,
   extra: CallExtra = {},
+  decision: AuditDecision = 'allowed',
 ): CallToolResult {
   try {
     ctx.safety.audit.write({
@@ -140,7 +141,7 @@ export function rejectInput(
       tool: spec.name,
       resource: spec.resource,
       access: spec.access,
-      decision: 'allowed',
+      decision,
       method: spec.method,
       path: spec.path,
       duration_ms: 0,

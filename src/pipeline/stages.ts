@@ -7,7 +7,7 @@ import { ToolError, toErrorResult } from '../errors.js';
 import { observeModelResponse } from '../inputs/custom-fields.js';
 import type { AnyToolSpec } from '../registry/define.js';
 import { type BuiltRequest, buildRequest, toKeapRequest } from '../registry/request.js';
-import { okResult, shapeData, withNotes } from '../results.js';
+import { keapDataResult, okResult, shapeData, withNotes } from '../results.js';
 import { argsHash } from '../safety/canonical.js';
 import type { Elicit, ElicitResult, IdempotencyBegin } from '../safety/types.js';
 import { auditCall, type Call, type Stage, type StageResult } from './call.js';
@@ -63,7 +63,9 @@ export const policy: Stage = (call) => {
     new ToolError({
       category: 'policy',
       message: `${spec.name}: ${reason || 'denied for this agent'}`,
-      nextStep: 'Do not retry; tell the user an operator can grant this in the server policy',
+      nextStep: /read-only/.test(reason)
+        ? 'Do not retry; tell the user this server runs read-only (--read-only), so no policy can allow writes through it'
+        : 'Do not retry; tell the user an operator can grant this in the server policy',
     }),
     'denied',
   );
@@ -108,7 +110,7 @@ function settled(call: Call, begun: IdempotencyBegin): StageResult {
       typeof begun.result === 'object' && begun.result !== null && !Array.isArray(begun.result)
         ? (begun.result as Record<string, unknown>)
         : { value: begun.result };
-    return okResult({ ...stored, idempotent_replay: true });
+    return keapDataResult({ ...stored, idempotent_replay: true });
   }
   return refuse(
     call,
@@ -180,7 +182,13 @@ export const confirm: Stage = async (call) => {
         action: outcome.action,
         message: 'The user did not confirm; nothing was sent to Keap. Do not retry unless the user asks.',
       });
-    case 'rejected':
+    case 'rejected': {
+      // Say "nothing was done" once, and speak of tokens only to a caller that sent one.
+      const again =
+        token !== undefined
+          ? 'call again without confirmation_token to get a fresh preview and token, then ask the user'
+          : 'tell the user the confirmation could not be completed, and call again only if they ask';
+      const said = /nothing was (done|sent)/i.test(outcome.reason);
       return refuse(
         call,
         new ToolError({
@@ -188,10 +196,11 @@ export const confirm: Stage = async (call) => {
           message: outcome.reason,
           nextStep:
             outcome.nextStep ??
-            'Nothing was done; call again without confirmation_token to get a fresh preview and token, then ask the user',
+            (said ? `${again[0]?.toUpperCase()}${again.slice(1)}` : `Nothing was done; ${again}`),
         }),
         'declined',
       );
+    }
     default:
       call.decision = 'confirmed';
       return undefined;
@@ -250,7 +259,11 @@ export const shape: Stage = (call) => {
 /** 10. The outcome: audited, and the result the model reads. */
 export const outcome: Stage = (call) => {
   auditCall(call);
-  return okResult(call.data ?? {});
+  const body = call.response?.body;
+  // Records from Keap are marked as data in the text the model reads; an empty answer has none.
+  return body === null || body === undefined || body === ''
+    ? okResult(call.data ?? {})
+    : keapDataResult(call.data ?? {});
 };
 
 export const STAGES: readonly Stage[] = [
