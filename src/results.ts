@@ -109,10 +109,14 @@ function truncatedRecord(body: Record<string, unknown>): Record<string, unknown>
   for (const [k, v] of Object.entries(body)) if (typeof v === 'object' && v !== null) rest[k] = v;
   const note = 'The record was too large and is cut off; request fewer properties with fields';
   const room = Math.max(0, RESULT_CAP_CHARS - 400 - size(kept));
-  const partial = JSON.stringify(rest);
+  let partial = JSON.stringify(rest);
+  // Cut until the text, as a JSON string (quotes escaped), fits the room left.
+  for (let over = size(partial) - room; over > 0; over = size(partial) - room) {
+    partial = partial.slice(0, Math.max(0, partial.length - over));
+  }
   return {
     ...kept,
-    ...(partial !== '{}' ? { partial_json: partial.length > room ? partial.slice(0, room) : partial } : {}),
+    ...(partial !== '{}' ? { partial_json: partial } : {}),
     truncated: note,
   };
 }
