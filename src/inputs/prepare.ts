@@ -13,6 +13,7 @@ import { resolveFact } from '../facts/index.js';
 import type { FieldFact } from '../facts/types.js';
 import { pathPlaceholders } from '../keap/path.js';
 import type { AnyToolSpec, InputRule } from '../registry/define.js';
+import { boundsIssues } from './bounds.js';
 import { CUSTOM_FIELD_MODELS, cachedModel, checkCustomFields } from './custom-fields.js';
 import { needsFilledPath, planFor, routeOf, type ToolPlan } from './plan.js';
 import {
@@ -79,6 +80,17 @@ function restoreStripped(raw: unknown, parsed: unknown): unknown {
     return parsed.map((p, i) => restoreStripped(r[i], p));
   }
   return parsed;
+}
+
+/** The raw value at a zod issue's path (JSON text read as the schema's preprocessing does); undefined if absent. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const p of path) {
+    cur = parseJsonText(cur);
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
 }
 
 function levenshtein(a: string, b: string): number {
@@ -188,6 +200,22 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
       }
     }
     const plan: ToolPlan = staticPlan ?? planFor(spec, input);
+    // 2a. Bounded text: every string within Keap's documented maxLength or the machinery's cap, and the whole
+    // object within its size cap, before anything else reads the values.
+    const overLimit = boundsIssues(input, (key) => {
+      const fact = plan.body.get(key) ?? plan.params.get(key)?.schema;
+      return fact === undefined ? undefined : resolveFact(fact).maxLength;
+    });
+    if (overLimit.length > 0) {
+      return {
+        ok: false,
+        error: new ToolError({
+          category: 'input',
+          message: `${spec.name}: ${overLimit.join('; ')}`,
+          nextStep: 'Nothing was sent. Shorten the named argument(s) and call again',
+        }),
+      };
+    }
     // 2. Every top-level name accounted for.
     const accepted = new Set([...listed, ...machine, ...plan.documented]);
     const toZod: Record<string, unknown> = {};
@@ -228,7 +256,9 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
       for (const i of parsed.error.issues.slice(0, MAX_ISSUES)) {
         const at = i.path.length > 0 ? zodPath(i.path) : '(arguments)';
         if (i.path.length > 0) failed.add(String(i.path[0]));
-        issues.push({ kind: 'invalid', path: at, message: `${at}: ${i.message}` });
+        if (i.path.length > 0 && valueAt(toZod, i.path) === undefined) {
+          issues.push({ kind: 'required', path: at, message: `${at}: required` });
+        } else issues.push({ kind: 'invalid', path: at, message: `${at}: ${i.message}` });
       }
       // The other listed inputs are still judged by the facts (one error names every problem).
       for (const [k, v] of Object.entries(toZod)) {

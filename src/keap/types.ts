@@ -1,5 +1,5 @@
 /** Contract of the single module that talks HTTP to Keap (src/keap/client.ts). */
-import type { HttpMethod } from '../registry/define.js';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined;
 

@@ -4,6 +4,9 @@
  * dry-run, idempotency, retries, result shaping) is derived from these fields in src/.
  */
 import type { z } from 'zod';
+import type { HttpMethod } from '../keap/types.js';
+
+export type { HttpMethod } from '../keap/types.js';
 
 export const RESOURCES = [
   'contacts',
@@ -33,7 +36,6 @@ export interface InputRule {
   readonly kind: 'at_least_one' | 'exactly_one';
   readonly keys: readonly string[];
 }
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
   /** Public tool name (snake_case). */

@@ -11,14 +11,17 @@
 import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
-  CallToolRequestSchema,
   type CallToolResult,
+  ErrorCode,
   ListToolsRequestSchema,
   type ListToolsResult,
+  McpError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
-import { createInputChecker, type InputChecker } from '../inputs/prepare.js';
+import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
+import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
+import { describeValue } from '../inputs/validate.js';
 import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import type { ConfirmationMode } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
@@ -155,6 +158,11 @@ function cachedListedSchema(
 }
 
 type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
+interface CallRequest {
+  readonly method: string;
+  readonly params?: { readonly name?: unknown; readonly arguments?: unknown; readonly [k: string]: unknown };
+}
+type SdkExtra = CallExtra & Record<string, unknown>;
 
 function handlers(server: McpServer): Map<string, RequestHandler> {
   return (server.server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
@@ -243,31 +251,81 @@ export function registerTools(
   const sdkList = handlers(server).get('tools/list');
   if (!sdkCall || !sdkList) throw new Error('MCP SDK tool handlers missing');
 
-  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const { name, arguments: rawArgs } = request.params;
+  const toolNames = [...registered.keys()];
+  /**
+   * tools/call, before anything else looks at the arguments: unknown names (look-alikes included) are refused
+   * and audited; non-object arguments are a JSON-RPC invalid-params error (audited); arguments nested deeper
+   * than MAX_ARGS_DEPTH are an input error (audited) — nothing below ever walks an unbounded structure.
+   */
+  const callTool = async (request: CallRequest, extra: SdkExtra): Promise<CallToolResult> => {
+    const params = request.params;
+    const name = typeof params?.name === 'string' ? params.name : undefined;
+    if (name === undefined)
+      throw new McpError(ErrorCode.InvalidParams, 'tools/call: params.name must be a string');
+    const rawArgs: unknown = params?.arguments;
+    const session = withSession(extra);
     const spec = byName.get(name);
     const check = registered.get(name);
-    if (spec && !check) {
-      // A catalog tool this agent may not use (stale client, guessed name): refuse and audit in the chokepoint.
-      return runTool(spec, rawArgs ?? {}, ctx, withSession(extra));
-    }
-    if (!spec || !check) {
+    if (!spec) {
       // Not a catalog tool: nothing registered outside this function (so outside runTool) can ever run.
+      const near = nearName(name.trim(), toolNames);
+      ctx.safety.audit.refusal({
+        reason: 'unknown_tool',
+        source: 'mcp',
+        tool: name,
+        agent: ctx.agent,
+        session: session.sessionId,
+        ...(near !== undefined ? { detail: `near ${near}` } : {}),
+      });
       return toErrorResult(
         new ToolError({
           category: 'input',
-          message: `unknown tool "${name.slice(0, 100)}"`,
-          nextStep: 'Call tools/list and use one of the listed tools',
+          message: `unknown tool "${name.slice(0, 100)}"${near !== undefined ? ` (did you mean ${near}?)` : ''}`,
+          nextStep: 'Call tools/list and use one of the listed tools, spelled exactly',
         }),
       );
     }
-    const prepared = await check(rawArgs ?? {}, ctx.client);
-    if (!prepared.ok) return rejectInput(spec, rawArgs ?? {}, prepared.error, ctx, withSession(extra));
+    if (
+      rawArgs !== undefined &&
+      (typeof rawArgs !== 'object' || rawArgs === null || Array.isArray(rawArgs))
+    ) {
+      const message = `${name}: arguments must be a JSON object, got ${describeValue(rawArgs)}`;
+      rejectInput(
+        spec,
+        {},
+        new ToolError({ category: 'input', message, nextStep: 'Send an object' }),
+        ctx,
+        session,
+        check ? 'allowed' : 'denied',
+      );
+      throw new McpError(ErrorCode.InvalidParams, message);
+    }
+    const args = (rawArgs ?? {}) as Record<string, unknown>;
+    // A catalog tool this agent may not use (stale client, guessed name): refused and audited in the chokepoint.
+    if (!check) return runTool(spec, args, ctx, session);
+    if (deeperThan(args, MAX_ARGS_DEPTH)) {
+      return rejectInput(
+        spec,
+        args,
+        new ToolError({
+          category: 'input',
+          message: `${name}: arguments are nested more than ${MAX_ARGS_DEPTH} levels deep`,
+          nextStep: 'Nothing was sent. Send the arguments the tool schema describes',
+        }),
+        ctx,
+        session,
+      );
+    }
+    const prepared = await check(args, ctx.client);
+    if (!prepared.ok) return rejectInput(spec, args, prepared.error, ctx, session);
     return (await sdkCall(
-      { ...request, params: { ...request.params, arguments: prepared.args } },
+      { ...request, params: { ...params, name, arguments: prepared.args } },
       extra,
     )) as CallToolResult;
-  });
+  };
+  // Installed as the raw handler (the SDK's own parse of tools/call would answer a non-object `arguments`
+  // with an internal error before anything could audit it).
+  handlers(server).set('tools/call', (request, extra) => callTool(request as CallRequest, extra as SdkExtra));
 
   server.server.setRequestHandler(
     ListToolsRequestSchema,

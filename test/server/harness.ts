@@ -12,6 +12,7 @@ import { type ClientLimits, createKeapClient } from '../../src/keap/client.js';
 import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
 import type { AnyToolSpec } from '../../src/registry/define.js';
+import { pairCalls } from '../../src/safety/audit-cli.js';
 import { createSafety } from '../../src/safety/index.js';
 import type { SafetyApi } from '../../src/safety/types.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
@@ -118,10 +119,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     auditPath,
     audit() {
       try {
-        return readFileSync(auditPath, 'utf8')
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        // One row per call: a write-ahead intent and its outcome are merged, as `keap-mcp audit` shows them.
+        return pairCalls(
+          readFileSync(auditPath, 'utf8')
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => JSON.parse(l) as Record<string, unknown>),
+        );
       } catch {
         return [];
       }

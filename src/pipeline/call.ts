@@ -1,0 +1,109 @@
+/**
+ * The one object a tool call carries through the chokepoint's stages (src/pipeline/stages.ts): what was asked,
+ * what was decided and what happened so far, plus the call's single way of writing its audit record.
+ */
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ToolError } from '../errors.js';
+import type { Normalized } from '../inputs/validate.js';
+import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from '../keap/types.js';
+import type { Logger } from '../logger.js';
+import type { AnyToolSpec } from '../registry/define.js';
+import type { BuiltRequest } from '../registry/request.js';
+import { toOutcome } from '../safety/audit.js';
+import type { AuditDecision, AuditRecord, SafetyApi } from '../safety/types.js';
+
+export interface PipelineContext {
+  readonly agent: string;
+  readonly client: KeapClientApi;
+  readonly safety: SafetyApi;
+  readonly logger: Logger;
+  /** The low-level MCP server of this session (for elicitation). */
+  readonly server?: Server;
+}
+
+/** What the pipeline reads from the SDK's per-request `extra`. */
+export interface CallExtra {
+  readonly sessionId?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface Call {
+  readonly spec: AnyToolSpec;
+  readonly ctx: PipelineContext;
+  readonly extra: CallExtra;
+  readonly started: number;
+  /** The prepared input, machinery fields (dry_run, idempotency_key, …) included. */
+  readonly input: Readonly<Record<string, unknown>>;
+  /** Values the input checker rewrote (said in the result). */
+  readonly notes: readonly Normalized[];
+  /** What is sent to Keap: the input without machinery fields, with machinery defaults. */
+  readonly args: Record<string, unknown>;
+  /** The decision that lets the call go ahead ('allowed', or 'confirmed' after a human's yes). */
+  decision: AuditDecision;
+  request?: BuiltRequest;
+  preview?: string;
+  argsHash?: string;
+  idemKey?: string;
+  /** This call owns the idempotency record (begin() returned 'new'). */
+  claimed: boolean;
+  /** The write-ahead intent's id once it is durable. */
+  callId?: string;
+  /** The request left for Keap. */
+  sent: boolean;
+  response?: KeapResponse;
+  /** The shaped result data. */
+  data?: Record<string, unknown>;
+  failure?: unknown;
+}
+
+/** A stage either lets the call continue (undefined) or ends it with the result the model reads. */
+export type StageResult = CallToolResult | undefined;
+export type Stage = (call: Call) => StageResult | Promise<StageResult>;
+
+/** The full record of the call as it stands (decision `d`). */
+function recordOf(call: Call, d: AuditDecision): AuditRecord {
+  const { response, failure, spec } = call;
+  const budget: KeapBudget | undefined =
+    response?.budget ?? (failure instanceof KeapError ? failure.budget : undefined);
+  return {
+    agent: call.ctx.agent,
+    session: call.extra.sessionId,
+    tool: spec.name,
+    resource: spec.resource,
+    access: spec.access,
+    decision: d,
+    method: spec.method,
+    path: spec.path,
+    duration_ms: Date.now() - call.started,
+    ...(response ? { status: response.status, attempts: response.attempts } : {}),
+    ...(failure instanceof KeapError
+      ? {
+          ...(failure.status !== undefined ? { status: failure.status } : {}),
+          attempts: failure.attempts,
+          error_category: failure.category,
+        }
+      : failure instanceof ToolError
+        ? { error_category: failure.category }
+        : failure !== undefined
+          ? { error_category: 'unavailable' as const }
+          : {}),
+    ...(budget ? { budget } : {}),
+    args: call.args,
+  };
+}
+
+/**
+ * Writes the call's audit record: the outcome line of its write-ahead intent when one was written, otherwise
+ * one complete record (denials, dry runs, replays, confirmation requests, failures before the intent).
+ */
+export function auditCall(call: Call, d: AuditDecision = call.decision): void {
+  const record = recordOf(call, d);
+  try {
+    if (call.callId !== undefined)
+      call.ctx.safety.audit.outcome(call.callId, toOutcome(record, call.decision));
+    else call.ctx.safety.audit.write(record);
+  } catch (err) {
+    call.ctx.logger.error({ err: String(err), tool: call.spec.name }, 'audit write failed');
+  }
+}
