@@ -5,18 +5,11 @@
  * sent. Forgotten when a write on that model comes back with a Keap 4xx input error (a definition may have
  * changed). Without cached definitions nothing is checked here (Keap judges).
  */
+import { CUSTOM_FIELD_MODELS as CATALOG_CUSTOM_FIELD_MODELS } from '../registry/define.js';
 import { checkFormat } from './formats.js';
 import { describeValue, enumText, type Issue, type Normalized } from './validate.js';
 
-export const CUSTOM_FIELD_MODELS: ReadonlySet<string> = new Set([
-  'contacts',
-  'companies',
-  'opportunities',
-  'orders',
-  'subscriptions',
-  'tasks',
-  'notes',
-]);
+export const CUSTOM_FIELD_MODELS: ReadonlySet<string> = new Set(CATALOG_CUSTOM_FIELD_MODELS);
 
 export interface CustomFieldDef {
   readonly id: string;

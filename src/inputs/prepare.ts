@@ -20,6 +20,7 @@ import {
   describeValue,
   type Issue,
   type Normalized,
+  parseJsonText,
   type ValidateContext,
   validateFact,
 } from './validate.js';
@@ -51,17 +52,6 @@ export function takeNotes(args: Readonly<Record<string, unknown>>): {
 
 function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function parseJsonText(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
-  const s = v.trim();
-  if (!(s.startsWith('{') || s.startsWith('['))) return v;
-  try {
-    return JSON.parse(s) as unknown;
-  } catch {
-    return v;
-  }
 }
 
 /** zod's output with every nested key zod stripped from the raw value put back (to be judged by the facts). */

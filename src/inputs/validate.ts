@@ -102,10 +102,16 @@ function checkEnum(f: FieldFact, value: unknown, path: string, ctx: ValidateCont
   }
 }
 
-function parseJsonText(value: unknown, want: 'object' | 'array'): unknown {
+/**
+ * An object or array a model sent as JSON text, parsed (`want` narrows which); any other value as given. The one
+ * place this normalisation lives (the registry and the input checker use it too).
+ */
+export function parseJsonText(value: unknown, want?: 'object' | 'array'): unknown {
   if (typeof value !== 'string') return value;
   const s = value.trim();
-  if (!(want === 'object' ? s.startsWith('{') : s.startsWith('['))) return value;
+  const opens =
+    want === 'object' ? s.startsWith('{') : want === 'array' ? s.startsWith('[') : /^[[{]/.test(s);
+  if (!opens) return value;
   try {
     return JSON.parse(s) as unknown;
   } catch {

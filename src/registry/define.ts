@@ -26,6 +26,17 @@ export const RESOURCES = [
 ] as const;
 export type Resource = (typeof RESOURCES)[number];
 
+/** The records whose custom fields Keap describes at GET /v2/{model}/model (list_custom_fields' `model`). */
+export const CUSTOM_FIELD_MODELS = [
+  'contacts',
+  'companies',
+  'opportunities',
+  'orders',
+  'subscriptions',
+  'tasks',
+  'notes',
+] as const satisfies readonly Resource[];
+
 export type Access = 'read' | 'write';
 
 /**

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
 import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
 import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
-import { describeValue } from '../inputs/validate.js';
+import { describeValue, parseJsonText } from '../inputs/validate.js';
 import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import type { ConfirmationMode } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
@@ -71,16 +71,7 @@ function baseType(schema: z.ZodType): string {
 function normalising(schema: z.ZodType): z.ZodType {
   const t = baseType(schema);
   if (t === 'object' || t === 'array' || t === 'record') {
-    return z.preprocess((v) => {
-      if (typeof v !== 'string') return v;
-      const s = v.trim();
-      if (!(s.startsWith('{') || s.startsWith('['))) return v;
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        return v;
-      }
-    }, schema);
+    return z.preprocess((v) => parseJsonText(v), schema);
   }
   if (t === 'number') {
     return z.preprocess(

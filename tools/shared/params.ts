@@ -81,16 +81,8 @@ export const userId = (role: string) => idField(`${role}; list_users/get_current
 export const contactIds = () => idList('From list_contacts');
 
 // ---- custom fields ----
-/** The records whose custom fields Keap describes at GET /v2/{model}/model (list_custom_fields). */
-export const CUSTOM_FIELD_MODELS = [
-  'contacts',
-  'companies',
-  'opportunities',
-  'orders',
-  'subscriptions',
-  'tasks',
-  'notes',
-] as const;
+/** The records whose custom fields Keap describes (defined once, in the catalog contract). */
+export { CUSTOM_FIELD_MODELS } from '../../src/registry/define.js';
 
 /**
  * Keap's `custom_fields` body property: values by field id. Listed on the contact, company and opportunity
