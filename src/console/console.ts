@@ -481,10 +481,11 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
         const all = tools.filter((t) => t.resource === resource);
         const seen = all.filter((t) => p.isAllowed(agent, t)).length;
         const g = grantOf(agent, resource);
-        return `<td class="grant-${g}">${esc(g)}<br><span class="meta">${seen}/${all.length} tools</span></td>`;
+        return `<td class="grant-${g}">${esc(g)}<br><span class="meta">${seen}/${all.length}</span></td>`;
       }),
     ]);
-    const mark = (m: ConfirmationMode) => (m === 'none' ? '' : m === 'human_secret' ? ' ✋🔑' : ' ✋');
+    const mark = (m: ConfirmationMode) =>
+      m === 'none' ? '' : m === 'human_secret' ? ' (confirmation + secret)' : ' (confirmation)';
     const details = agents
       .map((agent) => {
         const visible = tools.filter((t) => p.isAllowed(agent, t));
@@ -498,8 +499,8 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
       s,
       'agents',
       'Agents & grants',
-      `${table('Grant of each agent on each resource (and how many of its tools the agent sees)', ['agent', ...RESOURCES], rows)}
-<h2>Tools each agent sees</h2><p class="meta">✋ needs a human's confirmation; ✋🔑 also the confirmation secret.</p>${details}`,
+      `${table("Grant of each agent on each resource, and how many of the resource's tools the agent sees", ['agent', ...RESOURCES], rows)}
+<h2>Tools each agent sees</h2><p class="meta">(confirmation): needs a human's yes; (confirmation + secret): also the confirmation secret.</p>${details}`,
     );
   }
 

@@ -59,6 +59,8 @@ pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px
   white-space: pre-wrap; overflow-wrap: anywhere; font: 14px/1.45 ui-monospace, Menlo, Consolas, monospace; }
 pre.preview { font: 16px/1.5 system-ui, sans-serif; background: #fffbe6; border-color: #d8c36a; }
 table { border-collapse: collapse; width: 100%; margin: 0 0 1rem; font-size: .95rem; }
+caption { text-align: left; }
+.scroll { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
 th { background: var(--soft); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -128,9 +130,11 @@ export function table(
   head: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
-  return `<table><caption class="meta">${esc(caption)}</caption><thead><tr>${head
+  return `<div class="scroll" role="region" aria-label="${esc(caption)}" tabindex="0"><table><caption class="meta">${esc(caption)}</caption><thead><tr>${head
     .map((h) => `<th scope="col">${esc(h)}</th>`)
-    .join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table>`;
+    .join(
+      '',
+    )}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 export function td(value: unknown, cls?: string): string {

@@ -318,7 +318,7 @@ describe('operator console over HTTP', () => {
     const agents = await get('/console/agents');
     expect(agents).toMatch(/<th scope="row">ops <span class="meta">\(console approvals\)<\/span><\/th>/);
     expect(agents).toMatch(/<th scope="row">reader<\/th><td class="grant-read">read/);
-    expect(agents).toContain('<td class="grant-none">none');
+    expect(agents).toContain('<td class="grant-none">none<br><span class="meta">0/4</span>');
 
     const budget = await get('/console/budget');
     expect(budget).toContain('149870');
