@@ -51,6 +51,19 @@ export const SETTINGS = [
     '',
     'Host names HTTP clients may use in Host/Origin (comma list; default: the bind address, plus loopback names on loopback)',
   ),
+  // ---- operator console (src/console/) ----
+  setting(
+    'KEAP_MCP_CONSOLE_PORT',
+    '--console-port',
+    '',
+    'Serve the operator console on 127.0.0.1:PORT beside stdio (HTTP mode serves it at /console)',
+  ),
+  setting(
+    'KEAP_MCP_OPERATOR_TOKEN_SHA256',
+    undefined,
+    '',
+    'SHA-256 (hex) of the operator console token; overrides the policy operator_token_sha256',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -130,6 +143,22 @@ const schema = z.object({
       (hs) => hs.every((h) => /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.-]+)$/.test(h)),
       'must be a comma-separated list of host names or IP addresses (no scheme, port or path)',
     ),
+  KEAP_MCP_CONSOLE_PORT: z
+    .string()
+    .trim()
+    .refine(
+      (s) => s === '' || (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 65_535),
+      'must be a port 1-65535',
+    )
+    .transform((s) => (s === '' ? undefined : Number(s))),
+  KEAP_MCP_OPERATOR_TOKEN_SHA256: z
+    .string()
+    .trim()
+    .refine(
+      (s) => s === '' || /^[0-9a-fA-F]{64}$/.test(s),
+      "must be the 64-character hex SHA-256 of the token (printf %s 'TOKEN' | sha256sum)",
+    )
+    .transform((s) => (s === '' ? undefined : s.toLowerCase())),
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -154,6 +183,8 @@ export interface Config {
   readonly http: { readonly host: string; readonly port: number };
   /** KEAP_MCP_ALLOWED_HOSTS (HTTP Host/Origin allow-list); empty → the default list (src/transports/http.ts). */
   readonly allowedHosts: readonly string[];
+  /** Operator console: port beside stdio (undefined = off) and the token hash from the environment. */
+  readonly console: { readonly port: number | undefined; readonly operatorTokenSha256: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -290,6 +321,10 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     maxWaitMs: c.KEAP_MAX_WAIT_MS,
     http: Object.freeze({ host: c.KEAP_MCP_HTTP_HOST, port: c.KEAP_MCP_HTTP_PORT }),
     allowedHosts: Object.freeze([...c.KEAP_MCP_ALLOWED_HOSTS]),
+    console: Object.freeze({
+      port: c.KEAP_MCP_CONSOLE_PORT,
+      operatorTokenSha256: c.KEAP_MCP_OPERATOR_TOKEN_SHA256,
+    }),
   });
 }
 

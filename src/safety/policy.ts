@@ -36,9 +36,10 @@ const agentSchema = z.strictObject({
   no_confirm_tools: toolList,
   /**
    * Who may confirm this agent's confirmations: "any" (the client's form when it has one, else the two-step
-   * token the model carries back) or "human" (only the client's form: no token is ever issued).
+   * token the model carries back), "human" (only the client's form: no token is ever issued) or "console" (a
+   * pending approval the operator decides in the operator console; src/safety/approvals.ts).
    */
-  confirm_via: z.enum(['any', 'human']).default('any'),
+  confirm_via: z.enum(['any', 'human', 'console']).default('any'),
   /** Tools that need a confirmation through the client's form only (implies confirmation). */
   human_confirm_tools: toolList,
 });
@@ -48,6 +49,8 @@ export const policySchema = z
     $schema: z.string().optional(),
     default_agent: z.string().min(1).optional(),
     human_secret_sha256: hex64.optional(),
+    /** SHA-256 of the operator console's login token (`printf %s "$TOKEN" | sha256sum`). */
+    operator_token_sha256: hex64.optional(),
     agents: z.record(
       z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'agent names: letters, digits, _ . -'),
       agentSchema,
@@ -295,7 +298,19 @@ export class Policy implements PolicyApi {
   confirmChannel(agent: string, spec: AnyToolSpec): ConfirmChannel {
     const a = this.agent(agent);
     if (a === undefined) return 'any';
-    return a.confirm_via === 'human' || a.human_confirm_tools.includes(spec.name) ? 'human' : 'any';
+    // 'console' never falls back to the model-held token: until the pipeline routes it to the approvals store,
+    // it is as strict as 'human'.
+    return a.confirm_via !== 'any' || a.human_confirm_tools.includes(spec.name) ? 'human' : 'any';
+  }
+
+  /** The agent's confirmations are pending approvals decided in the operator console (confirm_via "console"). */
+  consoleConfirm(agent: string): boolean {
+    return this.agent(agent)?.confirm_via === 'console';
+  }
+
+  /** SHA-256 (hex) of the operator console token, when the policy sets one. */
+  operatorTokenSha256(): string | undefined {
+    return this.file.operator_token_sha256;
   }
 
   private agent(name: string): AgentPolicy | undefined {

@@ -23,6 +23,9 @@ export const SECRETS: readonly SecretSpec[] = [
   { kind: 'agent bearer token', match: 'token-sales' },
   { kind: 'agent bearer token', match: 'token-books' },
   { kind: 'agent bearer token', match: 'ops-bearer-token' },
+  // Operator console tokens (test/console): the right one and a wrong guess, neither may be logged.
+  { kind: 'operator console token', match: 'operator-console-token-5b1e' },
+  { kind: 'operator console token (wrong)', match: 'not-the-operator-token-77' },
   // Human confirmation secrets.
   { kind: 'human secret', match: 'pink-elephant-42' },
   { kind: 'human secret', match: 'correct horse battery staple' },
