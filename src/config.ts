@@ -46,6 +46,20 @@ export const SETTINGS = [
     '',
     'Host names HTTP clients may use in Host/Origin (comma list; default: the bind address, plus loopback names on loopback)',
   ),
+  // HTTP sessions (src/transports/http.ts).
+  setting(
+    'KEAP_MCP_SESSION_IDLE_S',
+    undefined,
+    '1800',
+    'Close an HTTP MCP session after this many seconds without a request (s)',
+  ),
+  setting('KEAP_MCP_MAX_SESSIONS', undefined, '200', 'Most open HTTP MCP sessions (beyond: HTTP 503)'),
+  setting(
+    'KEAP_MCP_MAX_SESSIONS_PER_AGENT',
+    undefined,
+    '0',
+    'Most open HTTP MCP sessions per agent (beyond: HTTP 429); 0 = max(10, max sessions ÷ agents with tokens)',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -125,6 +139,10 @@ const schema = z.object({
       (hs) => hs.every((h) => /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.-]+)$/.test(h)),
       'must be a comma-separated list of host names or IP addresses (no scheme, port or path)',
     ),
+  // HTTP sessions.
+  KEAP_MCP_SESSION_IDLE_S: int(1, 604_800),
+  KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
+  KEAP_MCP_MAX_SESSIONS_PER_AGENT: int(0, 100_000),
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -146,6 +164,8 @@ export interface Config {
   readonly http: { readonly host: string; readonly port: number };
   /** KEAP_MCP_ALLOWED_HOSTS (HTTP Host/Origin allow-list); empty → the default list (src/transports/http.ts). */
   readonly allowedHosts: readonly string[];
+  /** HTTP sessions: idle timeout (s), cap, per-agent cap (0 = automatic; src/transports/http.ts). */
+  readonly sessions: { readonly idleS: number; readonly max: number; readonly perAgent: number };
 }
 
 export class ConfigError extends Error {
@@ -209,6 +229,11 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     maxWaitMs: c.KEAP_MAX_WAIT_MS,
     http: Object.freeze({ host: c.KEAP_MCP_HTTP_HOST, port: c.KEAP_MCP_HTTP_PORT }),
     allowedHosts: Object.freeze([...c.KEAP_MCP_ALLOWED_HOSTS]),
+    sessions: Object.freeze({
+      idleS: c.KEAP_MCP_SESSION_IDLE_S,
+      max: c.KEAP_MCP_MAX_SESSIONS,
+      perAgent: c.KEAP_MCP_MAX_SESSIONS_PER_AGENT,
+    }),
   });
 }
 
