@@ -310,6 +310,15 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     void s.server.close().catch(() => undefined);
   }
 
+  /** Refusals at a cap are logged at most once a minute per cap (a flood must not flood the log). */
+  const capWarnedAt = new Map<string, number>();
+  function capWarned(key: string): boolean {
+    const now = Date.now();
+    if (now - (capWarnedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return false;
+    capWarnedAt.set(key, now);
+    return true;
+  }
+
   /** Counts a request as in flight until its response closes. */
   function track(s: Session, res: Res): void {
     s.inFlight++;
@@ -430,10 +439,11 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     const initId = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
     // The caps: all sessions (503), then this agent's share (429). Open sessions are not affected.
     if (sessions.size + pendingTotal >= maxSessions) {
-      logger.warn(
-        { agent, open: sessions.size, max: maxSessions },
-        'MCP session refused: server at its session cap',
-      );
+      if (capWarned('*'))
+        logger.warn(
+          { agent, open: sessions.size, max: maxSessions },
+          'MCP session refused: server at its session cap',
+        );
       return rpcError(
         res,
         503,
@@ -444,7 +454,8 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       );
     }
     if (openFor(agent) >= perAgent) {
-      logger.warn({ agent, max: perAgent }, 'MCP session refused: agent at its share of the session cap');
+      if (capWarned(agent))
+        logger.warn({ agent, max: perAgent }, 'MCP session refused: agent at its share of the session cap');
       return rpcError(
         res,
         429,
