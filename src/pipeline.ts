@@ -11,6 +11,7 @@ import { forgetModel } from './inputs/custom-fields.js';
 import { takeNotes } from './inputs/prepare.js';
 import { KeapError } from './keap/types.js';
 import { auditCall, type Call, type CallExtra, type PipelineContext } from './pipeline/call.js';
+import { noticeDecision } from './pipeline/notices.js';
 import { STAGES } from './pipeline/stages.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { stripSafetyFields } from './safety/canonical.js';
@@ -52,6 +53,20 @@ function failed(call: Call, caught: unknown): CallToolResult {
       message: err.message,
       nextStep:
         'Tell the user the server cannot write its audit log; an operator must fix it before calls can run',
+    });
+  }
+  if (
+    call.extra.signal?.aborted === true &&
+    !(err instanceof KeapError) &&
+    !(err instanceof ToolError) &&
+    !call.sent
+  ) {
+    // The client cancelled (notifications/cancelled) before anything left for Keap.
+    err = new ToolError({
+      category: 'cancelled',
+      message: `${spec.name} was cancelled before anything was sent to Keap`,
+      nextStep: 'Nothing to do unless the user still wants it; then call again',
+      retryable: true,
     });
   }
   if (
@@ -116,7 +131,10 @@ export async function runTool(
   };
   try {
     for (const stage of STAGES) {
+      const before = call.decision;
       const result = await stage(call);
+      // A human's yes (via the form or the token) is told to the client as it happens.
+      if (call.decision !== before && call.decision === 'confirmed') noticeDecision(call, 'confirmed');
       if (result !== undefined) return result;
     }
     throw new Error('the pipeline ended without a result');

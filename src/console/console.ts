@@ -93,6 +93,7 @@ const MAX_FORM_BYTES = 16 * 1024;
 
 const DECISIONS = [
   'allowed',
+  'cancelled',
   'confirmed',
   'confirmation_required',
   'declined',

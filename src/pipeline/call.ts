@@ -3,7 +3,12 @@
  * what was decided and what happened so far, plus the call's single way of writing its audit record.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  ProgressToken,
+  RequestId,
+  ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
 import { ToolError } from '../errors.js';
 import type { Normalized } from '../inputs/validate.js';
 import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from '../keap/types.js';
@@ -12,6 +17,7 @@ import type { AnyToolSpec } from '../registry/define.js';
 import type { BuiltRequest } from '../registry/request.js';
 import { toOutcome } from '../safety/audit.js';
 import type { AuditDecision, AuditRecord, SafetyApi } from '../safety/types.js';
+import { noticeDecision } from './notices.js';
 
 export interface PipelineContext {
   readonly agent: string;
@@ -26,6 +32,12 @@ export interface PipelineContext {
 export interface CallExtra {
   readonly sessionId?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** The tools/call request's id: its notifications travel on its own stream over HTTP. */
+  readonly requestId?: RequestId | undefined;
+  /** `_meta.progressToken` of the tools/call request: the client wants `notifications/progress`. */
+  readonly progressToken?: ProgressToken | undefined;
+  /** Sends a notification related to this request (the SDK's extra.sendNotification). */
+  readonly sendNotification?: ((n: ServerNotification) => Promise<void>) | undefined;
 }
 
 export interface Call {
@@ -88,16 +100,29 @@ function recordOf(call: Call, d: AuditDecision): AuditRecord {
         : failure !== undefined
           ? { error_category: 'unavailable' as const }
           : {}),
+    // Cancelled by the client: said as such, unless a write may have been applied (outcome_unknown stays).
+    ...(d === 'cancelled' && !(failure instanceof KeapError && failure.category === 'outcome_unknown')
+      ? { error_category: 'cancelled' as const }
+      : {}),
     ...(budget ? { budget } : {}),
     args: call.args,
   };
 }
 
+/** The client cancelled the call (notifications/cancelled) and it did not complete. */
+export function wasCancelled(call: Call): boolean {
+  return call.failure !== undefined && call.extra.signal?.aborted === true;
+}
+
 /**
  * Writes the call's audit record: the outcome line of its write-ahead intent when one was written, otherwise
  * one complete record (denials, dry runs, replays, confirmation requests, failures before the intent).
+ * A call the client cancelled is recorded with decision 'cancelled' (error_category 'cancelled', or
+ * 'outcome_unknown' for a write cancelled after it was sent).
  */
-export function auditCall(call: Call, d: AuditDecision = call.decision): void {
+export function auditCall(call: Call, decided: AuditDecision = call.decision): void {
+  const d: AuditDecision = wasCancelled(call) ? 'cancelled' : decided;
+  noticeDecision(call, d);
   const record = recordOf(call, d);
   try {
     if (call.callId !== undefined)

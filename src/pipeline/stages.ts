@@ -11,6 +11,7 @@ import { keapDataResult, okResult, shapeData, withNotes } from '../results.js';
 import { argsHash } from '../safety/canonical.js';
 import type { Elicit, ElicitResult, IdempotencyBegin } from '../safety/types.js';
 import { auditCall, type Call, type Stage, type StageResult } from './call.js';
+import { keapEvents, watchHuman } from './notices.js';
 
 const PREVIEW_BODY_CHARS = 300;
 
@@ -149,7 +150,7 @@ export const confirm: Stage = async (call) => {
   if (mode === 'none') return undefined;
   const token = typeof input.confirmation_token === 'string' ? input.confirmation_token : undefined;
   const humanSecret = typeof input.human_secret === 'string' ? input.human_secret : undefined;
-  const elicit = elicitFor(call.ctx.server, call.extra.signal);
+  const elicit = watchHuman(call, elicitFor(call.ctx.server, call.extra.signal));
   const preview = call.preview ?? spec.title;
   const outcome = await safety.confirmer.confirm({
     agent,
@@ -241,7 +242,10 @@ export const intent: Stage = async (call) => {
 export const send: Stage = async (call) => {
   if (!call.request) throw new Error('send without a built request');
   call.sent = true;
-  call.response = await call.ctx.client.request(toKeapRequest(call.spec, call.request, call.extra.signal));
+  call.response = await call.ctx.client.request({
+    ...toKeapRequest(call.spec, call.request, call.extra.signal),
+    onEvent: keapEvents(call),
+  });
   return undefined;
 };
 

@@ -16,6 +16,9 @@ import {
   ListToolsRequestSchema,
   type ListToolsResult,
   McpError,
+  type ProgressToken,
+  type RequestId,
+  type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
@@ -153,7 +156,14 @@ interface CallRequest {
   readonly method: string;
   readonly params?: { readonly name?: unknown; readonly arguments?: unknown; readonly [k: string]: unknown };
 }
-type SdkExtra = CallExtra & Record<string, unknown>;
+/** What the pipeline takes from the SDK's per-request `extra` (RequestHandlerExtra). */
+interface SdkExtra {
+  readonly sessionId?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly requestId?: RequestId | undefined;
+  readonly _meta?: { readonly progressToken?: ProgressToken | undefined } | undefined;
+  readonly sendNotification?: ((n: ServerNotification) => Promise<void>) | undefined;
+}
 
 function handlers(server: McpServer): Map<string, RequestHandler> {
   return (server.server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
@@ -202,9 +212,12 @@ export function registerTools(
   // Streamable HTTP gives every session an id; stdio (one session per process) gets one here, so every audit
   // record names its session.
   const localSession = `local-${randomUUID().slice(0, 8)}`;
-  const withSession = (extra: CallExtra): CallExtra => ({
+  const withSession = (extra: SdkExtra): CallExtra => ({
     sessionId: extra.sessionId ?? localSession,
     signal: extra.signal,
+    requestId: extra.requestId,
+    progressToken: extra._meta?.progressToken,
+    sendNotification: extra.sendNotification,
   });
   const registered = new Map<string, InputChecker>();
   const listed = new Map<string, Record<string, unknown>>();

@@ -75,6 +75,16 @@ function parseArgs(argv: readonly string[], now: number): Filters | string {
 export type Row = Record<string, unknown>;
 
 export const UNKNOWN = 'outcome unknown (server stopped)';
+/** A call the client cancelled (notifications/cancelled): nothing changed at Keap … */
+export const CANCELLED = 'cancelled (nothing changed at Keap)';
+/** … or a write cancelled after it was sent, which may have been applied. */
+export const CANCELLED_UNKNOWN = 'cancelled after sending: outcome unknown';
+
+/** The RESULT of a finished call: completed, or how it was cancelled. */
+function resultOf(r: Row): string {
+  if (r.decision !== 'cancelled') return 'completed';
+  return r.error_category === 'outcome_unknown' ? CANCELLED_UNKNOWN : CANCELLED;
+}
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -106,7 +116,9 @@ export function formatTable(rows: readonly Row[]): string {
 /**
  * One row per call and decision: an `intent` line and its `outcome` line (same call_id) become one row (the
  * intent's fields, then the outcome's; `result: 'completed'`); an intent without outcome gets
- * `result: UNKNOWN`; refusals get `decision: 'refused'` and a readable `result`. Other lines pass unchanged.
+ * `result: UNKNOWN`; refusals get `decision: 'refused'` and a readable `result`; a cancelled call (decision
+ * 'cancelled') gets CANCELLED, or CANCELLED_UNKNOWN for a write cancelled after it was sent. Other lines pass
+ * unchanged.
  */
 export function pairCalls(records: readonly Row[]): Row[] {
   const all: Row[] = [];
@@ -121,12 +133,16 @@ export function pairCalls(records: readonly Row[]): Row[] {
       const row = open.get(callId);
       open.delete(callId);
       const { time: _t, kind: _k, call_id: _c, agent: _a, session: _s, tool: _tool, ...outcome } = r;
-      if (row !== undefined) Object.assign(row, outcome, { result: 'completed' });
-      else all.push({ ...r, result: 'outcome without intent' });
+      if (row !== undefined) {
+        Object.assign(row, outcome);
+        row.result = resultOf(row);
+      } else all.push({ ...r, result: 'outcome without intent' });
     } else if (r.kind === 'refusal') {
       const from = typeof r.remote === 'string' ? ` from ${r.remote}` : '';
       const what = r.reason === 'suppressed' ? cell(r.detail) : `${cell(r.reason)}${from}`;
       all.push({ ...r, decision: 'refused', result: what });
+    } else if (r.decision === 'cancelled') {
+      all.push({ ...r, result: resultOf(r) });
     } else {
       all.push(r);
     }

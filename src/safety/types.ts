@@ -104,7 +104,9 @@ export type AuditDecision =
   | 'confirmed'
   | 'declined'
   | 'dry_run'
-  | 'idempotent_replay';
+  | 'idempotent_replay'
+  /** The client cancelled the call (notifications/cancelled) before it completed. */
+  | 'cancelled';
 
 export interface AuditRecord {
   readonly agent: string;
