@@ -3,8 +3,10 @@
 import type { SbModule } from './core/types.js';
 import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
+import { contactMergeModule } from './resources/contact-merge.js';
 import { contactsModule } from './resources/contacts.js';
 import { customFieldsModule } from './resources/custom-fields.js';
+import { emailAddressesModule } from './resources/email-addresses.js';
 import { emailsModule } from './resources/emails.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
@@ -33,4 +35,7 @@ export const MODULES: SbModule[] = [
   emailsModule,
   hooksModule,
   customFieldsModule,
+  // Modules below seed after every other one, so adding them never changes the seed above.
+  emailAddressesModule,
+  contactMergeModule,
 ];
