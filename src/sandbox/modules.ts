@@ -1,6 +1,7 @@
 /** Every resource module of the sandbox, in seed order. */
 
 import type { SbModule } from './core/types.js';
+import { accountReadsModule } from './resources/account-reads.js';
 import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
 import { contactMergeModule } from './resources/contact-merge.js';
@@ -14,6 +15,7 @@ import { opportunitiesModule } from './resources/opportunities.js';
 import { ordersModule } from './resources/orders.js';
 import { paymentMethodsModule } from './resources/payments.js';
 import { productsModule } from './resources/products.js';
+import { stageMovesModule } from './resources/stage-moves.js';
 import { subscriptionsModule } from './resources/subscriptions.js';
 import { tagsModule } from './resources/tags.js';
 import { tasksModule } from './resources/tasks.js';
@@ -38,4 +40,6 @@ export const MODULES: SbModule[] = [
   // Modules below seed after every other one, so adding them never changes the seed above.
   emailAddressesModule,
   contactMergeModule,
+  stageMovesModule,
+  accountReadsModule,
 ];
