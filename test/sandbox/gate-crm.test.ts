@@ -228,3 +228,35 @@ describe('contacts merge', () => {
     expect(JSON.stringify(keptTags.body)).toContain(`"${tagId}"`);
   });
 });
+
+describe('company tags', () => {
+  it('applies, lists and removes a tag on a company; the tag lists the company', async () => {
+    const LIST = '/v2/companies/{company_id}/tags';
+    const ONE = '/v2/companies/{company_id}/tags/{tag_id}';
+    const company = (await rawCall(base, 'GET', '/v2/companies', { query: { page_size: '1' } })).body
+      .companies[0];
+    const before = await doc('GET', LIST, `/v2/companies/${company.id}/tags`);
+    const have = new Set(before.body.tags.map((t: any) => t.tag.id));
+    const tags = (await rawCall(base, 'GET', '/v2/tags', { query: { page_size: '100' } })).body.tags;
+    const tag = tags.find((t: any) => !have.has(t.id));
+    const path = `/v2/companies/${company.id}/tags/${tag.id}`;
+    expect((await doc('POST', ONE, path)).status).toBe(204);
+    const after = await doc('GET', LIST, `/v2/companies/${company.id}/tags`, {
+      query: { order_by: 'applied_time desc' },
+    });
+    expect(after.body.tags[0].tag.id).toBe(tag.id);
+    expect(after.body.tags[0].applied_time).toBeTruthy();
+    const tagged = await rawCall(base, 'GET', `/v2/tags/${tag.id}/companies`);
+    expect(JSON.stringify(tagged.body)).toContain(`"${company.id}"`);
+    const filtered = await doc('GET', LIST, `/v2/companies/${company.id}/tags`, {
+      query: { filter: `name==${tag.name}` },
+    });
+    expect(filtered.body.tags.map((t: any) => t.tag.id)).toContain(tag.id);
+    expect((await doc('DELETE', ONE, path)).status).toBe(204);
+    const gone = await rawCall(base, 'GET', `/v2/companies/${company.id}/tags`);
+    expect(gone.body.tags.map((t: any) => t.tag.id)).not.toContain(tag.id);
+    expect((await rawCall(base, 'DELETE', path)).status).toBe(404);
+    expect((await rawCall(base, 'POST', `/v2/companies/${company.id}/tags/999999`)).status).toBe(404);
+    expect((await rawCall(base, 'GET', '/v2/companies/999999/tags')).status).toBe(404);
+  });
+});
