@@ -30,6 +30,7 @@ import type {
   SbResponse,
 } from './core/types.js';
 import { zodToBadRequest } from './core/validate.js';
+import { notSimulatedRoutes } from './documented/not-simulated.js';
 import { MODULES } from './modules.js';
 
 const METHODS: readonly string[] = ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'];
@@ -145,7 +146,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
   const modules: readonly SbModule[] = MODULES;
   const state = new SandboxState(() => config);
   const router = new Router();
-  for (const m of modules) for (const r of m.routes) router.add(r);
+  const simulated = modules.flatMap((m) => m.routes);
+  for (const r of simulated) router.add(r);
+  // Every other documented operation answers 501 (never 404); undocumented paths stay 404.
+  for (const r of notSimulatedRoutes(simulated)) router.add(r);
   const auth = new AuthService(
     opts.apiKeys,
     opts.oauthClients ?? [{ id: 'sandbox-client', secret: 'sandbox-secret' }],

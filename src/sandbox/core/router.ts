@@ -13,7 +13,7 @@ interface Compiled {
  * Literal path segments of Keap's documented paths that sit where a sibling path has a placeholder
  * (`/v2/contacts/model` next to `/v2/contacts/{contact_id}`, `/v2/opportunities/stageMoves`,
  * `/v2/tags/categories`, `.../model/customFields/tabs`, ...). A placeholder never captures one of them, so such a
- * path reaches its own route, or none (404 "No such path") when the sandbox does not simulate it — never a
+ * path reaches its own route (a 501 one when the sandbox does not simulate the operation) — never a
  * `{..._id}` route answering 400 "Invalid id".
  */
 export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([

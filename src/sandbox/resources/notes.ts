@@ -4,12 +4,14 @@
  */
 import { z } from 'zod';
 import { badRequest, notFound } from '../core/errors.js';
-import { fieldsParam, listV2 } from '../core/list.js';
+import { fieldsParam, listV2, namesParam } from '../core/list.js';
 import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zId } from '../core/validate.js';
+import { replaceRow } from './crm-model.js';
 import {
   type CustomFieldValueRow,
+  mergeCustomFields,
   parseCustomFields,
   renderCustomFields,
   storedValues,
@@ -135,22 +137,20 @@ function requireContact(sb: SandboxApi, req: SbRequest): number {
   return id;
 }
 
-function listNotes(req: SbRequest, sb: SandboxApi): SbResponse {
-  const contactId = requireContact(sb, req);
+function renderWith(sb: SandboxApi, n: NoteRow, fields: Set<string> | undefined): Record<string, unknown> {
+  const r = renderNote(sb, n);
+  return fields?.has('custom_fields') ? { ...r, custom_fields: renderCustomFields(n.custom_fields) } : r;
+}
+
+function listNoteRows(req: SbRequest, sb: SandboxApi, rows: readonly NoteRow[]): SbResponse {
   const fields = fieldsParam(req, ['custom_fields']);
-  const rows = notes(sb)
-    .all()
-    .filter((n) => n.contact_id === contactId);
   const filter = req.query.get('filter') ?? '';
   if (/(^|;)\s*id\s*(==|!=|>=|<=|>|<)/.test(filter) && /(^|;)\s*ids\s*==/.test(filter)) {
     throw badRequest('filter', "'id' and 'ids' cannot be combined in 'filter'");
   }
   return listV2(req, rows, {
     key: 'notes',
-    render: (n) => {
-      const r = renderNote(sb, n);
-      return fields?.has('custom_fields') ? { ...r, custom_fields: renderCustomFields(n.custom_fields) } : r;
-    },
+    render: (n) => renderWith(sb, n, fields),
     filter: {
       id: { type: 'number', get: (n) => n.id, ops: ['==', '!=', '>', '<', '>=', '<='] },
       ids: { type: 'number', get: (n) => n.id, list: true },
@@ -182,6 +182,111 @@ function listNotes(req: SbRequest, sb: SandboxApi): SbResponse {
     orderBy: { id: (n) => n.id, create_time: (n) => n.create_time, update_time: (n) => n.update_time },
     defaultOrder: 'id asc',
   });
+}
+
+function listNotes(req: SbRequest, sb: SandboxApi): SbResponse {
+  const contactId = requireContact(sb, req);
+  return listNoteRows(
+    req,
+    sb,
+    notes(sb)
+      .all()
+      .filter((n) => n.contact_id === contactId),
+  );
+}
+
+/** `GET /v2/notes`: the notes of every contact. */
+function listAllNotes(req: SbRequest, sb: SandboxApi): SbResponse {
+  return listNoteRows(req, sb, notes(sb).all());
+}
+
+/** The note of the path, 404 unless it exists and belongs to the path's contact. */
+function noteOr404(req: SbRequest, sb: SandboxApi): NoteRow {
+  const contactId = requireContact(sb, req);
+  const id = pathId(req, 'note_id');
+  const n = notes(sb).get(id);
+  if (!n || n.contact_id !== contactId) throw notFound('Note', id);
+  return n;
+}
+
+function getNote(req: SbRequest, sb: SandboxApi): SbResponse {
+  const fields = fieldsParam(req, ['custom_fields']);
+  return { status: 200, body: renderWith(sb, noteOr404(req, sb), fields) };
+}
+
+const NOTE_UPDATE_MASK = [
+  'contact_id',
+  'title',
+  'text',
+  'type',
+  'user_id',
+  'is_pinned',
+  'custom_fields',
+] as const;
+
+/** Keap's UpdateNoteRequest (no `title`: the document's update body has none, though update_mask names it). */
+const UpdateNoteBody = z
+  .object({
+    user_id: zId,
+    text: z.string().optional(),
+    type: z.enum(NOTE_TYPES).optional(),
+    is_pinned: z.boolean().optional(),
+    custom_fields: z
+      .array(z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }))
+      .optional(),
+    contact_id: zId.optional(),
+  })
+  .strict();
+
+function updateNote(req: SbRequest, sb: SandboxApi): SbResponse {
+  const n = noteOr404(req, sb);
+  fieldsParam(req, ['custom_fields']);
+  const mask = namesParam(req.query, 'update_mask', NOTE_UPDATE_MASK);
+  const body = parseBody(UpdateNoteBody, req.body);
+  const take = (k: (typeof NOTE_UPDATE_MASK)[number]): boolean =>
+    mask ? mask.has(k) : (body as Record<string, unknown>)[k] !== undefined;
+  if (!userRow(sb, body.user_id))
+    throw badRequest('user_id', `Invalid 'user_id': user ${body.user_id} not found`);
+  if (body.contact_id !== undefined && take('contact_id') && !contactRow(sb, body.contact_id)) {
+    throw badRequest('contact_id', `Invalid 'contact_id': contact ${body.contact_id} not found`);
+  }
+  const now = iso(sb.now());
+  const row: NoteRow = {
+    ...n,
+    user_id: body.user_id,
+    last_updated_by_user_id: req.auth.userId,
+    update_time: now,
+  };
+  if (take('text')) {
+    if (body.text === undefined) delete row.text;
+    else row.text = body.text;
+  }
+  if (take('type')) {
+    if (body.type === undefined) delete row.type;
+    else row.type = body.type;
+  }
+  if (take('is_pinned')) {
+    if (body.is_pinned) row.pinned_at ??= now;
+    else delete row.pinned_at;
+  }
+  if (take('contact_id') && body.contact_id !== undefined) row.contact_id = body.contact_id;
+  if (take('custom_fields')) {
+    const incoming = storedValues(parseCustomFields(sb, 'notes', body.custom_fields ?? []));
+    row.custom_fields = mergeCustomFields(n.custom_fields ?? [], incoming);
+  }
+  replaceRow(notes(sb), row);
+  sb.emit('note.edit', 'note', n.id);
+  return {
+    status: 200,
+    body: { ...renderNote(sb, row), custom_fields: renderCustomFields(row.custom_fields) },
+  };
+}
+
+function deleteNote(req: SbRequest, sb: SandboxApi): SbResponse {
+  const n = noteOr404(req, sb);
+  notes(sb).delete(n.id);
+  sb.emit('note.delete', 'note', n.id);
+  return { status: 204 };
 }
 
 /** `since_time==X` / `until_time==X` pseudo-fields. */
@@ -247,6 +352,10 @@ function createNote(req: SbRequest, sb: SandboxApi): SbResponse {
 const routes: SbRoute[] = [
   { method: 'GET', path: '/v2/contacts/{contact_id}/notes', handler: listNotes },
   { method: 'POST', path: '/v2/contacts/{contact_id}/notes', handler: createNote },
+  { method: 'GET', path: '/v2/contacts/{contact_id}/notes/{note_id}', handler: getNote },
+  { method: 'PATCH', path: '/v2/contacts/{contact_id}/notes/{note_id}', handler: updateNote },
+  { method: 'DELETE', path: '/v2/contacts/{contact_id}/notes/{note_id}', handler: deleteNote },
+  { method: 'GET', path: '/v2/notes', handler: listAllNotes },
 ];
 
 const NOTE_SEEDS: [string, string, (typeof NOTE_TYPES)[number]][] = [

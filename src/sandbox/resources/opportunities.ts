@@ -12,6 +12,7 @@ import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
 import { contactIds, contactView, userIds, userView } from './commerce-common.js';
 import { mergeCustomFields, parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
+import { recordStageMove } from './stage-moves.js';
 
 export const STAGES = 'opportunity_stages';
 export const OPPORTUNITIES = 'opportunities';
@@ -407,7 +408,16 @@ const routes: SbRoute[] = [
       if (stageMoved) patch.stage_entrance_time = now;
       const updated = opportunities(sb).update(o.id, patch) ?? o;
       sb.emit('opportunity.edit', 'opportunity', o.id);
-      if (stageMoved) sb.emit('opportunity.stage_move', 'opportunity', o.id);
+      if (stageMoved && b.stage_id !== undefined) {
+        recordStageMove(sb, {
+          opportunityId: o.id,
+          from: o.stage_id,
+          to: b.stage_id,
+          prevTime: o.stage_entrance_time,
+          userId: req.auth.userId,
+        });
+        sb.emit('opportunity.stage_move', 'opportunity', o.id);
+      }
       return { status: 200, body: renderOpportunity(sb, updated, fields) };
     },
   },

@@ -6,11 +6,12 @@
 import { z } from 'zod';
 import { badRequest, notFound } from '../core/errors.js';
 import { type FilterField, listV2, sinceFilter, untilFilter } from '../core/list.js';
-import type { SandboxApi, SbModule, SbRequest } from '../core/types.js';
+import type { SandboxApi, SbModule, SbRequest, SbResponse } from '../core/types.js';
 import { idStr, intBetween, iso } from '../core/util.js';
 import { parseBody, pathId } from '../core/validate.js';
 import { renderCompany } from './companies.js';
 import {
+  applyTagToCompany,
   applyTagToContact,
   COMPANY_TAGS_TABLE,
   CONTACT_TAGS_TABLE,
@@ -340,48 +341,110 @@ export const tagsModule: SbModule = {
       handler(req, sb) {
         const id = pathId(req, 'contact_id');
         if (!getContact(sb, id)) throw notFound('Contact', id);
-        const rows: { t: TagRow; l: ContactTagRow }[] = [];
-        for (const l of sb.table<ContactTagRow>(CONTACT_TAGS_TABLE).all()) {
-          if (l.contact_id !== id) continue;
-          const t = getTag(sb, l.tag_id);
-          if (t) rows.push({ t, l });
-        }
-        const tf = tagFilterFields();
-        const lift = (f: FilterField<TagRow> | undefined): FilterField<{ t: TagRow; l: ContactTagRow }> => {
-          if (!f) throw new Error('missing filter');
-          const m = f.match;
-          return {
-            get: (r) => f.get(r.t),
-            type: f.type,
-            ...(f.wildcard ? { wildcard: true } : {}),
-            ...(m ? { match: (r, op, v) => m(r.t, op, v) } : {}),
-          };
-        };
-        return listV2(req, rows, {
-          key: 'tags',
-          idOf: (r) => r.t.id,
-          render: (r) => ({ tag: renderTag(r.t), applied_time: r.l.applied_time }),
-          filter: {
-            name: lift(tf.name),
-            description: lift(tf.description),
-            category_id: lift(tf.category_id),
-            since_create_time: lift(tf.since_create_time),
-            until_create_time: lift(tf.until_create_time),
-            since_update_time: lift(tf.since_update_time),
-            until_update_time: lift(tf.until_update_time),
-            since_applied_time: sinceFilter((r) => r.l.applied_time),
-            until_applied_time: untilFilter((r) => r.l.applied_time),
-          },
-          orderBy: {
-            id: (r) => r.t.id,
-            name: (r) => r.t.name.toLowerCase(),
-            create_time: (r) => r.t.create_time,
-            update_time: (r) => r.t.update_time,
-            applied_time: (r) => r.l.applied_time,
-            category_id: (r) => r.t.category_id,
-          },
-        });
+        return appliedTags(
+          req,
+          sb,
+          sb
+            .table<ContactTagRow>(CONTACT_TAGS_TABLE)
+            .all()
+            .filter((l) => l.contact_id === id),
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v2/companies/{company_id}/tags',
+      handler(req, sb) {
+        const id = pathId(req, 'company_id');
+        if (!getCompany(sb, id)) throw notFound('Company', id);
+        return appliedTags(
+          req,
+          sb,
+          sb
+            .table<CompanyTagRow>(COMPANY_TAGS_TABLE)
+            .all()
+            .filter((l) => l.company_id === id),
+        );
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v2/companies/{company_id}/tags/{tag_id}',
+      handler(req, sb) {
+        const [companyId, tagId] = companyAndTag(req, sb);
+        if (req.body !== undefined) throw badRequest('body', 'This operation takes no body');
+        applyTagToCompany(sb, tagId, companyId);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v2/companies/{company_id}/tags/{tag_id}',
+      handler(req, sb) {
+        const [companyId, tagId] = companyAndTag(req, sb);
+        const links = sb.table<CompanyTagRow>(COMPANY_TAGS_TABLE);
+        const link = links.all().find((l) => l.company_id === companyId && l.tag_id === tagId);
+        if (!link) throw notFound('Tag applied to company', `${tagId}/${companyId}`);
+        links.delete(link.id);
+        return { status: 204 };
       },
     },
   ],
 };
+
+function companyAndTag(req: SbRequest, sb: SandboxApi): [number, number] {
+  const companyId = pathId(req, 'company_id');
+  const tagId = pathId(req, 'tag_id');
+  if (!getCompany(sb, companyId)) throw notFound('Company', companyId);
+  if (!getTag(sb, tagId)) throw notFound('Tag', tagId);
+  return [companyId, tagId];
+}
+
+/** A list of applied tags (`AppliedTag`: the tag and when it was applied) with Keap's filters and orders. */
+function appliedTags(
+  req: SbRequest,
+  sb: SandboxApi,
+  links: readonly { tag_id: number; applied_time: string }[],
+): SbResponse {
+  type L = { tag_id: number; applied_time: string };
+  const rows: { t: TagRow; l: L }[] = [];
+  for (const l of links) {
+    const t = getTag(sb, l.tag_id);
+    if (t) rows.push({ t, l });
+  }
+  const tf = tagFilterFields();
+  const lift = (f: FilterField<TagRow> | undefined): FilterField<{ t: TagRow; l: L }> => {
+    if (!f) throw new Error('missing filter');
+    const m = f.match;
+    return {
+      get: (r) => f.get(r.t),
+      type: f.type,
+      ...(f.wildcard ? { wildcard: true } : {}),
+      ...(m ? { match: (r, op, v) => m(r.t, op, v) } : {}),
+    };
+  };
+  return listV2(req, rows, {
+    key: 'tags',
+    idOf: (r) => r.t.id,
+    render: (r) => ({ tag: renderTag(r.t), applied_time: r.l.applied_time }),
+    filter: {
+      name: lift(tf.name),
+      description: lift(tf.description),
+      category_id: lift(tf.category_id),
+      since_create_time: lift(tf.since_create_time),
+      until_create_time: lift(tf.until_create_time),
+      since_update_time: lift(tf.since_update_time),
+      until_update_time: lift(tf.until_update_time),
+      since_applied_time: sinceFilter((r) => r.l.applied_time),
+      until_applied_time: untilFilter((r) => r.l.applied_time),
+    },
+    orderBy: {
+      id: (r) => r.t.id,
+      name: (r) => r.t.name.toLowerCase(),
+      create_time: (r) => r.t.create_time,
+      update_time: (r) => r.t.update_time,
+      applied_time: (r) => r.l.applied_time,
+      category_id: (r) => r.t.category_id,
+    },
+  });
+}

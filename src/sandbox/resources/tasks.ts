@@ -249,8 +249,25 @@ function listTasks(req: SbRequest, sb: SandboxApi): SbResponse {
   });
 }
 
+function getTask(req: SbRequest, sb: SandboxApi): SbResponse {
+  const id = pathId(req, 'task_id');
+  const withCf = fieldsParam(req, ['custom_fields'])?.has('custom_fields') ?? false;
+  const row = tasks(sb).get(id);
+  if (!row) throw notFound('Task', id);
+  return { status: 200, body: renderTask(row, withCf) };
+}
+
+function deleteTask(req: SbRequest, sb: SandboxApi): SbResponse {
+  const id = pathId(req, 'task_id');
+  if (!tasks(sb).delete(id)) throw notFound('Task', id);
+  sb.emit('task.delete', 'task', id);
+  return { status: 204 };
+}
+
 const routes: SbRoute[] = [
   { method: 'GET', path: '/v2/tasks', handler: listTasks },
+  { method: 'GET', path: '/v2/tasks/{task_id}', handler: getTask },
+  { method: 'DELETE', path: '/v2/tasks/{task_id}', handler: deleteTask },
   { method: 'POST', path: '/v2/tasks', handler: createTask },
   { method: 'PATCH', path: '/v2/tasks/{task_id}', handler: updateTask },
 ];
