@@ -99,6 +99,8 @@ const DECISIONS = [
   'denied',
   'dry_run',
   'idempotent_replay',
+  'preview_read',
+  'approval_pending',
   'refused',
 ] as const;
 

@@ -26,6 +26,15 @@ export interface PipelineContext {
 export interface CallExtra {
   readonly sessionId?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** The request's `_meta.progressToken`: the client accepts progress notifications for this call. */
+  readonly progressToken?: string | number | undefined;
+  /** Sends a notification related to this request (progress while a call waits for the operator). */
+  readonly sendNotification?:
+    | ((n: {
+        method: 'notifications/progress';
+        params: { progressToken: string | number; progress: number; total?: number; message?: string };
+      }) => Promise<void>)
+    | undefined;
 }
 
 export interface Call {
@@ -42,7 +51,10 @@ export interface Call {
   /** The decision that lets the call go ahead ('allowed', or 'confirmed' after a human's yes). */
   decision: AuditDecision;
   request?: BuiltRequest;
+  /** The preview a human judges (whole: facts read from Keap, money, quoted text). */
   preview?: string;
+  /** The preview returned to the model: facts about resources the agent may not read reduced to ids. */
+  modelPreview?: string;
   argsHash?: string;
   idemKey?: string;
   /** This call owns the idempotency record (begin() returned 'new'). */

@@ -60,6 +60,13 @@ export async function resetCounts(sb: RunningSandbox): Promise<void> {
   await fetch(`${sb.baseUrl}/__sandbox/requests`, { method: 'DELETE' });
 }
 
+/** Requests that could change something at Keap (every method but GET; preview reads are GETs). */
+export function writes(c: Counts): number {
+  return Object.entries(c.routes)
+    .filter(([k]) => !k.startsWith('GET '))
+    .reduce((n, [, v]) => n + v.count, 0);
+}
+
 /** Effective requests on routes matching `method path-regex`. */
 export function effective(c: Counts, re: RegExp): number {
   return Object.entries(c.routes)
