@@ -64,6 +64,20 @@ export const SETTINGS = [
     '',
     'SHA-256 (hex) of the operator console token; overrides the policy operator_token_sha256',
   ),
+  // HTTP sessions (src/transports/http.ts).
+  setting(
+    'KEAP_MCP_SESSION_IDLE_S',
+    undefined,
+    '1800',
+    'Close an HTTP MCP session after this many seconds without a request (s)',
+  ),
+  setting('KEAP_MCP_MAX_SESSIONS', undefined, '200', 'Most open HTTP MCP sessions (beyond: HTTP 503)'),
+  setting(
+    'KEAP_MCP_MAX_SESSIONS_PER_AGENT',
+    undefined,
+    '0',
+    'Most open HTTP MCP sessions per agent (beyond: HTTP 429); 0 = max(10, max sessions ÷ agents with tokens)',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -159,6 +173,10 @@ const schema = z.object({
       "must be the 64-character hex SHA-256 of the token (printf %s 'TOKEN' | sha256sum)",
     )
     .transform((s) => (s === '' ? undefined : s.toLowerCase())),
+  // HTTP sessions.
+  KEAP_MCP_SESSION_IDLE_S: int(1, 604_800),
+  KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
+  KEAP_MCP_MAX_SESSIONS_PER_AGENT: int(0, 100_000),
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -185,6 +203,8 @@ export interface Config {
   readonly allowedHosts: readonly string[];
   /** Operator console: port beside stdio (undefined = off) and the token hash from the environment. */
   readonly console: { readonly port: number | undefined; readonly operatorTokenSha256: string | undefined };
+  /** HTTP sessions: idle timeout (s), cap, per-agent cap (0 = automatic; src/transports/http.ts). */
+  readonly sessions: { readonly idleS: number; readonly max: number; readonly perAgent: number };
 }
 
 export class ConfigError extends Error {
@@ -324,6 +344,11 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     console: Object.freeze({
       port: c.KEAP_MCP_CONSOLE_PORT,
       operatorTokenSha256: c.KEAP_MCP_OPERATOR_TOKEN_SHA256,
+    }),
+    sessions: Object.freeze({
+      idleS: c.KEAP_MCP_SESSION_IDLE_S,
+      max: c.KEAP_MCP_MAX_SESSIONS,
+      perAgent: c.KEAP_MCP_MAX_SESSIONS_PER_AGENT,
     }),
   });
 }

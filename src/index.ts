@@ -74,7 +74,7 @@ async function serve(config: Config): Promise<void> {
     auditLogPath: config.auditLog,
     db,
     logger,
-    knownTools: ALL_TOOLS.map((t) => t.name),
+    catalog: ALL_TOOLS,
   });
 
   let baseUrl = config.baseUrl;
@@ -118,6 +118,7 @@ async function serve(config: Config): Promise<void> {
       sandbox: config.sandbox,
       audit: safety.audit,
       allowedHosts: config.allowedHosts,
+      sessions: config.sessions,
     });
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     logger.info({ url: http.url, keap: where }, 'keap-mcp listening');

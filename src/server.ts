@@ -7,6 +7,7 @@ import { ALL_TOOLS } from '../tools/index.js';
 import type { Config } from './config.js';
 import type { KeapClientApi } from './keap/types.js';
 import type { Logger } from './logger.js';
+import { installSessionLogger } from './notify.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { registerTools } from './registry/register.js';
 import type { SafetyApi } from './safety/types.js';
@@ -51,8 +52,13 @@ export function createServer(opts: CreateServerOptions): McpServer {
   const sandbox = opts.sandbox ?? opts.config?.sandbox ?? false;
   const server = new McpServer(
     { name: SERVER_NAME, title: 'Keap CRM', version: SERVER_VERSION },
-    { instructions: serverInstructions(sandbox), capabilities: { tools: { listChanged: true } } },
+    {
+      instructions: serverInstructions(sandbox),
+      // logging: `logging/setLevel` per session (default info); notifications via src/notify.ts.
+      capabilities: { tools: { listChanged: true }, logging: {} },
+    },
   );
+  installSessionLogger(server.server);
   registerTools(server, opts.tools ?? ALL_TOOLS, {
     agent: opts.agent,
     client: opts.client,

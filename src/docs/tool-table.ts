@@ -12,16 +12,15 @@ import type { AnyToolSpec } from '../registry/define.js';
 export const START = '<!-- tools:start -->';
 export const END = '<!-- tools:end -->';
 
-function firstSentence(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  const m = /^(.+?[.!?])(\s|$)/.exec(flat);
-  return (m?.[1] ?? flat).replace(/\|/g, '\\|');
+/** The whole description on one table line: whitespace collapsed, `|` escaped, nothing cut. */
+export function cell(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().replace(/\|/g, '\\|');
 }
 
 export function toolTable(tools: readonly AnyToolSpec[] = ALL_TOOLS): string {
   const rows = tools.map(
     (t) =>
-      `| \`${t.name}\` | ${t.resource} | ${t.access} | ${t.confirm ? '✋' : ''} | ${firstSentence(t.description)} |`,
+      `| \`${t.name}\` | ${t.resource} | ${t.access} | ${t.confirm ? '✋' : ''} | ${cell(t.description)} |`,
   );
   return [
     `${tools.length} tools. ✋ = asks a human before it runs (by default; the policy can add or waive).`,

@@ -5,13 +5,20 @@ import { Approvals } from './approvals.js';
 import { AuditLog, loadAuditKey } from './audit.js';
 import { Confirmer } from './confirm.js';
 import { Idempotency } from './idempotency.js';
-import { defaultPolicy, loadPolicyFile, Policy, PolicyError } from './policy.js';
+import { defaultPolicy, type LintTool, loadPolicyFile, Policy, PolicyError } from './policy.js';
 import type { ApprovalsSetting, SafetyApi } from './types.js';
 
 export { AuditLog, hashValue, loadAuditKey, REDACT_LIMITS, redactArgs, toOutcome } from './audit.js';
 export { pairCalls, runAuditCli, UNKNOWN as AUDIT_OUTCOME_UNKNOWN } from './audit-cli.js';
 export { argsHash, canonicalJson, stripSafetyFields } from './canonical.js';
-export { DEFAULT_AGENT, PolicyError, parsePolicy } from './policy.js';
+export {
+  bindWarnings,
+  DEFAULT_AGENT,
+  type LintTool,
+  lintPolicy,
+  PolicyError,
+  parsePolicy,
+} from './policy.js';
 export * from './types.js';
 
 export interface CreateSafetyOptions {
@@ -36,6 +43,11 @@ export interface CreateSafetyOptions {
   approvalPollMs?: number | undefined;
   /** Lifetime of an approval (default 10 minutes; tests shorten it). */
   approvalTtlMs?: number | undefined;
+  /**
+   * The catalog: unknown tool names are errors (as knownTools) and entries that cannot take effect are
+   * warnings (logged at warn, returned as policyWarnings).
+   */
+  catalog?: readonly LintTool[];
 }
 
 export const DEFAULT_APPROVAL_WAIT_MS = 60_000;
@@ -58,20 +70,26 @@ export function consoleConfigProblem(
 }
 
 /** Throws PolicyError (message names the JSON path) when the policy file is invalid. */
-export function createSafety(
-  opts: CreateSafetyOptions,
-): SafetyApi & { readonly policy: Policy; readonly approvals: ApprovalsSetting } {
-  const file =
-    opts.policyFile !== undefined && opts.policyFile !== ''
-      ? loadPolicyFile(opts.policyFile, opts.knownTools)
-      : defaultPolicy(opts.sandbox);
+export function createSafety(opts: CreateSafetyOptions): SafetyApi & {
+  readonly policy: Policy;
+  readonly policyWarnings: readonly string[];
+  readonly approvals: ApprovalsSetting;
+} {
+  const known = opts.knownTools ?? opts.catalog?.map((t) => t.name);
+  const fromFile = opts.policyFile !== undefined && opts.policyFile !== '';
+  const file = fromFile ? loadPolicyFile(opts.policyFile as string, known) : defaultPolicy(opts.sandbox);
   const policy = new Policy(file, { readOnly: opts.readOnly });
+  const policyWarnings = Object.freeze(
+    fromFile && opts.catalog !== undefined ? policy.lint(opts.catalog) : [],
+  );
+  for (const w of policyWarnings) opts.logger.warn(`policy file ${opts.policyFile}: ${w}`);
   const now = opts.now ?? Date.now;
   const operatorTokenSha256 = opts.operatorTokenSha256 ?? policy.operatorTokenSha256();
   const problem = consoleConfigProblem(policy, operatorTokenSha256);
   if (problem !== undefined) throw new PolicyError(problem);
   return {
     policy,
+    policyWarnings,
     confirmer: new Confirmer({
       db: opts.db,
       humanSecretSha256: policy.humanSecretSha256(),

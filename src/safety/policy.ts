@@ -1,7 +1,12 @@
 /**
  * Per-agent access policy: grants per resource (none < read < write), per-tool deny lists and
  * confirmation overrides. Loaded from a JSON file (KEAP_POLICY / --policy) and validated with zod;
- * every error names the JSON path of the offending value.
+ * every error names the JSON path (and line) of the offending value, JSON syntax errors their line and column,
+ * unknown tool names the nearest catalog name.
+ *
+ * lintPolicy() and bindWarnings() find entries that are valid but cannot take effect (a confirmation setting
+ * for a tool the agent cannot call, a deny of a tool it is not granted, an agent without a token on a
+ * non-loopback bind): warnings, logged at start-up and returned as a list.
  */
 
 import { timingSafeEqual } from 'node:crypto';
@@ -132,13 +137,166 @@ function lineOf(text: string, path: readonly PropertyKey[]): number | undefined 
   return pos === 0 && path.length > 0 ? undefined : text.slice(0, pos).split('\n').length;
 }
 
+/** Where JSON text first goes wrong: offset and what is wrong (a small validating scanner). */
+export function jsonSyntaxError(text: string): { offset: number; problem: string } | undefined {
+  let i = 0;
+  class Stop {
+    constructor(
+      readonly offset: number,
+      readonly problem: string,
+    ) {}
+  }
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const fail = (problem?: string): never => {
+    if (i >= text.length) throw new Stop(text.length, 'unexpected end of the file');
+    throw new Stop(i, problem ?? `unexpected character ${JSON.stringify(text[i])}`);
+  };
+  const str = () => {
+    if (text[i] !== '"') fail('expected a double-quoted string');
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      const c = text.charCodeAt(i);
+      if (c < 0x20) fail('control character (e.g. a line break) inside a string');
+      if (text[i] === '\\') {
+        i++;
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail('bad \\u escape in a string');
+          i += 4;
+        } else if (i >= text.length || !'"\\/bfnrt'.includes(text[i] as string))
+          fail('bad escape in a string');
+      }
+      i++;
+    }
+    if (i >= text.length) fail('unterminated string');
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        str();
+        ws();
+        if (text[i] !== ':') fail('expected ":" after a property name');
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          ws();
+          if (text[i] === '}') fail('trailing comma before "}"');
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        fail('expected "," or "}"');
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          ws();
+          if (text[i] === ']') fail('trailing comma before "]"');
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        fail('expected "," or "]"');
+      }
+    }
+    if (c === '"') {
+      str();
+      return;
+    }
+    const lit = /^(true|false|null|-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
+    if (lit) {
+      i += lit[0].length;
+      return;
+    }
+    fail();
+  };
+  try {
+    if (text.charCodeAt(0) === 0xfeff) i = 1;
+    value();
+    ws();
+    if (i < text.length) fail('unexpected text after the JSON value');
+    return undefined;
+  } catch (e) {
+    if (e instanceof Stop) return { offset: e.offset, problem: e.problem };
+    throw e;
+  }
+}
+
+/** 1-based line and column of an offset. */
+function lineCol(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: offset - nl };
+}
+
+/** Levenshtein distance (small strings). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The catalog name nearest a misspelt one, when close enough to be a likely typo. */
+export function didYouMean(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = distance(name, k);
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
 /** Parses and validates policy JSON text. Throws PolicyError naming the path of every bad value. */
 export function parsePolicy(text: string, source = 'policy', knownTools?: readonly string[]): PolicyFile {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new PolicyError(`${source}: not valid JSON: ${(e as Error).message}`);
+    const where = jsonSyntaxError(text);
+    if (where === undefined) throw new PolicyError(`${source}: not valid JSON: ${(e as Error).message}`);
+    const { line, column } = lineCol(text, where.offset);
+    throw new PolicyError(`${source}: not valid JSON at line ${line}, column ${column}: ${where.problem}`);
   }
   const r = policySchema.safeParse(raw);
   if (!r.success) {
@@ -179,7 +337,11 @@ export function parsePolicy(text: string, source = 'policy', knownTools?: readon
         a[list].forEach((t, i) => {
           if (!known.has(t)) {
             const path = ['agents', name, list, i];
-            bad.push(`  ${jsonPath(path)}: unknown tool "${t}"`);
+            const line = lineOf(text, [...path.slice(0, 3), t]);
+            const hint = didYouMean(t, known);
+            bad.push(
+              `  ${jsonPath(path)}: unknown tool "${t}"${line !== undefined ? ` (line ${line})` : ''}${hint !== undefined ? `; did you mean "${hint}"?` : ''}`,
+            );
           }
         });
       }
@@ -189,14 +351,101 @@ export function parsePolicy(text: string, source = 'policy', knownTools?: readon
   return r.data;
 }
 
+/** The setting that names the policy file (for messages). */
+const POLICY_SETTING = 'KEAP_POLICY / --policy';
+
 export function loadPolicyFile(file: string, knownTools?: readonly string[]): PolicyFile {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PolicyError(`cannot read policy file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? `policy file not found: ${file}`
+        : code === 'EACCES' || code === 'EPERM'
+          ? `policy file cannot be read (permission denied): ${file}`
+          : code === 'EISDIR'
+            ? `policy file is a directory, not a file: ${file}`
+            : `policy file cannot be read (${code ?? 'error'}): ${file}`;
+    throw new PolicyError(`${why} (${POLICY_SETTING})`);
   }
   return parsePolicy(text, `policy file ${file}`, knownTools);
+}
+
+/** What the lint needs to know about a catalog tool. */
+export type LintTool = Pick<AnyToolSpec, 'name' | 'resource' | 'access' | 'confirm'>;
+
+const CONFIRM_LISTS = [
+  'confirm_tools',
+  'no_confirm_tools',
+  'human_confirm_tools',
+  'human_secret_tools',
+] as const;
+
+/**
+ * Entries of a valid policy that cannot take effect, as `$.path: message` lines (grants as written in the file;
+ * --read-only is a run-time cap and not linted). Names not in `tools` are left to parsePolicy (errors).
+ */
+export function lintPolicy(file: PolicyFile, tools: readonly LintTool[]): string[] {
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  const out: string[] = [];
+  for (const [name, a] of Object.entries(file.agents)) {
+    const grantOf = (r: Resource): Grant => a.grants[r] ?? a.grants['*'] ?? 'none';
+    const granted = (t: LintTool) => RANK[grantOf(t.resource)] >= RANK[t.access];
+    const why = (t: LintTool) =>
+      `agent "${name}" has ${grantOf(t.resource)} access to ${t.resource}; it needs ${t.access}`;
+    if (tools.length > 0 && !tools.some((t) => granted(t) && !a.deny_tools.includes(t.name))) {
+      out.push(
+        `${jsonPath(['agents', name, 'grants'])}: agent "${name}" can call no tool (no resource is granted)`,
+      );
+    }
+    a.deny_tools.forEach((t, i) => {
+      const spec = byName.get(t);
+      if (spec !== undefined && !granted(spec)) {
+        out.push(
+          `${jsonPath(['agents', name, 'deny_tools', i])}: "${t}" has no effect: ${why(spec)}, so it cannot call it anyway`,
+        );
+      }
+    });
+    for (const list of CONFIRM_LISTS) {
+      a[list].forEach((t, i) => {
+        const spec = byName.get(t);
+        if (spec === undefined) return;
+        const at = jsonPath(['agents', name, list, i]);
+        if (a.deny_tools.includes(t)) {
+          out.push(`${at}: "${t}" has no effect: it is in deny_tools, so agent "${name}" cannot call it`);
+        } else if (!granted(spec)) {
+          out.push(`${at}: "${t}" has no effect: ${why(spec)}, so it cannot call it`);
+        } else if (list === 'confirm_tools' && spec.confirm === true && !a.no_confirm_tools.includes(t)) {
+          out.push(`${at}: "${t}" has no effect: the tool asks for confirmation already (✋)`);
+        } else if (list === 'no_confirm_tools' && spec.confirm !== true && !a.confirm_tools.includes(t)) {
+          out.push(`${at}: "${t}" has no effect: the tool does not ask for confirmation`);
+        } else if (list === 'no_confirm_tools' && a.human_secret_tools.includes(t)) {
+          out.push(`${at}: "${t}" has no effect: human_secret_tools wins, its confirmation stays on`);
+        }
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Warnings for an HTTP bind: once any agent has a token (required on a non-loopback bind), every HTTP client
+ * must send one, so an agent without a token cannot connect over HTTP (it can still be the stdio agent).
+ */
+export function bindWarnings(
+  agents: readonly string[],
+  tokenAgents: readonly string[],
+  host: string,
+): string[] {
+  if (tokenAgents.length === 0) return [];
+  return agents
+    .filter((a) => !tokenAgents.includes(a))
+    .map(
+      (a) =>
+        `${jsonPath(['agents', a, 'token_sha256'])}: agent "${a}" has no token, so it cannot connect over HTTP on ${host} (set token_sha256)`,
+    );
 }
 
 /** The policy used when no file is given: one agent, every resource read (write in the sandbox). */
@@ -245,6 +494,15 @@ export class Policy implements PolicyApi {
 
   requiresTokens(): boolean {
     return this.names.some((n) => this.agent(n)?.token_sha256 !== undefined);
+  }
+
+  tokenAgents(): readonly string[] {
+    return this.names.filter((n) => this.agent(n)?.token_sha256 !== undefined);
+  }
+
+  /** Entries that cannot take effect (see lintPolicy). */
+  lint(tools: readonly LintTool[]): string[] {
+    return lintPolicy(this.file, tools);
   }
 
   /** SHA-256 (hex) of the operator's confirmation secret, when configured. */

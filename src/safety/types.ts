@@ -28,6 +28,8 @@ export interface PolicyApi {
   agentForToken(token: string): string | undefined;
   /** True when the policy has at least one agent with a token (HTTP must then require one). */
   requiresTokens(): boolean;
+  /** Agents that have an HTTP token (for the per-agent session share). */
+  tokenAgents?(): readonly string[];
   /** Tool is listed for and callable by the agent. */
   isAllowed(agent: string, spec: AnyToolSpec): boolean;
   /** Why not (for the "not allowed by server policy" message). */

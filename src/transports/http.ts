@@ -12,6 +12,12 @@
  * 5. POST /mcp: Content-Type JSON (415), body at most maxBodyBytes (413), valid JSON (400, -32700).
  * Rejected logins (1, 2, 4) are audited as refusals (rate-limited, with the remote address, never the token)
  * and logged at info. Every session gets its own McpServer for its agent and is bound to that agent.
+ *
+ * Sessions end on DELETE, on a transport close, or after `idleS` seconds without a request (no request in
+ * flight: a tool call waiting for a human or an open GET stream keeps its session). Ending a session closes its
+ * McpServer (which rejects pending elicitations and drops its handlers) and removes it from the only map that
+ * holds it. At most `max` sessions are open (a new one beyond that gets 503) and each agent at most its share
+ * (429): `perAgent`, or when 0, max(10, floor(max ÷ agents with tokens)), never above `max`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -20,6 +26,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
+import { bindWarnings } from '../safety/policy.js';
 import type { AuditApi, PolicyApi, RefusalReason } from '../safety/types.js';
 
 type Req = IncomingMessage;
@@ -27,6 +34,27 @@ type Res = ServerResponse;
 
 /** Largest accepted POST /mcp body. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Session defaults (KEAP_MCP_SESSION_IDLE_S, KEAP_MCP_MAX_SESSIONS, KEAP_MCP_MAX_SESSIONS_PER_AGENT). */
+export const DEFAULT_SESSION_IDLE_S = 1800;
+export const DEFAULT_MAX_SESSIONS = 200;
+/** The automatic per-agent share never goes below this (unless the cap itself is lower). */
+export const MIN_AGENT_SHARE = 10;
+
+export interface SessionSettings {
+  /** Seconds without a request after which a session is closed. */
+  readonly idleS?: number | undefined;
+  /** Most open sessions. */
+  readonly max?: number | undefined;
+  /** Most open sessions per agent; 0 or absent = automatic (see agentShare). */
+  readonly perAgent?: number | undefined;
+}
+
+/** An agent's share of the session cap: `perAgent` when set, else max(10, floor(max ÷ agents)), at most `max`. */
+export function agentShare(max: number, perAgent: number | undefined, agentsWithTokens: number): number {
+  if (perAgent !== undefined && perAgent > 0) return Math.min(perAgent, max);
+  return Math.min(max, Math.max(MIN_AGENT_SHARE, Math.floor(max / Math.max(1, agentsWithTokens))));
+}
 
 export interface HttpOptions {
   readonly host: string;
@@ -43,6 +71,7 @@ export interface HttpOptions {
   /** Public URLs of this server (hooks receiver, console): their hosts join the default allow-list. */
   readonly publicUrls?: readonly string[] | undefined;
   readonly maxBodyBytes?: number | undefined;
+  readonly sessions?: SessionSettings | undefined;
 }
 
 export interface RunningHttp {
@@ -51,7 +80,23 @@ export interface RunningHttp {
   readonly port: number;
   /** The Host/Origin allow-list in force (normalized host names). */
   readonly allowedHosts: readonly string[];
+  /** Policy entries that cannot take effect on this bind (also logged at warn). */
+  readonly warnings: readonly string[];
+  /** Open sessions now (what /healthz reports). */
+  sessionStats(): SessionStats;
   close(): Promise<void>;
+}
+
+export interface SessionStats {
+  readonly open: number;
+  /** Age in whole seconds of the oldest / newest open session; null when none is open. */
+  readonly oldest_age_s: number | null;
+  readonly newest_age_s: number | null;
+  readonly idle_timeout_s: number;
+  readonly max: number;
+  readonly max_per_agent: number;
+  /** Open sessions per agent name (agents with none are left out). */
+  readonly by_agent: Readonly<Record<string, number>>;
 }
 
 export class HttpConfigError extends Error {
@@ -134,8 +179,9 @@ function rpcError(
   message: string,
   headers: Record<string, string> = {},
   code = -32000,
+  id: string | number | null = null,
 ): void {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id }, headers);
 }
 
 /** Plain JSON error (other paths). */
@@ -212,6 +258,11 @@ interface Session {
   readonly transport: StreamableHTTPServerTransport;
   readonly server: McpServer;
   readonly agent: string;
+  readonly createdAt: number;
+  /** When the last request on this session ended (or started). */
+  lastSeen: number;
+  /** Requests of this session whose response is still open (tool calls, GET streams). */
+  inFlight: number;
 }
 
 export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
@@ -231,7 +282,83 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     );
   }
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const idleMs = (opts.sessions?.idleS ?? DEFAULT_SESSION_IDLE_S) * 1000;
+  const maxSessions = opts.sessions?.max ?? DEFAULT_MAX_SESSIONS;
+  const tokenAgents = policy.requiresTokens() ? (policy.tokenAgents?.() ?? policy.agents()) : [];
+  const perAgent = agentShare(maxSessions, opts.sessions?.perAgent, tokenAgents.length);
+  const warnings = bindWarnings(policy.agents(), tokenAgents, opts.host);
+  for (const w of warnings) logger.warn({ bind: opts.host }, `policy: ${w}`);
+
+  /** The only references to a session's transport and server. */
   const sessions = new Map<string, Session>();
+  /** Initializations in progress (counted against the caps until they end). */
+  let pendingTotal = 0;
+  const pendingBy = new Map<string, number>();
+
+  function openFor(agent: string): number {
+    let n = pendingBy.get(agent) ?? 0;
+    for (const s of sessions.values()) if (s.agent === agent) n++;
+    return n;
+  }
+
+  /** Ends a session: removes it, then closes its server (and so its transport, handlers and waiters). */
+  function endSession(id: string, why: 'closed' | 'idle' | 'shutdown'): void {
+    const s = sessions.get(id);
+    if (s === undefined) return;
+    sessions.delete(id);
+    logger.debug({ session: id, agent: s.agent, why }, 'MCP session ended');
+    void s.server.close().catch(() => undefined);
+  }
+
+  /** Refusals at a cap are logged at most once a minute per cap (a flood must not flood the log). */
+  const capWarnedAt = new Map<string, number>();
+  function capWarned(key: string): boolean {
+    const now = Date.now();
+    if (now - (capWarnedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return false;
+    capWarnedAt.set(key, now);
+    return true;
+  }
+
+  /** Counts a request as in flight until its response closes. */
+  function track(s: Session, res: Res): void {
+    s.inFlight++;
+    s.lastSeen = Date.now();
+    res.once('close', () => {
+      s.inFlight--;
+      s.lastSeen = Date.now();
+    });
+  }
+
+  function sweep(): void {
+    const now = Date.now();
+    for (const [id, s] of sessions) {
+      if (s.inFlight <= 0 && now - s.lastSeen >= idleMs) endSession(id, 'idle');
+    }
+  }
+  const sweeper = setInterval(sweep, Math.min(30_000, Math.max(250, Math.floor(idleMs / 4))));
+  sweeper.unref();
+
+  function sessionStats(): SessionStats {
+    const now = Date.now();
+    let oldest: number | null = null;
+    let newest: number | null = null;
+    const byAgent: Record<string, number> = {};
+    for (const s of sessions.values()) {
+      const age = Math.floor((now - s.createdAt) / 1000);
+      oldest = oldest === null ? age : Math.max(oldest, age);
+      newest = newest === null ? age : Math.min(newest, age);
+      byAgent[s.agent] = (byAgent[s.agent] ?? 0) + 1;
+    }
+    return {
+      open: sessions.size,
+      oldest_age_s: oldest,
+      newest_age_s: newest,
+      idle_timeout_s: idleMs / 1000,
+      max: maxSessions,
+      max_per_agent: perAgent,
+      by_agent: byAgent,
+    };
+  }
 
   function refuse(req: Req, reason: RefusalReason, detail?: string): void {
     const remote = req.socket.remoteAddress;
@@ -301,29 +428,76 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
         refuse(req, 'session_agent_mismatch');
         return rpcError(res, 403, 'This session belongs to another agent');
       }
+      track(s, res);
       await s.transport.handleRequest(req, res, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       return rpcError(res, 400, 'Bad Request: no valid session ID; send initialize first');
     }
-    const server = opts.makeServer(agent);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server, agent });
-        logger.debug({ session: id, agent }, 'MCP session started');
-      },
-    });
-    transport.onclose = () => {
-      const id = transport.sessionId;
-      if (id !== undefined && sessions.delete(id)) {
-        logger.debug({ session: id, agent }, 'MCP session closed');
-        void server.close().catch(() => undefined);
-      }
-    };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    const rawId = (body as { id?: unknown }).id;
+    const initId = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
+    // The caps: all sessions (503), then this agent's share (429). Open sessions are not affected.
+    if (sessions.size + pendingTotal >= maxSessions) {
+      if (capWarned('*'))
+        logger.warn(
+          { agent, open: sessions.size, max: maxSessions },
+          'MCP session refused: server at its session cap',
+        );
+      return rpcError(
+        res,
+        503,
+        `Server busy: ${maxSessions} MCP sessions are open (the server's cap, KEAP_MCP_MAX_SESSIONS). Close sessions you no longer use (HTTP DELETE /mcp with their Mcp-Session-Id) or retry later; idle sessions close after ${idleMs / 1000} s.`,
+        { 'retry-after': '30' },
+        -32000,
+        initId,
+      );
+    }
+    if (openFor(agent) >= perAgent) {
+      if (capWarned(agent))
+        logger.warn({ agent, max: perAgent }, 'MCP session refused: agent at its share of the session cap');
+      return rpcError(
+        res,
+        429,
+        `Too many sessions: agent "${agent}" has ${perAgent} MCP sessions open, its share of the server's cap (KEAP_MCP_MAX_SESSIONS_PER_AGENT). Close sessions you no longer use (HTTP DELETE /mcp with their Mcp-Session-Id) or retry later; idle sessions close after ${idleMs / 1000} s.`,
+        { 'retry-after': '30' },
+        -32000,
+        initId,
+      );
+    }
+    pendingTotal++;
+    pendingBy.set(agent, (pendingBy.get(agent) ?? 0) + 1);
+    let srv: McpServer | undefined;
+    let transport: StreamableHTTPServerTransport | undefined;
+    try {
+      const server = opts.makeServer(agent);
+      srv = server;
+      const t: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          const now = Date.now();
+          const s: Session = { transport: t, server, agent, createdAt: now, lastSeen: now, inFlight: 0 };
+          sessions.set(id, s);
+          track(s, res);
+          logger.debug({ session: id, agent }, 'MCP session started');
+        },
+      });
+      transport = t;
+      t.onclose = () => {
+        if (t.sessionId !== undefined) endSession(t.sessionId, 'closed');
+      };
+      await server.connect(t);
+      await t.handleRequest(req, res, body);
+    } finally {
+      pendingTotal--;
+      const n = (pendingBy.get(agent) ?? 1) - 1;
+      if (n > 0) pendingBy.set(agent, n);
+      else pendingBy.delete(agent);
+      // Initialization failed (or threw) before the session registered: nothing is kept.
+      const id = transport?.sessionId;
+      if (srv !== undefined && (id === undefined || !sessions.has(id)))
+        await srv.close().catch(() => undefined);
+    }
   }
 
   async function handle(req: Req, res: Res): Promise<void> {
@@ -352,7 +526,19 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return httpError(res, 405, 'method_not_allowed', 'Method not allowed', { allow: 'GET, HEAD' });
       }
-      return sendJson(res, 200, { ok: true, sandbox: opts.sandbox === true, sessions: sessions.size });
+      const stats = sessionStats();
+      // Agent names only to loopback binds or callers with an agent token.
+      const token = bearer(req);
+      const showAgents = loopback || (token !== undefined && policy.agentForToken(token) !== undefined);
+      const { by_agent, ...counts } = stats;
+      const mem = process.memoryUsage();
+      return sendJson(res, 200, {
+        ok: true,
+        sandbox: opts.sandbox === true,
+        sessions: showAgents ? stats : counts,
+        rss_bytes: mem.rss,
+        heap_used_bytes: mem.heapUsed,
+      });
     }
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
       return rpcError(res, 405, 'Method not allowed', { allow: 'POST, GET, DELETE' });
@@ -406,12 +592,13 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     url: `http://${hostForUrl}:${port}/mcp`,
     port,
     allowedHosts: allowed,
+    warnings,
+    sessionStats,
     async close() {
-      for (const s of sessions.values()) {
-        await s.transport.close().catch(() => undefined);
-        await s.server.close().catch(() => undefined);
-      }
-      sessions.clear();
+      clearInterval(sweeper);
+      const open = [...sessions.values()];
+      for (const id of [...sessions.keys()]) endSession(id, 'shutdown');
+      await Promise.all(open.map((s) => s.server.close().catch(() => undefined)));
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();

@@ -98,7 +98,7 @@ describe('policy parsing', () => {
         db,
         logger: silentLogger,
       }),
-    ).toThrow(/cannot read policy file/);
+    ).toThrow(`policy file not found: ${dir}/missing.json (KEAP_POLICY / --policy)`);
   });
 });
 
