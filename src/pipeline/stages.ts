@@ -322,7 +322,8 @@ export const confirm: Stage = async (call) => {
   const { safety, agent } = call.ctx;
   const { spec, input } = call;
   const mode = safety.policy.confirmationMode(agent, spec);
-  if (mode === 'none') return undefined;
+  // 'confirmed': the operator approved it in the console (approval stage).
+  if (mode === 'none' || call.decision === 'confirmed') return undefined;
   const token = typeof input.confirmation_token === 'string' ? input.confirmation_token : undefined;
   const humanSecret = typeof input.human_secret === 'string' ? input.human_secret : undefined;
   const elicit = elicitFor(call.ctx.server, call.extra.signal);
