@@ -64,6 +64,12 @@ export const SETTINGS = [
     '',
     'SHA-256 (hex) of the operator console token; overrides the policy operator_token_sha256',
   ),
+  setting(
+    'KEAP_APPROVAL_WAIT_S',
+    undefined,
+    '60',
+    'How long a call carrying a progressToken is held waiting for the operator console (s); 0 = answer approval_pending at once',
+  ),
   // HTTP sessions (src/transports/http.ts).
   setting(
     'KEAP_MCP_SESSION_IDLE_S',
@@ -173,6 +179,7 @@ const schema = z.object({
       "must be the 64-character hex SHA-256 of the token (printf %s 'TOKEN' | sha256sum)",
     )
     .transform((s) => (s === '' ? undefined : s.toLowerCase())),
+  KEAP_APPROVAL_WAIT_S: int(0, 600),
   // HTTP sessions.
   KEAP_MCP_SESSION_IDLE_S: int(1, 604_800),
   KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
@@ -202,7 +209,12 @@ export interface Config {
   /** KEAP_MCP_ALLOWED_HOSTS (HTTP Host/Origin allow-list); empty → the default list (src/transports/http.ts). */
   readonly allowedHosts: readonly string[];
   /** Operator console: port beside stdio (undefined = off) and the token hash from the environment. */
-  readonly console: { readonly port: number | undefined; readonly operatorTokenSha256: string | undefined };
+  readonly console: {
+    readonly port: number | undefined;
+    readonly operatorTokenSha256: string | undefined;
+    /** KEAP_APPROVAL_WAIT_S in seconds. */
+    readonly approvalWaitS: number;
+  };
   /** HTTP sessions: idle timeout (s), cap, per-agent cap (0 = automatic; src/transports/http.ts). */
   readonly sessions: { readonly idleS: number; readonly max: number; readonly perAgent: number };
 }
@@ -344,6 +356,7 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     console: Object.freeze({
       port: c.KEAP_MCP_CONSOLE_PORT,
       operatorTokenSha256: c.KEAP_MCP_OPERATOR_TOKEN_SHA256,
+      approvalWaitS: c.KEAP_APPROVAL_WAIT_S,
     }),
     sessions: Object.freeze({
       idleS: c.KEAP_MCP_SESSION_IDLE_S,

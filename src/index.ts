@@ -17,13 +17,15 @@ import {
   MISSING_CREDENTIALS_MESSAGE,
   processEnv,
 } from './config.js';
+import { type BudgetSnapshot, createConsole, type SessionSnapshot } from './console/console.js';
+import { type RunningConsole, startConsoleServer } from './console/server.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
 import { createLogger } from './logger.js';
 import { createSafety, runAuditCli } from './safety/index.js';
 import { runSandboxCli, startSandbox } from './sandbox/server.js';
 import { createServer, SERVER_VERSION } from './server.js';
 import { openStateDb } from './state/db.js';
-import { startHttp } from './transports/http.js';
+import { allowedHostList, startHttp } from './transports/http.js';
 import { startStdio } from './transports/stdio.js';
 
 function fail(message: string, code = 1): never {
@@ -75,6 +77,8 @@ async function serve(config: Config): Promise<void> {
     db,
     logger,
     catalog: ALL_TOOLS,
+    operatorTokenSha256: config.console.operatorTokenSha256,
+    approvalWaitMs: config.console.approvalWaitS * 1000,
   });
 
   let baseUrl = config.baseUrl;
@@ -107,9 +111,43 @@ async function serve(config: Config): Promise<void> {
     createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
   const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
 
+  // The operator console: its pages read the approvals store, the audit log, the policy, Keap's budget and the
+  // open sessions (HTTP mode; none beside stdio).
+  let listSessions: () => readonly SessionSnapshot[] = () => [];
+  const consoleOptions = {
+    approvals: safety.approvals.store,
+    auditLogPath: config.auditLog,
+    policy: safety.policy,
+    tools: ALL_TOOLS,
+    budget: (): BudgetSnapshot[] => {
+      const b = client.budget?.();
+      return b === undefined
+        ? []
+        : [
+            {
+              credential: config.sandbox
+                ? 'sandbox api key'
+                : config.apiKey !== undefined
+                  ? 'api key'
+                  : 'oauth',
+              ...b,
+            },
+          ];
+    },
+    sessions: () => listSessions(),
+    operatorTokenSha256: config.console.operatorTokenSha256 ?? safety.policy.operatorTokenSha256(),
+    audit: safety.audit,
+    logger,
+  };
+
   let stop: () => Promise<void>;
   if (config.transport === 'http') {
+    const operatorConsole = createConsole({
+      ...consoleOptions,
+      allowedHosts: allowedHostList(config.http.host, config.allowedHosts, undefined),
+    });
     const http = await startHttp({
+      console: operatorConsole,
       host: config.http.host,
       port: config.http.port,
       policy: safety.policy,
@@ -120,7 +158,10 @@ async function serve(config: Config): Promise<void> {
       allowedHosts: config.allowedHosts,
       sessions: config.sessions,
     });
+    listSessions = () => http.sessionList();
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
+    if (operatorConsole.enabled)
+      process.stderr.write(`  console:    ${http.url.replace(/\/mcp$/, '/console')}\n`);
     logger.info({ url: http.url, keap: where }, 'keap-mcp listening');
     stop = () => http.close();
   } else {
@@ -131,11 +172,20 @@ async function serve(config: Config): Promise<void> {
         2,
       );
     }
+    let consoleServer: RunningConsole | undefined;
+    if (config.console.port !== undefined) {
+      // Beside stdio: its own loopback port; without an operator token it refuses to start (message says how).
+      consoleServer = await startConsoleServer({ ...consoleOptions, port: config.console.port });
+      process.stderr.write(`keap-mcp: operator console at ${consoleServer.url}\n`);
+    }
     const stdio = await startStdio(make(agent));
     process.stderr.write(
       `keap-mcp ${SERVER_VERSION}: MCP over stdio for agent "${agent}" against ${where}\n`,
     );
-    stop = () => stdio.close();
+    stop = async () => {
+      await stdio.close();
+      await consoleServer?.close();
+    };
     void stdio.closed.then(() => shutdown(0));
   }
 

@@ -69,6 +69,7 @@ export const campaignTools = [
     confirm: true,
     findWith: 'list_campaign_sequences',
     checkWith: 'get_campaign',
+    resolve: { records: { campaign_id: 'campaign', sequence_id: 'sequence', contact_ids: 'contacts' } },
     preview: (i) =>
       `Add contacts ${ids(i)} to sequence ${String(i.sequence_id)} of campaign ${String(
         i.campaign_id,

@@ -115,6 +115,7 @@ export const contactTools = [
     event: 'contact.delete',
     findWith: 'list_contacts',
     checkWith: 'get_contact',
+    resolve: { records: { contact_id: 'contact' } },
     preview: (i) => `Permanently delete contact ${String(i.contact_id)}`,
   }),
 ];

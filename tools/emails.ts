@@ -24,10 +24,14 @@ export const emailTools = [
     confirm: true,
     idempotencyKey: true,
     checkWith: 'list_emails',
+    resolve: {
+      records: { contacts: 'contacts', user_id: 'user' },
+      texts: { subject: 'text', plain_content: 'base64', html_content: 'base64' },
+    },
     preview: (i) =>
-      `Email '${String(i.subject)}' to contacts ${
-        Array.isArray(i.contacts) ? i.contacts.join(', ') : String(i.contacts)
-      } from ${i.user_id !== undefined ? `user ${String(i.user_id)}` : String(i.from_address)}`,
+      `Email contacts ${Array.isArray(i.contacts) ? i.contacts.join(', ') : String(i.contacts)} from ${
+        i.user_id !== undefined ? `user ${String(i.user_id)}` : String(i.from_address)
+      }`,
   }),
   defineTool({
     name: 'list_emails',

@@ -66,6 +66,7 @@ export const hookTools = [
     confirm: true,
     findWith: 'list_hooks',
     checkWith: 'list_hooks',
+    resolve: { records: { key: 'hook' } },
     preview: (i) => `Delete hook subscription ${String(i.key)}; its URL stops receiving events`,
   }),
 ];

@@ -101,6 +101,7 @@ export const opportunityTools = [
     confirm: true,
     findWith: 'list_opportunities',
     checkWith: 'get_opportunity',
+    resolve: { records: { opportunity_id: 'opportunity' } },
     preview: (i) => `Permanently delete opportunity ${String(i.opportunity_id)}`,
   }),
   defineTool({

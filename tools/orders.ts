@@ -88,8 +88,13 @@ export const orderTools = [
     event: 'order.add',
     idempotencyKey: true,
     checkWith: 'get_order',
+    resolve: {
+      records: { contact_id: 'contact', order_items: 'order_items' },
+      texts: { order_title: 'text', notes: 'text' },
+      amounts: ['order_items[].price_per_unit'],
+    },
     preview: (i) =>
-      `Create order '${String(i.order_title)}' for contact ${String(i.contact_id)} with ${
+      `Create an order for contact ${String(i.contact_id)} with ${
         Array.isArray(i.order_items) ? i.order_items.length : 0
       } item(s); nothing is charged`,
   }),
@@ -148,6 +153,11 @@ export const orderTools = [
     idempotencyKey: true,
     findWith: 'list_orders',
     checkWith: 'list_order_payments',
+    resolve: {
+      records: { order_id: 'order', payment_method_id: 'payment_method' },
+      texts: { payment_method_type: 'text' },
+      amounts: ['payment_amount'],
+    },
     preview: (i) =>
       i.payment_method_id !== undefined
         ? `Charge ${dollars(i.payment_amount)} to payment method ${String(i.payment_method_id)} for order ${String(

@@ -77,6 +77,14 @@ export const subscriptionTools = [
     event: 'subscription.add',
     idempotencyKey: true,
     checkWith: 'get_subscription',
+    resolve: {
+      records: {
+        contact_id: 'contact',
+        subscription_plan_id: 'subscription_plan',
+        payment_method_id: 'payment_method',
+      },
+      amounts: ['billing_amount'],
+    },
     preview: (i) =>
       `Subscribe contact ${String(i.contact_id)} to plan ${String(i.subscription_plan_id)}${
         i.billing_amount !== undefined
@@ -105,9 +113,7 @@ export const subscriptionTools = [
     idempotent: true,
     findWith: 'list_subscriptions',
     checkWith: 'get_subscription',
-    preview: (i) =>
-      `Cancel subscription ${String(i.subscription_id)}; billing stops${
-        i.reason !== undefined ? ` (reason: ${String(i.reason)})` : ''
-      }`,
+    resolve: { records: { subscription_id: 'subscription' }, texts: { reason: 'text' } },
+    preview: (i) => `Cancel subscription ${String(i.subscription_id)}; billing stops`,
   }),
 ];

@@ -66,6 +66,7 @@ export const tagTools = [
     idempotent: true,
     findWith: 'list_tags',
     checkWith: 'list_tagged_contacts',
+    resolve: { records: { tag_id: 'tag', contact_ids: 'contacts' } },
     preview: (i) => `Apply tag ${String(i.tag_id)} to contacts ${ids(i)} (may start automations)`,
   }),
   defineTool({
@@ -80,6 +81,7 @@ export const tagTools = [
     aliases: { contacts: 'contact_ids' },
     event: 'contactGroup.removed',
     idempotent: true,
+    resolve: { records: { tag_id: 'tag', contact_ids: 'contacts' } },
     findWith: 'list_tags',
     checkWith: 'list_tagged_contacts',
   }),

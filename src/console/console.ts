@@ -100,6 +100,8 @@ const DECISIONS = [
   'denied',
   'dry_run',
   'idempotent_replay',
+  'preview_read',
+  'approval_pending',
   'refused',
 ] as const;
 

@@ -14,6 +14,7 @@ export const MAX_ARGS_CHARS = 1_000_000;
  * Keap's own documented limits are all lower, so they apply first (see prepare.ts).
  */
 const TEXT_CAPS: readonly (readonly [RegExp, number])[] = [
+  [/^approval_id$/, 64], // 22 base64url characters (src/safety/approvals.ts)
   [/^(id|key)$|_ids?$/, 20], // ids are digit strings
   [/^filter$|^query$/, 2_000],
   [/^(order_by|fields|update_mask|optional_properties|page_token|next_page_token)$/, 500],

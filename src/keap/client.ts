@@ -658,6 +658,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
 
   return {
     request,
+    budget: () => ({ ...sh.limiter.budget(), at: sh.limiter.budgetAt() }),
     async close() {
       if (closed) return;
       closed = true;

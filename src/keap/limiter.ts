@@ -108,6 +108,8 @@ export class CredentialLimiter {
   private tenant: RemoteView | undefined;
   private quota: RemoteView | undefined;
   private lastBudget: KeapBudget = {};
+  /** When Keap last reported budget headers (ms since epoch). */
+  private lastBudgetAt: number | undefined;
   private stopped = false;
 
   constructor(
@@ -135,6 +137,11 @@ export class CredentialLimiter {
   /** Budget as last reported by Keap. */
   budget(): KeapBudget {
     return this.lastBudget;
+  }
+
+  /** When the budget was last reported by Keap (undefined: no answer with budget headers yet). */
+  budgetAt(): number | undefined {
+    return this.lastBudgetAt;
   }
 
   /**
@@ -338,6 +345,7 @@ export class CredentialLimiter {
   observe(budget: KeapBudget): void {
     const now = this.now();
     this.lastBudget = { ...this.lastBudget, ...budget };
+    if (Object.keys(budget).length > 0) this.lastBudgetAt = now;
     const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000 + this.limits.windowMarginMs;
     if (budget.throttleAvailable !== undefined) {
       this.throttle = { available: budget.throttleAvailable, at: now, until: minuteEnd };

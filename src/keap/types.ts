@@ -131,5 +131,7 @@ export class KeapError extends Error {
 
 export interface KeapClientApi {
   request(req: KeapRequest): Promise<KeapResponse>;
+  /** Keap's budget as last reported for this client's credential (`at`: when; undefined = not yet). */
+  budget?(): KeapBudget & { readonly at?: number | undefined };
   close(): Promise<void>;
 }

@@ -54,7 +54,10 @@ export interface Call {
   /** The decision that lets the call go ahead ('allowed', or 'confirmed' after a human's yes). */
   decision: AuditDecision;
   request?: BuiltRequest;
+  /** The preview a human judges (whole: facts read from Keap, money, quoted text). */
   preview?: string;
+  /** The preview returned to the model: facts about resources the agent may not read reduced to ids. */
+  modelPreview?: string;
   argsHash?: string;
   idemKey?: string;
   /** This call owns the idempotency record (begin() returned 'new'). */

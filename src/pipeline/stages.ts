@@ -1,28 +1,18 @@
 /**
  * The chokepoint's stages, in order (STAGES). Each is a small function of the one Call object: it returns
- * undefined to let the call continue, or the final result. A new step (approvals, progress, …) is a new stage.
+ * undefined to let the call continue, or the final result. A new step is a new stage.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { ToolError, toErrorResult } from '../errors.js';
 import { observeModelResponse } from '../inputs/custom-fields.js';
-import type { AnyToolSpec } from '../registry/define.js';
 import { type BuiltRequest, buildRequest, toKeapRequest } from '../registry/request.js';
 import { keapDataResult, okResult, shapeData, withNotes } from '../results.js';
+import type { Approval } from '../safety/approvals.js';
 import { argsHash } from '../safety/canonical.js';
 import type { Elicit, ElicitResult, IdempotencyBegin } from '../safety/types.js';
 import { auditCall, type Call, type Stage, type StageResult } from './call.js';
 import { keapEvents, watchHuman } from './notices.js';
-
-const PREVIEW_BODY_CHARS = 300;
-
-function genericPreview(spec: AnyToolSpec, req: BuiltRequest): string {
-  let body = '';
-  if (req.body !== undefined && Object.keys(req.body).length > 0) {
-    const json = JSON.stringify(req.body);
-    body = ` with ${json.length > PREVIEW_BODY_CHARS ? `${json.slice(0, PREVIEW_BODY_CHARS - 1)}…` : json}`;
-  }
-  return `${spec.title}: ${req.method} ${req.path}${body}`;
-}
+import { checkAmounts, resolvePreview, staticPreview } from './preview.js';
 
 function elicitFor(server: Server | undefined, signal: AbortSignal | undefined): Elicit | undefined {
   if (!server?.getClientCapabilities()?.elicitation?.form) return undefined;
@@ -72,10 +62,15 @@ export const policy: Stage = (call) => {
   );
 };
 
-/** 2. The exact request and its preview. */
+/**
+ * 2. The exact request and its preview (without reading anything: ids, amounts, the model's text quoted).
+ * Money with more precision than cents or absurd amounts are refused here, before anyone is asked.
+ */
 export const build: Stage = (call) => {
+  checkAmounts(call.spec, call.args);
   call.request = buildRequest(call.spec, call.args);
-  call.preview = call.spec.preview?.(call.args) ?? genericPreview(call.spec, call.request);
+  call.preview = staticPreview(call);
+  call.modelPreview = call.preview;
   return undefined;
 };
 
@@ -142,16 +137,199 @@ export const replay: Stage = (call) => {
   return settled(call, call.ctx.safety.idempotency.peek(call.ctx.agent, key, call.spec.name, call.argsHash));
 };
 
-/** 5. Human confirmation, when the policy asks for it. */
+/** The confirmation's route: the operator console, or the client's form / the two-step token. */
+function viaConsole(call: Call): boolean {
+  const { safety, agent } = call.ctx;
+  const approvals = safety.approvals;
+  if (approvals === undefined) return false;
+  const mode = safety.policy.confirmationMode(agent, call.spec);
+  if (mode !== 'confirm') return false;
+  if (safety.policy.consoleConfirm?.(agent) === true) return true;
+  // Default fallback: a client without elicitation, a console to decide in, and no stricter channel.
+  return (
+    approvals.consoleEnabled &&
+    elicitFor(call.ctx.server, undefined) === undefined &&
+    (safety.policy.confirmChannel?.(agent, call.spec) ?? 'any') === 'any'
+  );
+}
+
+/**
+ * 5. The preview a human can judge: before anyone is asked, the records the call names are read from Keap
+ * (policy-exempt, audited as preview_read); a missing target ends the call here, with nothing written and
+ * nobody asked. Skipped when nobody will be asked (a repeat with a confirmation token and no form, or with an
+ * approval id: the stored request runs).
+ */
+export const preview: Stage = async (call) => {
+  const { safety, agent } = call.ctx;
+  const { spec, input } = call;
+  if (safety.policy.confirmationMode(agent, spec) === 'none') return undefined;
+  const console = viaConsole(call);
+  if (console && typeof input.approval_id === 'string' && input.approval_id !== '') return undefined;
+  const hasToken = typeof input.confirmation_token === 'string' && input.confirmation_token !== '';
+  const form = elicitFor(call.ctx.server, undefined) !== undefined;
+  // Nobody will be asked: a token repeat without a form, or a form-only channel without a form (refused).
+  if (!console && !form && (hasToken || safety.policy.confirmChannel?.(agent, spec) === 'human'))
+    return undefined;
+  const p = await resolvePreview(call, (resource) => {
+    const g = safety.policy.grantFor?.(agent, resource);
+    return g === undefined || g !== 'none';
+  });
+  call.preview = p.human;
+  call.modelPreview = p.model;
+  return undefined;
+};
+
+const sleep = (ms: number, signal: AbortSignal | undefined) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+/** Proceeds with an approval's stored request (exactly what the operator saw), once. */
+function runApproved(call: Call, approval: Approval): StageResult {
+  const built = call.request;
+  const stored = approval.request;
+  call.request = {
+    method: stored.method as BuiltRequest['method'],
+    path: stored.path,
+    query: (stored.query ?? {}) as BuiltRequest['query'],
+    body: stored.body as BuiltRequest['body'],
+    ...(built?.headers ? { headers: built.headers } : {}),
+  };
+  call.decision = 'confirmed';
+  return undefined;
+}
+
+function refuseApproval(call: Call, message: string, nextStep?: string): StageResult {
+  return refuse(
+    call,
+    new ToolError({
+      category: 'confirmation',
+      message,
+      nextStep:
+        nextStep ?? 'Nothing was sent. Tell the user; call again without approval_id only if they ask',
+    }),
+    'declined',
+  );
+}
+
+/**
+ * 6. Console approvals (policy `confirm_via: "console"`, or the fallback for a client without elicitation when
+ * an operator console exists): the call becomes a pending approval holding the exact request; the operator
+ * decides in the console; the repeat with `approval_id` and identical arguments runs the stored request once.
+ * A call carrying a progressToken is held (progress notifications) until the operator decides or the wait ends.
+ */
+export const approval: Stage = async (call) => {
+  if (!viaConsole(call)) return undefined;
+  const { ctx, spec, input } = call;
+  const setting = ctx.safety.approvals;
+  if (setting === undefined || !call.request) return undefined;
+  const store = setting.store;
+  const hash = call.argsHash ?? argsHash(call.args);
+  if (!setting.consoleEnabled) {
+    return refuseApproval(
+      call,
+      'This action must be approved by an operator in the operator console, but no console is configured. Nothing was done.',
+      'Do not retry. Tell the user an operator must configure the operator console (an operator token) first',
+    );
+  }
+  const id =
+    typeof input.approval_id === 'string' && input.approval_id !== '' ? input.approval_id : undefined;
+  if (id !== undefined) {
+    const used = store.consume(id, ctx.agent, spec.name, hash);
+    if (!used.ok && used.reason === 'pending') {
+      return refuse(
+        call,
+        new ToolError({
+          category: 'confirmation',
+          message: used.message,
+          nextStep:
+            'Nothing was sent. Ask the user to approve it in the operator console, then call again with the same arguments and approval_id',
+          retryable: true,
+        }),
+        'approval_pending',
+      );
+    }
+    if (!used.ok) return refuseApproval(call, used.message);
+    return runApproved(call, used.approval);
+  }
+  const { request } = call;
+  const created = store.create({
+    agent: ctx.agent,
+    tool: spec.name,
+    request: {
+      method: request.method,
+      path: request.path,
+      ...(Object.keys(request.query).length > 0 ? { query: request.query } : {}),
+      ...(request.body !== undefined ? { body: request.body } : {}),
+    },
+    preview: call.preview ?? spec.title,
+    argsHash: hash,
+    session: call.extra.sessionId,
+  });
+  const { progressToken, sendNotification, signal } = call.extra;
+  if (progressToken !== undefined && sendNotification !== undefined && setting.waitMs > 0) {
+    const until = Math.min(Date.now() + setting.waitMs, created.expiresAt);
+    let n = 0;
+    while (Date.now() < until && !signal?.aborted) {
+      const now = store.get(created.id);
+      if (now === undefined || now.status === 'expired') break;
+      if (now.status === 'approved') {
+        const used = store.consume(created.id, ctx.agent, spec.name, hash);
+        if (!used.ok) return refuseApproval(call, used.message);
+        return runApproved(call, used.approval);
+      }
+      if (now.status === 'denied') {
+        auditCall(call, 'declined');
+        return okResult({
+          declined: true,
+          approval_id: created.id,
+          message: `The operator denied this action${now.decidedBy !== undefined ? ` (${now.decidedBy})` : ''}; nothing was sent to Keap. Do not retry unless the user asks.`,
+        });
+      }
+      n += 1;
+      try {
+        await sendNotification({
+          method: 'notifications/progress',
+          params: {
+            progressToken,
+            progress: n,
+            message: `Waiting for the operator to approve or deny ${spec.name} in the operator console (approval ${created.id})`,
+          },
+        });
+      } catch {
+        // The client went away: stop holding, answer with the pending approval.
+        break;
+      }
+      await sleep(setting.pollMs, signal);
+    }
+  }
+  auditCall(call, 'approval_pending');
+  return okResult({
+    approval_pending: true,
+    approval_id: created.id,
+    preview: call.modelPreview ?? call.preview,
+    expires_at: new Date(created.expiresAt).toISOString(),
+    instructions:
+      'Nothing was done yet. Ask the user to approve this in the operator console, then call again with the same arguments and approval_id. If the operator denies it, do not retry.',
+  });
+};
+
+/** 7. Human confirmation, when the policy asks for it. */
 export const confirm: Stage = async (call) => {
   const { safety, agent } = call.ctx;
   const { spec, input } = call;
   const mode = safety.policy.confirmationMode(agent, spec);
-  if (mode === 'none') return undefined;
+  // 'confirmed': the operator approved it in the console (approval stage).
+  if (mode === 'none' || call.decision === 'confirmed') return undefined;
   const token = typeof input.confirmation_token === 'string' ? input.confirmation_token : undefined;
   const humanSecret = typeof input.human_secret === 'string' ? input.human_secret : undefined;
   const elicit = watchHuman(call, elicitFor(call.ctx.server, call.extra.signal));
   const preview = call.preview ?? spec.title;
+  const modelPreview = call.modelPreview ?? preview;
   const outcome = await safety.confirmer.confirm({
     agent,
     spec,
@@ -170,7 +348,7 @@ export const confirm: Stage = async (call) => {
         : '';
       return okResult({
         confirmation_required: true,
-        preview,
+        preview: modelPreview,
         confirmation_token: outcome.token,
         expires_at: outcome.expiresAt,
         instructions: `Nothing was done yet. Show the preview to the user and ask; if they agree call again with identical arguments and confirmation_token.${secretStep}`,
@@ -208,7 +386,7 @@ export const confirm: Stage = async (call) => {
   }
 };
 
-/** 6. Claim the idempotency key (written before the Keap call, so a crash reads as outcome unknown). */
+/** 8. Claim the idempotency key (written before the Keap call, so a crash reads as outcome unknown). */
 export const claim: Stage = (call) => {
   if (call.idemKey === undefined) return undefined;
   const { agent, safety } = call.ctx;
@@ -221,7 +399,7 @@ export const claim: Stage = (call) => {
   return undefined;
 };
 
-/** 7. The write-ahead intent: durable before the request leaves. */
+/** 9. The write-ahead intent: durable before the request leaves. */
 export const intent: Stage = async (call) => {
   const { spec, ctx } = call;
   call.callId = await ctx.safety.audit.intent({
@@ -238,7 +416,7 @@ export const intent: Stage = async (call) => {
   return undefined;
 };
 
-/** 8. Keap. */
+/** 10. Keap. */
 export const send: Stage = async (call) => {
   if (!call.request) throw new Error('send without a built request');
   call.sent = true;
@@ -249,7 +427,7 @@ export const send: Stage = async (call) => {
   return undefined;
 };
 
-/** 9. Shape (and remember custom field definitions the model just read). */
+/** 11. Shape (and remember custom field definitions the model just read). */
 export const shape: Stage = (call) => {
   const { request, response } = call;
   if (!request || !response) throw new Error('shape without a response');
@@ -260,7 +438,7 @@ export const shape: Stage = (call) => {
   return undefined;
 };
 
-/** 10. The outcome: audited, and the result the model reads. */
+/** 12. The outcome: audited, and the result the model reads. */
 export const outcome: Stage = (call) => {
   auditCall(call);
   const body = call.response?.body;
@@ -275,6 +453,8 @@ export const STAGES: readonly Stage[] = [
   build,
   dryRun,
   replay,
+  preview,
+  approval,
   confirm,
   claim,
   intent,

@@ -40,6 +40,39 @@ export const CUSTOM_FIELD_MODELS = [
 export type Access = 'read' | 'write';
 
 /**
+ * Kinds of Keap records a confirmation preview reads before a human is asked (src/pipeline/preview.ts knows how
+ * to read each): the input holding the id names which kind it is.
+ * `contacts`: a list of contact ids; `payment_method`: a card of the call's contact (its `contact_id`, or the
+ * contact of the order read for `order`); `sequence`: a sequence of the call's `campaign_id`;
+ * `subscription_plan`: a plan found among the products; `order_items`: the products named in the items.
+ */
+export type PreviewRecord =
+  | 'contact'
+  | 'contacts'
+  | 'user'
+  | 'order'
+  | 'order_items'
+  | 'payment_method'
+  | 'subscription'
+  | 'subscription_plan'
+  | 'campaign'
+  | 'sequence'
+  | 'tag'
+  | 'company'
+  | 'opportunity'
+  | 'hook';
+
+/** What a confirmation preview reads and shows (data; the machinery is src/pipeline/preview.ts). */
+export interface PreviewSpec {
+  /** Input key → the kind of record its id names; read (policy-exempt, audited as preview_read) before asking. */
+  readonly records?: Readonly<Partial<Record<string, PreviewRecord>>>;
+  /** Free text the model wrote, shown quoted and capped after the facts ('base64': decoded first). */
+  readonly texts?: Readonly<Partial<Record<string, 'text' | 'base64'>>>;
+  /** Money inputs (dollars), shown exactly as sent; nested list members as 'order_items[].price_per_unit'. */
+  readonly amounts?: readonly string[];
+}
+
+/**
  * A cross-field rule on a tool's input, checked before anything is sent (the error states the rule):
  * `at_least_one`: one or more of `keys` must be present; `exactly_one`: exactly one of them.
  */
@@ -94,6 +127,8 @@ export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
    * e.g. "Charge payment method 12 of contact 7 $25.00 for order 99". Pure function of the input.
    */
   readonly preview?: (input: Readonly<Record<string, unknown>>) => string;
+  /** What the confirmation preview reads from Keap and quotes from the input (see PreviewSpec). */
+  readonly resolve?: PreviewSpec;
 }
 
 export type AnyToolSpec = ToolSpec<z.ZodRawShape>;

@@ -44,6 +44,11 @@ export const MACHINE_FIELDS = {
     .optional()
     .describe('From a confirmation_required result, once the user agreed; repeat identical arguments'),
   human_secret: z.string().optional().describe('Secret the user typed to confirm; ask the user, never guess'),
+  approval_id: z
+    .string()
+    .max(64)
+    .optional()
+    .describe('From an approval_pending result, once the operator approved; repeat identical arguments'),
 } as const;
 
 function defType(schema: z.ZodType): string {
@@ -96,12 +101,13 @@ export function specInputShape(spec: AnyToolSpec): Record<string, z.ZodType> {
 }
 
 /** The input shape a tool is registered with: the spec's fields plus the machinery's. */
-export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodRawShape {
+export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode, approvals = false): z.ZodRawShape {
   const shape = specInputShape(spec);
   if (spec.access === 'write') shape.dry_run = normalising(MACHINE_FIELDS.dry_run);
   if (spec.idempotencyKey) shape.idempotency_key = MACHINE_FIELDS.idempotency_key;
   if (mode !== 'none') shape.confirmation_token = MACHINE_FIELDS.confirmation_token;
   if (mode === 'human_secret') shape.human_secret = MACHINE_FIELDS.human_secret;
+  if (mode === 'confirm' && approvals) shape.approval_id = MACHINE_FIELDS.approval_id;
   return shape;
 }
 
@@ -130,14 +136,10 @@ export function outputSchemaFor(spec: AnyToolSpec, mode: ConfirmationMode): z.Zo
   });
 }
 
-const listedCache = new WeakMap<AnyToolSpec, Map<ConfirmationMode, Record<string, unknown>>>();
+const listedCache = new WeakMap<AnyToolSpec, Map<string, Record<string, unknown>>>();
 
 /** The listed schema of a spec under a confirmation mode, computed once per process. */
-function cachedListedSchema(
-  spec: AnyToolSpec,
-  mode: ConfirmationMode,
-  shape: z.ZodRawShape,
-): Record<string, unknown> {
+function cachedListedSchema(spec: AnyToolSpec, mode: string, shape: z.ZodRawShape): Record<string, unknown> {
   let byMode = listedCache.get(spec);
   if (!byMode) {
     byMode = new Map();
@@ -226,7 +228,12 @@ export function registerTools(
     byName.set(spec.name, spec);
     if (!safety.policy.isAllowed(agent, spec)) continue;
     const mode = safety.policy.confirmationMode(agent, spec);
-    const shape = inputShapeFor(spec, mode);
+    // approval_id is shown only where the call can become a pending approval of the operator console.
+    const approvals =
+      safety.approvals?.consoleEnabled === true &&
+      (safety.policy.consoleConfirm?.(agent) === true ||
+        (safety.policy.confirmChannel?.(agent, spec) ?? 'any') === 'any');
+    const shape = inputShapeFor(spec, mode, approvals);
     const outputSchema = outputSchemaFor(spec, mode);
     server.registerTool(
       spec.name,
@@ -241,7 +248,7 @@ export function registerTools(
       (args, extra) => runTool(spec, args, ctx, withSession(extra)),
     );
     registered.set(spec.name, createInputChecker(spec, shape));
-    listed.set(spec.name, cachedListedSchema(spec, mode, shape));
+    listed.set(spec.name, cachedListedSchema(spec, approvals ? `${mode}+approval` : mode, shape));
   }
   // Arguments reach the SDK already checked and prepared by the tool's input checker (which keeps the documented
   // inputs the listed schema does not show); the SDK's own parse would strip those, so it passes them through.

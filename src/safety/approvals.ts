@@ -115,10 +115,13 @@ export function isApprovalId(s: string): boolean {
 export class Approvals implements ApprovalsApi {
   private readonly db: StateDb;
   private readonly now: () => number;
+  private readonly ttlMs: number;
 
-  constructor(opts: { db: StateDb; now?: () => number }) {
+  /** `ttlMs`: how long an approval lives (default APPROVAL_TTL_MS, 10 minutes). */
+  constructor(opts: { db: StateDb; now?: () => number; ttlMs?: number }) {
     this.db = opts.db;
     this.now = opts.now ?? Date.now;
+    this.ttlMs = opts.ttlMs ?? APPROVAL_TTL_MS;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS safety_approvals (
         id TEXT PRIMARY KEY,
@@ -156,7 +159,7 @@ export class Approvals implements ApprovalsApi {
       args_hash: input.argsHash,
       session: input.session ?? null,
       created_at: now,
-      expires_at: now + APPROVAL_TTL_MS,
+      expires_at: now + this.ttlMs,
       status: 'pending',
       decided_by: null,
       decided_at: null,

@@ -5,13 +5,20 @@
  */
 
 import type { ErrorCategory, KeapBudget } from '../keap/types.js';
-import type { AnyToolSpec } from '../registry/define.js';
+import type { AnyToolSpec, Resource } from '../registry/define.js';
+import type { ApprovalsApi } from './approvals.js';
 
 export type Grant = 'none' | 'read' | 'write';
 export type ConfirmationMode = 'none' | 'confirm' | 'human_secret';
 
 /** Input fields the machinery adds to tool schemas; never sent to Keap. */
-export const SAFETY_FIELDS = ['dry_run', 'idempotency_key', 'confirmation_token', 'human_secret'] as const;
+export const SAFETY_FIELDS = [
+  'dry_run',
+  'idempotency_key',
+  'confirmation_token',
+  'human_secret',
+  'approval_id',
+] as const;
 
 export interface PolicyApi {
   /** Agent names known to the policy. */
@@ -33,6 +40,10 @@ export interface PolicyApi {
    * (only the client's form; the model-held token is never issued). Policy: `confirm_via` / `human_confirm_tools`.
    */
   confirmChannel?(agent: string, spec: AnyToolSpec): ConfirmChannel;
+  /** The agent's effective grant on a resource (what the model may be told in a preview). */
+  grantFor?(agent: string, resource: Resource): Grant;
+  /** The agent's confirmations are pending approvals decided in the operator console (confirm_via "console"). */
+  consoleConfirm?(agent: string): boolean;
 }
 
 export type ConfirmChannel = 'any' | 'human';
@@ -106,7 +117,11 @@ export type AuditDecision =
   | 'dry_run'
   | 'idempotent_replay'
   /** The client cancelled the call (notifications/cancelled) before it completed. */
-  | 'cancelled';
+  | 'cancelled'
+  /** A record read from Keap to show the human what a call does, before asking (policy-exempt). */
+  | 'preview_read'
+  /** The call became a pending approval for the operator console; nothing was sent. */
+  | 'approval_pending';
 
 export interface AuditRecord {
   readonly agent: string;
@@ -207,9 +222,21 @@ export interface AuditApi {
   close(): void;
 }
 
+/** Confirmations decided in the operator console (src/safety/approvals.ts). */
+export interface ApprovalsSetting {
+  readonly store: ApprovalsApi;
+  /** An operator token is configured: the console exists, so approvals can be decided. */
+  readonly consoleEnabled: boolean;
+  /** How long a call carrying a progressToken is held waiting for the operator (KEAP_APPROVAL_WAIT_S). */
+  readonly waitMs: number;
+  /** How often a held call looks at the store. */
+  readonly pollMs: number;
+}
+
 export interface SafetyApi {
   readonly policy: PolicyApi;
   readonly confirmer: ConfirmerApi;
   readonly idempotency: IdempotencyApi;
   readonly audit: AuditApi;
+  readonly approvals?: ApprovalsSetting;
 }

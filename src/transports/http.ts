@@ -72,6 +72,16 @@ export interface HttpOptions {
   readonly publicUrls?: readonly string[] | undefined;
   readonly maxBodyBytes?: number | undefined;
   readonly sessions?: SessionSettings | undefined;
+  /** The operator console, mounted at /console after the Host/Origin checks (src/console/). */
+  readonly console?: { handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } | undefined;
+}
+
+/** One open session as the operator console lists it (id shortened). */
+export interface SessionListing {
+  readonly id: string;
+  readonly agent: string;
+  readonly age_s: number;
+  readonly idle_s: number;
 }
 
 export interface RunningHttp {
@@ -84,6 +94,8 @@ export interface RunningHttp {
   readonly warnings: readonly string[];
   /** Open sessions now (what /healthz reports). */
   sessionStats(): SessionStats;
+  /** Open sessions one by one (the operator console's Sessions page). */
+  sessionList(): SessionListing[];
   close(): Promise<void>;
 }
 
@@ -520,6 +532,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       return err(res, 403, 'Invalid Origin');
     }
 
+    // The operator console answers its own paths (login, CSRF, its own 404 when no operator token is set).
+    if (opts.console && (await opts.console.handle(req, res))) return;
+
     // 3. Route and method.
     if (route === undefined) return httpError(res, 404, 'not_found', 'Not found: the MCP endpoint is /mcp');
     if (route === 'healthz') {
@@ -594,6 +609,15 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     allowedHosts: allowed,
     warnings,
     sessionStats,
+    sessionList() {
+      const now = Date.now();
+      return [...sessions.entries()].map(([id, s]) => ({
+        id: id.slice(0, 8),
+        agent: s.agent,
+        age_s: Math.floor((now - s.createdAt) / 1000),
+        idle_s: Math.floor((now - s.lastSeen) / 1000),
+      }));
+    },
     async close() {
       clearInterval(sweeper);
       const open = [...sessions.values()];

@@ -115,16 +115,16 @@ describe('catalog entries', () => {
       p('create_order_payment', { order_id: '99', payment_amount: 10.5, payment_method_type: 'Cash' }),
     ).toBe("Record a $10.50 'Cash' payment on order 99 (no card is charged)");
     expect(p('send_email', { subject: 'Welcome', contacts: ['1', '2'], user_id: '1' })).toBe(
-      "Email 'Welcome' to contacts 1, 2 from user 1",
+      'Email contacts 1, 2 from user 1',
     );
     expect(p('send_email', { subject: 'Hi', contacts: ['3'], from_address: 'a@b.co' })).toBe(
-      "Email 'Hi' to contacts 3 from a@b.co",
+      'Email contacts 3 from a@b.co',
     );
     expect(p('delete_contact', { contact_id: '42' })).toBe('Permanently delete contact 42');
     expect(p('delete_opportunity', { opportunity_id: '5' })).toBe('Permanently delete opportunity 5');
     expect(p('delete_hook', { key: 'k1' })).toContain('k1');
     expect(p('create_order', { order_title: 'Kit', contact_id: '7', order_items: [{}, {}] })).toBe(
-      "Create order 'Kit' for contact 7 with 2 item(s); nothing is charged",
+      'Create an order for contact 7 with 2 item(s); nothing is charged',
     );
     expect(p('create_subscription', { contact_id: '7', subscription_plan_id: '3' })).toBe(
       "Subscribe contact 7 to plan 3 at the plan's price per cycle (auto-charged to the contact's latest card)",

@@ -132,11 +132,15 @@ async function call(name: string, args: Data): Promise<Data> {
   );
   expect(JSON.parse(mirrored), `${name}: text mirrors structuredContent`).toEqual(data);
   expect(data?.confirmation_required, `${name}: was not confirmed`).toBeUndefined();
+  // A ✋ tool first reads what the person is shown (GETs, each answered); then exactly one request writes.
+  const previewReads = CONFIRM_TOOLS.has(name) ? proxy.requests.filter((e) => e.method === 'GET') : [];
+  for (const r of previewReads) expect(r.status, `${name}: preview read ${r.path}`).toBeLessThan(300);
+  const exchanges = proxy.requests.filter((e) => !previewReads.includes(e));
   expect(
-    proxy.requests.map((e) => `${e.method} ${e.path}`),
+    exchanges.map((e) => `${e.method} ${e.path}`),
     `${name}: exactly one Keap request`,
   ).toHaveLength(1);
-  const ex = proxy.requests[0] as RecordedRequest;
+  const ex = exchanges[0] as RecordedRequest;
   expect(ex.status, `${name}: upstream status`).toBeLessThan(300);
   checkExchange(name, ex, args);
   expect(elicited.length, `${name}: human confirmation asked`).toBe(CONFIRM_TOOLS.has(name) ? 1 : 0);
@@ -150,7 +154,9 @@ async function call(name: string, args: Data): Promise<Data> {
     }
     expect(Object.fromEntries(ex.query.entries()), `${name}: dry-run query`).toEqual(query);
     expect(ex.body, `${name}: dry-run body`).toEqual(dry.request.body);
-    if (CONFIRM_TOOLS.has(name)) expect(elicited[0], `${name}: form preview`).toContain(dry.preview);
+    // The form shows the dry run's summary line, then the facts read from Keap.
+    if (CONFIRM_TOOLS.has(name))
+      expect(elicited[0], `${name}: form preview`).toContain(String(dry.preview).split('\n')[0]);
     dryRunMatched.add(name);
   }
   const spec = ALL_TOOLS.find((t) => t.name === name);
@@ -643,7 +649,7 @@ describe('every tool, valid arguments, checked against the official document', (
       user_id: s.userId,
     });
     expect(sent).toBeDefined();
-    const body = proxy.requests[0]?.body as Data;
+    const body = proxy.requests.find((e) => e.method === 'POST')?.body as Data;
     expect(Buffer.from(String(body.plain_content), 'base64').toString('utf8')).toBe(
       'Hello Ada, this is the e2e test.',
     );
@@ -789,14 +795,18 @@ describe('error paths: one per area, in the one error format', () => {
     await callError('get_campaign', { campaign_id: UNKNOWN_ID }, 404, 'not_found');
   });
 
-  it('emails: 400 for an unknown recipient (nothing sent)', async () => {
+  it('emails: an unknown recipient fails before anyone is asked (nothing sent)', async () => {
     const before = (await ledger('email_sent')).length;
-    await callError(
-      'send_email',
-      { contacts: [UNKNOWN_ID], subject: 'x', plain_content: 'x', user_id: s.userId },
-      400,
-      'validation',
-    );
+    const res = await raw('send_email', {
+      contacts: [UNKNOWN_ID],
+      subject: 'x',
+      plain_content: 'x',
+      user_id: s.userId,
+    });
+    const err = expectErrorFormat(res, 'not_found');
+    expect(err.message).toContain(`contact ${UNKNOWN_ID} does not exist`);
+    expect(elicited).toHaveLength(0);
+    expect(proxy.requests.filter((e) => e.method !== 'GET')).toHaveLength(0);
     expect(await ledger('email_sent')).toHaveLength(before);
   });
 

@@ -9,7 +9,7 @@ import {
 import { createKeapClient } from '../../src/keap/client.js';
 import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
-import { createSafety } from '../../src/safety/index.js';
+import { type CreateSafetyOptions, createSafety } from '../../src/safety/index.js';
 import type { SafetyApi } from '../../src/safety/types.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
@@ -60,6 +60,13 @@ export async function resetCounts(sb: RunningSandbox): Promise<void> {
   await fetch(`${sb.baseUrl}/__sandbox/requests`, { method: 'DELETE' });
 }
 
+/** Requests that could change something at Keap (every method but GET; preview reads are GETs). */
+export function writes(c: Counts): number {
+  return Object.entries(c.routes)
+    .filter(([k]) => !k.startsWith('GET '))
+    .reduce((n, [, v]) => n + v.count, 0);
+}
+
 /** Effective requests on routes matching `method path-regex`. */
 export function effective(c: Counts, re: RegExp): number {
   return Object.entries(c.routes)
@@ -92,6 +99,8 @@ export async function connect(
     now?: () => number;
     /** Client elicitation capability as declared (default { form: {} } when elicit is given). */
     elicitationCapability?: Record<string, unknown>;
+    /** Further options of the safety layer (operator token, approval wait and lifetime, …). */
+    safety?: Partial<CreateSafetyOptions>;
   } = {},
 ): Promise<Conn> {
   const db = opts.db ?? openStateDb(undefined);
@@ -105,6 +114,7 @@ export async function connect(
     logger: silentLogger,
     knownTools: ALL_TOOLS.map((t) => t.name),
     ...(opts.now ? { now: opts.now } : {}),
+    ...opts.safety,
   });
   const agent = opts.agent ?? safety.policy.defaultAgent();
   const server = createServer({ agent, client: env.keap, safety, logger: silentLogger, sandbox: true });

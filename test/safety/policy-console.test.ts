@@ -34,8 +34,12 @@ describe('policy and config: operator console settings', () => {
       { values: { KEAP_MCP_CONSOLE_PORT: '3100' } },
       { KEAP_MCP_OPERATOR_TOKEN_SHA256: sha('op').toUpperCase() },
     );
-    expect(c.console).toEqual({ port: 3100, operatorTokenSha256: sha('op') });
-    expect(loadConfig({}, {}).console).toEqual({ port: undefined, operatorTokenSha256: undefined });
+    expect(c.console).toEqual({ port: 3100, operatorTokenSha256: sha('op'), approvalWaitS: 60 });
+    expect(loadConfig({}, {}).console).toEqual({
+      port: undefined,
+      operatorTokenSha256: undefined,
+      approvalWaitS: 60,
+    });
     expect(() => loadConfig({ values: { KEAP_MCP_CONSOLE_PORT: '0' } }, {})).toThrow(/--console-port/);
     expect(() => loadConfig({}, { KEAP_MCP_OPERATOR_TOKEN_SHA256: 'nothex' })).toThrow(
       /KEAP_MCP_OPERATOR_TOKEN_SHA256/,

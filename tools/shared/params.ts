@@ -133,9 +133,31 @@ export function centsField(description: string) {
   return z.int().min(0).describe(`${description}, in cents (1250 = $12.50)`);
 }
 
-/** Money Keap takes in currency units (double), e.g. payments, order lines, billing amounts. */
+/** The largest amount of money a call may carry (anything above is refused as absurd before anyone is asked). */
+export const MAX_DOLLARS = 10_000_000;
+
+/** Why a dollars amount cannot be sent as given, or undefined when it can (at most cents, at most MAX_DOLLARS). */
+export function dollarsProblem(v: number): string | undefined {
+  const s = decimal(v);
+  if (s === undefined) return `${String(v)} is not a plain amount of money`;
+  if ((s.split('.')[1] ?? '').length > 2)
+    return `${s} has more precision than cents; give at most two decimals (nothing is rounded for you)`;
+  if (Math.abs(v) > MAX_DOLLARS) return `${s} is more than ${MAX_DOLLARS} dollars; refused as implausible`;
+  return undefined;
+}
+
+/**
+ * Money Keap takes in currency units (double), e.g. payments, order lines, billing amounts. An amount with more
+ * precision than cents (0.004, 25.555), or above MAX_DOLLARS (1e21), is an input error: nothing is rounded.
+ */
 export function dollarsField(description: string) {
-  return z.number().describe(`${description}, in dollars`);
+  return z
+    .number()
+    .check((ctx) => {
+      const problem = dollarsProblem(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
+    .describe(`${description}, in dollars`);
 }
 
 /** A plain decimal string of a finite number (no exponent), or undefined. */
