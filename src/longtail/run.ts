@@ -108,6 +108,7 @@ export function createLongtail(
         resource: spec.resource,
         access: spec.access,
         decision: 'allowed',
+        ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
         duration_ms: Date.now() - started,
         args,
       });
@@ -311,8 +312,12 @@ export function createLongtail(
 
   return {
     async run(spec, args, extra) {
-      // A tool the agent may not use (stale client): refused and audited by the chokepoint's policy stage.
-      if (!policy.isAllowed(ctx.agent, spec)) return runTool(spec, args, ctx, extra);
+      // A tool the agent may not use (stale client): refused and audited by the chokepoint's policy stage (the
+      // record names the operation asked for).
+      if (!policy.isAllowed(ctx.agent, spec)) {
+        const id = typeof args.operationId === 'string' ? infoById(args.operationId.trim()) : undefined;
+        return runTool(id ? { ...spec, operation: id.op.operationId } : spec, args, ctx, extra);
+      }
       switch (spec.longtail) {
         case 'find':
           return find(spec, args, extra);

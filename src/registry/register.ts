@@ -302,7 +302,7 @@ export function registerTools(
     }
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     // A catalog tool this agent may not use (stale client, guessed name): refused and audited in the chokepoint.
-    if (!check) return runTool(spec, args, ctx, session);
+    if (!check) return handle(spec, args, session);
     if (deeperThan(args, MAX_ARGS_DEPTH)) {
       return rejectInput(
         spec,

@@ -1,6 +1,6 @@
 /** Sample values from Keap's operation facts (shared by the faithful-inputs and long-tail tests). */
 import { resolveFact } from '../../src/facts/index.js';
-import type { FieldFact } from '../../src/facts/types.js';
+import type { FieldFact, OperationFact } from '../../src/facts/types.js';
 
 /**
  * A valid value for a fact: enums, formats and bounds respected; objects carry every writable property down to
@@ -45,4 +45,25 @@ export function sample(fact: FieldFact, name = '', depth = 0, allDepth = 2): unk
     default:
       return 'sample';
   }
+}
+
+/**
+ * Valid `arguments` for a long-tail call from the facts: path parameters, required query parameters and
+ * headers, the required body properties (required nested ones only), or the whole body when it is an array.
+ */
+export function operationArgs(op: OperationFact): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const p of op.params) {
+    if (p.in === 'path') args[p.name] = sample(p.schema, /id$/i.test(p.name) ? 'id' : p.name, 0, 0);
+    else if (p.required) args[p.name] = sample(p.schema, p.name, 0, 0);
+  }
+  if (op.body) {
+    const s = resolveFact(op.body.schema);
+    if (s.type === 'array') args.body = sample(op.body.schema, 'body', 0, 0);
+    for (const r of s.required ?? []) {
+      const p = s.properties?.[r];
+      if (p && !(p.readOnly ?? resolveFact(p).readOnly)) args[r] = sample(p, r, 1, 0);
+    }
+  }
+  return args;
 }

@@ -6,13 +6,12 @@
  * an input error that names it and sends nothing; uploads are refused before anything is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveFact } from '../../src/facts/index.js';
 import type { OperationFact } from '../../src/facts/types.js';
 import { allOperations, coverageOf, isUpload, words } from '../../src/longtail/operations.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { ALL_TOOLS } from '../../tools/index.js';
-import { sample } from '../helpers/fact-samples.js';
+import { operationArgs } from '../helpers/fact-samples.js';
 import { type RecordingProxy, startRecordingProxy } from '../helpers/recording-proxy.js';
 import { validateRequest } from '../sandbox/openapi-helper.js';
 import { data, FULL_WRITE_POLICY, type Harness, SANDBOX_KEY, startHarness, text } from '../server/harness.js';
@@ -71,21 +70,9 @@ const CATALOG_OVERRIDES: Record<string, Data> = {
 };
 const COVERING = coverageOf(ALL_TOOLS);
 
-/** Valid arguments from the facts: path parameters, required query parameters and headers, required body. */
+/** Valid arguments from the facts, plus what the covering catalog tool's own rules need. */
 function opArgs(op: OperationFact): Data {
-  const args: Data = {};
-  for (const p of op.params) {
-    if (p.in === 'path') args[p.name] = sample(p.schema, /id$/i.test(p.name) ? 'id' : p.name, 0, 0);
-    else if (p.required) args[p.name] = sample(p.schema, p.name, 0, 0);
-  }
-  if (op.body) {
-    const s = resolveFact(op.body.schema);
-    if (s.type === 'array') args.body = sample(op.body.schema, 'body', 0, 0);
-    for (const r of s.required ?? []) {
-      const p = s.properties?.[r];
-      if (p && !(p.readOnly ?? resolveFact(p).readOnly)) args[r] = sample(p, r, 1, 0);
-    }
-  }
+  const args = operationArgs(op);
   const tool = COVERING.get(op.operationId)?.spec.name;
   return tool ? { ...args, ...CATALOG_OVERRIDES[tool] } : args;
 }
