@@ -4,7 +4,7 @@
  * the safety layer and the MCP server, and starts the chosen transport. Nothing else lives here.
  */
 import { randomBytes } from 'node:crypto';
-import { ALL_TOOLS } from '../tools/index.js';
+import { SERVER_TOOLS } from '../tools/index.js';
 import { runAuthCli } from './auth/cli.js';
 import { openTokenStore } from './auth/token-store.js';
 import { listenFailure, parseCommand, USAGE, UsageError } from './cli.js';
@@ -76,7 +76,7 @@ async function serve(config: Config): Promise<void> {
     auditLogPath: config.auditLog,
     db,
     logger,
-    catalog: ALL_TOOLS,
+    catalog: SERVER_TOOLS,
     operatorTokenSha256: config.console.operatorTokenSha256,
     approvalWaitMs: config.console.approvalWaitS * 1000,
   });
@@ -118,7 +118,7 @@ async function serve(config: Config): Promise<void> {
     approvals: safety.approvals.store,
     auditLogPath: config.auditLog,
     policy: safety.policy,
-    tools: ALL_TOOLS,
+    tools: SERVER_TOOLS,
     budget: (): BudgetSnapshot[] => {
       const b = client.budget?.();
       return b === undefined

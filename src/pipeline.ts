@@ -160,6 +160,7 @@ export function rejectInput(
       resource: spec.resource,
       access: spec.access,
       decision,
+      ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
       method: spec.method,
       path: spec.path,
       duration_ms: 0,

@@ -67,10 +67,18 @@ function shapeList(spec: AnyToolSpec, body: unknown): Record<string, unknown> {
         : {}
     : {};
   const result: Record<string, unknown> = { [key]: items, ...out, ...next };
+  // A long-tail call's paging inputs go inside its `arguments`.
+  const again =
+    spec.operation !== undefined
+      ? `call ${spec.name} again with operationId "${spec.operation}" and the same arguments, plus in arguments`
+      : `call ${spec.name} again with the same arguments and`;
   if ('next_page_token' in next) {
-    result.hint = `More results: call ${spec.name} again with the same arguments and page_token="${next.next_page_token}"`;
+    result.hint = `More results: ${again} page_token="${next.next_page_token}"`;
   } else if ('next' in next) {
-    result.hint = `More results: call ${spec.name} again with offset increased by ${items.length}`;
+    result.hint =
+      spec.operation !== undefined
+        ? `More results: ${again} offset increased by ${items.length}`
+        : `More results: call ${spec.name} again with offset increased by ${items.length}`;
   }
   if (size(result) <= RESULT_CAP_CHARS) return result;
   // Too big: keep as many items as fit and tell the model how to narrow.

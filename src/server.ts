@@ -3,7 +3,7 @@
  * One McpServer per agent (per HTTP session): it lists exactly the tools the policy allows that agent.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ALL_TOOLS } from '../tools/index.js';
+import { SERVER_TOOLS } from '../tools/index.js';
 import type { Config } from './config.js';
 import type { KeapClientApi } from './keap/types.js';
 import type { Logger } from './logger.js';
@@ -24,7 +24,7 @@ export interface CreateServerOptions {
   readonly logger: Logger;
   /** Connected to the in-process sandbox (said in the instructions). Defaults to config.sandbox. */
   readonly sandbox?: boolean;
-  /** The catalog (default ALL_TOOLS); tests may pass a few specs. */
+  /** The catalog (default SERVER_TOOLS: the catalog and the long-tail tools); tests may pass a few specs. */
   readonly tools?: readonly AnyToolSpec[];
 }
 
@@ -59,7 +59,7 @@ export function createServer(opts: CreateServerOptions): McpServer {
     },
   );
   installSessionLogger(server.server);
-  registerTools(server, opts.tools ?? ALL_TOOLS, {
+  registerTools(server, opts.tools ?? SERVER_TOOLS, {
     agent: opts.agent,
     client: opts.client,
     safety: opts.safety,

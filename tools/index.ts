@@ -6,6 +6,7 @@ import { contactTools } from './contacts.js';
 import { customFieldTools } from './custom-fields.js';
 import { emailTools } from './emails.js';
 import { hookTools } from './hooks.js';
+import { longtailTools } from './longtail.js';
 import { noteTools } from './notes.js';
 import { opportunityTools } from './opportunities.js';
 import { orderTools } from './orders.js';
@@ -31,3 +32,9 @@ export const ALL_TOOLS: readonly AnyToolSpec[] = Object.freeze([
   ...userTools,
   ...customFieldTools,
 ]);
+
+/** The four long-tail tools (find, describe, call read, call write): every other Keap operation, same gate. */
+export const LONGTAIL_TOOLS: readonly AnyToolSpec[] = Object.freeze([...longtailTools]);
+
+/** What the server registers: the catalog, then the long tail. */
+export const SERVER_TOOLS: readonly AnyToolSpec[] = Object.freeze([...ALL_TOOLS, ...LONGTAIL_TOOLS]);

@@ -145,7 +145,8 @@ export function routeOf(
 ): Route {
   if (placeholders.has(key)) return 'path';
   if (spec.query?.includes(key)) return 'query';
-  if (spec.method === 'GET' || spec.method === 'DELETE') return 'query';
+  // A DELETE sends everything as query, unless its operation documents a body (a few v1 DELETEs do).
+  if (spec.method === 'GET' || (spec.method === 'DELETE' && !plan.op?.body)) return 'query';
   const param = plan.params.get(key);
   if (param?.in === 'query' && !plan.body.has(key)) return 'query';
   return 'body';

@@ -417,6 +417,20 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       ...(body !== undefined ? { body } : {}),
       signal,
     });
+    if (req.download && res.statusCode >= 200 && res.statusCode < 300) {
+      // A file's bytes: counted, never decoded or passed on.
+      const bytes = (await res.body.arrayBuffer()).byteLength;
+      const type = res.headers['content-type'];
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: {
+          content_type: typeof type === 'string' ? type.slice(0, 200) : 'unknown',
+          size_bytes: bytes,
+        },
+        malformed: false,
+      };
+    }
     const text = await res.body.text();
     let parsed: unknown = null;
     let malformed = false;

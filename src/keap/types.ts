@@ -27,6 +27,11 @@ export interface KeapRequest {
    * by it is ignored. Events never carry a secret or a query/body value.
    */
   readonly onEvent?: (e: KeapEvent) => void;
+  /**
+   * The answer is a file's bytes: a 2xx body is read and counted, never decoded, and reported as
+   * `{ content_type, size_bytes }`.
+   */
+  readonly download?: boolean;
 }
 
 /** Why a call waits for a send slot. */

@@ -88,6 +88,7 @@ function recordOf(call: Call, d: AuditDecision): AuditRecord {
     resource: spec.resource,
     access: spec.access,
     decision: d,
+    ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
     method: spec.method,
     path: spec.path,
     duration_ms: Date.now() - call.started,

@@ -5,6 +5,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { ToolError, toErrorResult } from '../errors.js';
 import { observeModelResponse } from '../inputs/custom-fields.js';
+import { type AnyToolSpec, toolScope } from '../registry/define.js';
 import { type BuiltRequest, buildRequest, toKeapRequest } from '../registry/request.js';
 import { keapDataResult, okResult, shapeData, withNotes } from '../results.js';
 import type { Approval } from '../safety/approvals.js';
@@ -134,7 +135,10 @@ export const replay: Stage = (call) => {
   const key = call.input.idempotency_key;
   if (!call.spec.idempotencyKey || typeof key !== 'string' || key === '') return undefined;
   call.idemKey = key;
-  return settled(call, call.ctx.safety.idempotency.peek(call.ctx.agent, key, call.spec.name, call.argsHash));
+  return settled(
+    call,
+    call.ctx.safety.idempotency.peek(call.ctx.agent, key, toolScope(call.spec), call.argsHash),
+  );
 };
 
 /** The confirmation's route: the operator console, or the client's form / the two-step token. */
@@ -392,7 +396,7 @@ export const claim: Stage = (call) => {
   const { agent, safety } = call.ctx;
   const early = settled(
     call,
-    safety.idempotency.begin(agent, call.idemKey, call.spec.name, call.argsHash ?? argsHash(call.args)),
+    safety.idempotency.begin(agent, call.idemKey, toolScope(call.spec), call.argsHash ?? argsHash(call.args)),
   );
   if (early) return early;
   call.claimed = true;
@@ -409,6 +413,7 @@ export const intent: Stage = async (call) => {
     resource: spec.resource,
     access: spec.access,
     decision: call.decision,
+    ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
     method: spec.method,
     path: spec.path,
     args: call.args,

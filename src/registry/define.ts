@@ -23,8 +23,24 @@ export const RESOURCES = [
   'tasks',
   'hooks',
   'users',
+  // What Keap documents beyond the catalog (the long tail, src/longtail/resources.ts maps every operation).
+  'affiliates',
+  'appointments',
+  'automations',
+  'custom_fields',
+  'discounts',
+  'files',
+  'lead_sources',
+  'reporting',
+  'settings',
 ] as const;
 export type Resource = (typeof RESOURCES)[number];
+
+/**
+ * The long-tail tools (src/longtail): `find`/`describe` answer from the operation facts; `read`/`write` run one
+ * Keap operation through the chokepoint under a per-call spec derived from the facts.
+ */
+export type LongtailKind = 'find' | 'describe' | 'read' | 'write';
 
 /** The records whose custom fields Keap describes at GET /v2/{model}/model (list_custom_fields' `model`). */
 export const CUSTOM_FIELD_MODELS = [
@@ -87,7 +103,8 @@ export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
   readonly title: string;
   /** What it does, when to use it, side effects. <= 1000 chars. */
   readonly description: string;
-  readonly resource: Resource;
+  /** '*' only for the long-tail tools: each call is granted by its operation's own resource. */
+  readonly resource: Resource | '*';
   readonly access: Access;
   readonly method: HttpMethod;
   /** Path under the base URL exactly as Keap documents it, e.g. '/v2/contacts/{contact_id}'. */
@@ -129,6 +146,25 @@ export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
   readonly preview?: (input: Readonly<Record<string, unknown>>) => string;
   /** What the confirmation preview reads from Keap and quotes from the input (see PreviewSpec). */
   readonly resolve?: PreviewSpec;
+  /** Marks one of the four long-tail tools (see LongtailKind). */
+  readonly longtail?: LongtailKind;
+  /**
+   * Keap's operationId a per-call long-tail spec stands for (set by src/longtail, never in tools/): audited,
+   * matched by the policy's tool lists, and part of the confirmation and idempotency scope.
+   */
+  readonly operation?: string;
+  /** For an operation whose JSON body is not an object (an array): the input that is the whole body. */
+  readonly bodyArg?: string;
+  /** The operation answers with a file's bytes: the result states its size and type, never the bytes. */
+  readonly download?: boolean;
+}
+
+/**
+ * The name confirmations and idempotency keys are bound to: the tool, and for a long-tail call its operation
+ * (a token or key given for one operation never applies to another).
+ */
+export function toolScope(spec: Pick<AnyToolSpec, 'name' | 'operation'>): string {
+  return spec.operation === undefined ? spec.name : `${spec.name}:${spec.operation}`;
 }
 
 export type AnyToolSpec = ToolSpec<z.ZodRawShape>;

@@ -25,6 +25,7 @@ import { ToolError, toErrorResult } from '../errors.js';
 import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
 import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
 import { describeValue, parseJsonText } from '../inputs/validate.js';
+import { createLongtail } from '../longtail/run.js';
 import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import type { ConfirmationMode } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
@@ -221,6 +222,14 @@ export function registerTools(
     progressToken: extra._meta?.progressToken,
     sendNotification: extra.sendNotification,
   });
+  // The long-tail tools run through their own front (src/longtail/run.ts), which ends in runTool as well.
+  const longtail = createLongtail(
+    tools.filter((t) => t.longtail === undefined),
+    ctx,
+    inputShapeFor,
+  );
+  const handle = (spec: AnyToolSpec, args: Record<string, unknown>, extra: CallExtra) =>
+    spec.longtail !== undefined ? longtail.run(spec, args, extra) : runTool(spec, args, ctx, extra);
   const registered = new Map<string, InputChecker>();
   const listed = new Map<string, Record<string, unknown>>();
   const byName = new Map<string, AnyToolSpec>();
@@ -245,7 +254,7 @@ export function registerTools(
         annotations: deriveAnnotations(spec),
         _meta: deriveMeta(spec),
       },
-      (args, extra) => runTool(spec, args, ctx, withSession(extra)),
+      (args, extra) => handle(spec, args, withSession(extra)),
     );
     registered.set(spec.name, createInputChecker(spec, shape));
     listed.set(spec.name, cachedListedSchema(spec, approvals ? `${mode}+approval` : mode, shape));
@@ -313,7 +322,7 @@ export function registerTools(
     }
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     // A catalog tool this agent may not use (stale client, guessed name): refused and audited in the chokepoint.
-    if (!check) return runTool(spec, args, ctx, session);
+    if (!check) return handle(spec, args, session);
     if (deeperThan(args, MAX_ARGS_DEPTH)) {
       return rejectInput(
         spec,
@@ -327,6 +336,8 @@ export function registerTools(
         session,
       );
     }
+    // call_keap_read / call_keap_write check their `arguments` against the operation's facts themselves.
+    if (spec.longtail === 'read' || spec.longtail === 'write') return handle(spec, args, session);
     const prepared = await check(args, ctx.client);
     if (!prepared.ok) return rejectInput(spec, args, prepared.error, ctx, session);
     return (await sdkCall(

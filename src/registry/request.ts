@@ -8,6 +8,7 @@
  * gave one, so Keap changes exactly the properties sent.
  * SAFETY_FIELDS never reach Keap.
  */
+import { resolveFact } from '../facts/index.js';
 import { planFor, routeOf } from '../inputs/plan.js';
 import { fillPath, pathPlaceholders } from '../keap/path.js';
 import type { KeapRequest, QueryValue } from '../keap/types.js';
@@ -20,7 +21,8 @@ export interface BuiltRequest {
   /** Filled path, e.g. '/v2/contacts/12'. */
   readonly path: string;
   readonly query: Record<string, string | number | boolean>;
-  readonly body: Record<string, unknown> | undefined;
+  /** A JSON object, or the whole non-object body of an operation that takes one (spec.bodyArg). */
+  readonly body: Record<string, unknown> | readonly unknown[] | undefined;
   readonly headers?: Record<string, string>;
 }
 
@@ -38,11 +40,11 @@ export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, un
   const plan = planFor(spec, args);
   const safety = new Set<string>(SAFETY_FIELDS);
   const headerKeys = new Set(Object.values(spec.headers ?? {}).filter((k) => k in spec.input));
-  const allQuery = spec.method === 'GET' || spec.method === 'DELETE';
+  const allQuery = spec.method === 'GET' || (spec.method === 'DELETE' && !plan.op?.body);
   const query: Record<string, string | number | boolean> = {};
   let body: Record<string, unknown> | undefined;
   for (const [key, value] of Object.entries(args)) {
-    if (value === undefined || safety.has(key) || headerKeys.has(key)) continue;
+    if (value === undefined || safety.has(key) || headerKeys.has(key) || key === spec.bodyArg) continue;
     const route = routeOf(spec, plan, key, placeholders);
     if (route === 'path' || route === 'header') continue;
     if (route === 'query') {
@@ -54,7 +56,10 @@ export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, un
     }
   }
   if (plan.updateMask && body !== undefined && args.update_mask === undefined) {
-    const keys = Object.keys(body);
+    // Only names the mask documents (an enum mask leaves out properties that are not updatable by name).
+    const allowed = resolveFact(plan.updateMask.schema).items;
+    const names = allowed ? resolveFact(allowed).enum : undefined;
+    const keys = Object.keys(body).filter((k) => names === undefined || names.includes(k));
     if (keys.length > 0) query.update_mask = keys.join(',');
   }
   // A write whose operation takes a body (or, without facts, whose inputs include body properties) always
@@ -74,7 +79,14 @@ export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, un
     headers ??= {};
     headers[name] = String(v);
   }
-  return { method: spec.method, path, query, body, ...(headers ? { headers } : {}) };
+  const whole = spec.bodyArg !== undefined ? args[spec.bodyArg] : undefined;
+  return {
+    method: spec.method,
+    path,
+    query,
+    body: Array.isArray(whole) ? whole : body,
+    ...(headers ? { headers } : {}),
+  };
 }
 
 export function toKeapRequest(spec: AnyToolSpec, built: BuiltRequest, signal?: AbortSignal): KeapRequest {
@@ -87,6 +99,7 @@ export function toKeapRequest(spec: AnyToolSpec, built: BuiltRequest, signal?: A
     ...(built.headers ? { headers: built.headers } : {}),
     idempotent: isRetrySafe(spec),
     priority: spec.access === 'read' ? 'read' : 'write',
+    ...(spec.download ? { download: true } : {}),
     ...(signal ? { signal } : {}),
   };
 }

@@ -10,7 +10,7 @@
  * so opening a second session without elicitation cannot route around it.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AnyToolSpec } from '../registry/define.js';
+import { type AnyToolSpec, toolScope } from '../registry/define.js';
 import type { StateDb } from '../state/db.js';
 import { argsHash, sha256Hex } from './canonical.js';
 import type { ConfirmCall, ConfirmChannel, ConfirmerApi, ConfirmOutcome } from './types.js';
@@ -110,11 +110,11 @@ export class Confirmer implements ConfirmerApi {
           reason: 'This tool needs a human secret but the policy sets no human_secret_sha256.',
         };
       }
-      const until = this.lockedUntil(call.agent, call.spec.name, now);
+      const until = this.lockedUntil(call.agent, toolScope(call.spec), now);
       if (until !== undefined) {
         return {
           kind: 'rejected',
-          reason: `Too many wrong confirmation secrets: ${call.spec.name} is locked for agent "${call.agent}" until ${new Date(until).toISOString()}.`,
+          reason: `Too many wrong confirmation secrets: ${toolScope(call.spec)} is locked for agent "${call.agent}" until ${new Date(until).toISOString()}.`,
         };
       }
     }
@@ -126,7 +126,7 @@ export class Confirmer implements ConfirmerApi {
     if (declinedUntil !== undefined) {
       return {
         kind: 'rejected',
-        reason: `A person declined exactly this action (${call.spec.name} with these arguments) in the confirmation form; it cannot be confirmed with a token until ${new Date(declinedUntil).toISOString()}. Nothing was done.`,
+        reason: `A person declined exactly this action (${toolScope(call.spec)} with these arguments) in the confirmation form; it cannot be confirmed with a token until ${new Date(declinedUntil).toISOString()}. Nothing was done.`,
         nextStep:
           'Do not retry. Only if the user now clearly wants it, ask them to approve it in the form of an MCP client that supports elicitation',
       };
@@ -140,7 +140,7 @@ export class Confirmer implements ConfirmerApi {
   private declinedUntil(call: ConfirmCall, now: number): number | undefined {
     const row = this.db
       .prepare('SELECT until FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
-      .get(call.agent, call.spec.name, argsHash(call.args)) as { until: number } | undefined;
+      .get(call.agent, toolScope(call.spec), argsHash(call.args)) as { until: number } | undefined;
     return row !== undefined && row.until > now ? row.until : undefined;
   }
 
@@ -150,13 +150,13 @@ export class Confirmer implements ConfirmerApi {
       .prepare(
         'INSERT INTO safety_declines (agent, tool, args_hash, until) VALUES (?, ?, ?, ?) ON CONFLICT (agent, tool, args_hash) DO UPDATE SET until = excluded.until',
       )
-      .run(call.agent, call.spec.name, argsHash(call.args), now + TOKEN_TTL_MS);
+      .run(call.agent, toolScope(call.spec), argsHash(call.args), now + TOKEN_TTL_MS);
   }
 
   private clearDecline(call: ConfirmCall): void {
     this.db
       .prepare('DELETE FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
-      .run(call.agent, call.spec.name, argsHash(call.args));
+      .run(call.agent, toolScope(call.spec), argsHash(call.args));
   }
 
   // ---- elicitation -------------------------------------------------------------------------
@@ -181,7 +181,7 @@ export class Confirmer implements ConfirmerApi {
       };
     }
     const message = [
-      `The AI agent "${call.agent}" wants to run ${call.spec.title} (${call.spec.name}) on your Keap account:`,
+      `The AI agent "${call.agent}" wants to run ${call.spec.title} (${call.spec.operation !== undefined ? `${call.spec.name} ${call.spec.operation}` : call.spec.name}) on your Keap account:`,
       '',
       call.preview,
       '',
@@ -211,7 +211,12 @@ export class Confirmer implements ConfirmerApi {
     if (res.action !== 'accept') return { kind: 'declined', action: res.action };
     if (needSecret) {
       const s = res.content?.human_secret;
-      const bad = this.checkSecret(call.agent, call.spec.name, typeof s === 'string' ? s : undefined, now);
+      const bad = this.checkSecret(
+        call.agent,
+        toolScope(call.spec),
+        typeof s === 'string' ? s : undefined,
+        now,
+      );
       if (bad !== undefined) return { kind: 'rejected', reason: bad };
     }
     this.clearDecline(call);
@@ -230,7 +235,7 @@ export class Confirmer implements ConfirmerApi {
       v: 1,
       i: b64u(randomBytes(12)),
       a: call.agent,
-      t: call.spec.name,
+      t: toolScope(call.spec),
       h: argsHash(call.args),
       e: expires,
     };
@@ -270,8 +275,8 @@ export class Confirmer implements ConfirmerApi {
     if (payload.a !== call.agent) {
       return reject('The confirmation token was issued to another agent; it cannot be used by this one.');
     }
-    if (payload.t !== call.spec.name) {
-      return reject(`The confirmation token was issued for ${payload.t}, not ${call.spec.name}.`);
+    if (payload.t !== toolScope(call.spec)) {
+      return reject(`The confirmation token was issued for ${payload.t}, not ${toolScope(call.spec)}.`);
     }
     if (payload.h !== argsHash(call.args)) {
       return reject(
@@ -289,7 +294,7 @@ export class Confirmer implements ConfirmerApi {
       );
     }
     if (call.mode === 'human_secret') {
-      const bad = this.checkSecret(call.agent, call.spec.name, call.humanSecret, now);
+      const bad = this.checkSecret(call.agent, toolScope(call.spec), call.humanSecret, now);
       if (bad !== undefined) return reject(bad);
     }
     // Claim the token atomically: a concurrent replay loses here.

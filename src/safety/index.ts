@@ -1,4 +1,5 @@
 /** The safety layer: policy, confirmation, idempotency and audit, built from the server's settings. */
+import { operationFacts } from '../facts/index.js';
 import type { Logger } from '../logger.js';
 import type { StateDb } from '../state/db.js';
 import { Approvals } from './approvals.js';
@@ -75,7 +76,11 @@ export function createSafety(opts: CreateSafetyOptions): SafetyApi & {
   readonly policyWarnings: readonly string[];
   readonly approvals: ApprovalsSetting;
 } {
-  const known = opts.knownTools ?? opts.catalog?.map((t) => t.name);
+  // The policy's tool lists name catalog tools or Keap operationIds (the long tail).
+  const catalogNames = opts.catalog?.map((t) => t.name);
+  const known =
+    opts.knownTools ??
+    (catalogNames && [...catalogNames, ...operationFacts().operations.map((o) => o.operationId)]);
   const fromFile = opts.policyFile !== undefined && opts.policyFile !== '';
   const file = fromFile ? loadPolicyFile(opts.policyFile as string, known) : defaultPolicy(opts.sandbox);
   const policy = new Policy(file, { readOnly: opts.readOnly });

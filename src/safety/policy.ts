@@ -12,6 +12,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { operationIdsOf } from '../inputs/plan.js';
 import { type AnyToolSpec, RESOURCES, type Resource } from '../registry/define.js';
 import { sha256Hex } from './canonical.js';
 import type { ConfirmationMode, ConfirmChannel, Grant, PolicyApi } from './types.js';
@@ -27,7 +28,9 @@ const hex64 = z
   .transform((s) => s.toLowerCase());
 const grant = z.enum(['none', 'read', 'write']);
 const toolList = z
-  .array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a tool name (snake_case)'))
+  .array(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be a tool name (snake_case) or Keap's operationId"),
+  )
   .default([]);
 const grantKey = z.enum([...RESOURCES, '*']);
 
@@ -376,6 +379,49 @@ export function loadPolicyFile(file: string, knownTools?: readonly string[]): Po
 /** What the lint needs to know about a catalog tool. */
 export type LintTool = Pick<AnyToolSpec, 'name' | 'resource' | 'access' | 'confirm'>;
 
+/** A grant on a resource, or on '*' (the long-tail tools): the highest grant on any resource. */
+function grantOn(grants: Partial<Record<Resource | '*', Grant>>, resource: Resource | '*'): Grant {
+  if (resource !== '*') return grants[resource] ?? grants['*'] ?? 'none';
+  let best: Grant = 'none';
+  for (const r of RESOURCES) {
+    const g = grants[r] ?? grants['*'] ?? 'none';
+    if (RANK[g] > RANK[best]) best = g;
+  }
+  return best;
+}
+
+const operationNames = new WeakMap<AnyToolSpec, readonly string[]>();
+
+/**
+ * Keap operationIds a spec stands for (a long-tail call's `operation`, or the catalog tool's operation(s)): the
+ * policy's tool lists accept them as well as tool names.
+ */
+function operationsOf(spec: AnyToolSpec): readonly string[] {
+  if (spec.operation !== undefined) return [spec.operation];
+  let ids = operationNames.get(spec);
+  if (ids === undefined) {
+    ids = spec.longtail !== undefined ? [] : (operationIdsOf(spec)?.split(' | ') ?? []);
+    operationNames.set(spec, ids);
+  }
+  return ids;
+}
+
+/** The entry of `list` that names the spec (its tool name or one of its operationIds), if any. */
+function listed(list: readonly string[], spec: AnyToolSpec): boolean {
+  if (list.length === 0) return false;
+  return list.includes(spec.name) || operationsOf(spec).some((id) => list.includes(id));
+}
+
+/**
+ * Waivers (no_confirm_tools) are specific: a long-tail call's confirmation is waived by its operationId, never
+ * by the name of the call tool (which stands for every operation).
+ */
+function waived(list: readonly string[], spec: AnyToolSpec): boolean {
+  if (list.length === 0) return false;
+  if (spec.operation !== undefined) return list.includes(spec.operation);
+  return listed(list, spec);
+}
+
 const CONFIRM_LISTS = [
   'confirm_tools',
   'no_confirm_tools',
@@ -391,7 +437,7 @@ export function lintPolicy(file: PolicyFile, tools: readonly LintTool[]): string
   const byName = new Map(tools.map((t) => [t.name, t]));
   const out: string[] = [];
   for (const [name, a] of Object.entries(file.agents)) {
-    const grantOf = (r: Resource): Grant => a.grants[r] ?? a.grants['*'] ?? 'none';
+    const grantOf = (r: Resource | '*'): Grant => grantOn(a.grants, r);
     const granted = (t: LintTool) => RANK[grantOf(t.resource)] >= RANK[t.access];
     const why = (t: LintTool) =>
       `agent "${name}" has ${grantOf(t.resource)} access to ${t.resource}; it needs ${t.access}`;
@@ -511,16 +557,16 @@ export class Policy implements PolicyApi {
   }
 
   /** Effective grant of an agent on a resource, after the --read-only cap. */
-  grantFor(agent: string, resource: Resource): Grant {
+  grantFor(agent: string, resource: Resource | '*'): Grant {
     const a = this.agent(agent);
     if (a === undefined) return 'none';
-    const g = a.grants[resource] ?? a.grants['*'] ?? 'none';
+    const g = grantOn(a.grants, resource);
     return this.readOnly && g === 'write' ? 'read' : g;
   }
 
   isAllowed(agent: string, spec: AnyToolSpec): boolean {
     const a = this.agent(agent);
-    if (a === undefined || a.deny_tools.includes(spec.name)) return false;
+    if (a === undefined || listed(a.deny_tools, spec)) return false;
     return RANK[this.grantFor(agent, spec.resource)] >= RANK[spec.access];
   }
 
@@ -528,9 +574,9 @@ export class Policy implements PolicyApi {
     const a = this.agent(agent);
     const base = `Tool "${spec.name}" is not allowed by server policy`;
     if (a === undefined) return `${base}: unknown agent "${agent}".`;
-    if (a.deny_tools.includes(spec.name)) return `${base}: it is on agent "${agent}"'s deny list.`;
+    if (listed(a.deny_tools, spec)) return `${base}: it is on agent "${agent}"'s deny list.`;
     const g = this.grantFor(agent, spec.resource);
-    if (this.readOnly && spec.access === 'write' && (a.grants[spec.resource] ?? a.grants['*']) === 'write') {
+    if (this.readOnly && spec.access === 'write' && grantOn(a.grants, spec.resource) === 'write') {
       return `${base}: the server runs read-only (--read-only).`;
     }
     if (RANK[g] < RANK[spec.access]) {
@@ -542,12 +588,9 @@ export class Policy implements PolicyApi {
   confirmationMode(agent: string, spec: AnyToolSpec): ConfirmationMode {
     const a = this.agent(agent);
     if (a === undefined) return spec.confirm === true ? 'confirm' : 'none';
-    if (a.human_secret_tools.includes(spec.name)) return 'human_secret';
-    if (a.human_confirm_tools.includes(spec.name)) return 'confirm';
-    if (
-      (spec.confirm === true || a.confirm_tools.includes(spec.name)) &&
-      !a.no_confirm_tools.includes(spec.name)
-    ) {
+    if (listed(a.human_secret_tools, spec)) return 'human_secret';
+    if (listed(a.human_confirm_tools, spec)) return 'confirm';
+    if ((spec.confirm === true || listed(a.confirm_tools, spec)) && !waived(a.no_confirm_tools, spec)) {
       return 'confirm';
     }
     return 'none';
@@ -558,7 +601,7 @@ export class Policy implements PolicyApi {
     if (a === undefined) return 'any';
     // 'console' never falls back to the model-held token: until the pipeline routes it to the approvals store,
     // it is as strict as 'human'.
-    return a.confirm_via !== 'any' || a.human_confirm_tools.includes(spec.name) ? 'human' : 'any';
+    return a.confirm_via !== 'any' || listed(a.human_confirm_tools, spec) ? 'human' : 'any';
   }
 
   /** The agent's confirmations are pending approvals decided in the operator console (confirm_via "console"). */

@@ -130,6 +130,8 @@ export interface AuditRecord {
   readonly resource: string;
   readonly access: string;
   readonly decision: AuditDecision;
+  /** Keap's operationId of a long-tail call (call_keap_read / call_keap_write). */
+  readonly operation?: string;
   readonly method?: string;
   /** Path template, e.g. '/v2/contacts/{contact_id}'. */
   readonly path?: string;
@@ -154,6 +156,8 @@ export interface AuditIntent {
   readonly access: string;
   /** The decision that let the call go ahead: 'allowed' or 'confirmed'. */
   readonly decision: AuditDecision;
+  /** Keap's operationId of a long-tail call (call_keap_read / call_keap_write). */
+  readonly operation?: string;
   readonly method: string;
   /** Path template, e.g. '/v2/contacts/{contact_id}'. */
   readonly path: string;

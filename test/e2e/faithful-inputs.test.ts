@@ -14,6 +14,7 @@ import { type AnyToolSpec, defineTool } from '../../src/registry/define.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { ALL_TOOLS } from '../../tools/index.js';
+import { sample } from '../helpers/fact-samples.js';
 import { type RecordingProxy, startRecordingProxy } from '../helpers/recording-proxy.js';
 import { validateRequest } from '../sandbox/openapi-helper.js';
 import { data, FULL_WRITE_POLICY, type Harness, SANDBOX_KEY, startHarness, text } from '../server/harness.js';
@@ -79,48 +80,6 @@ function documented(op: OperationFact): Record<string, { fact: FieldFact; in: 'q
   for (const p of op.params) if (p.in === 'query') out[p.name] = { fact: p.schema, in: 'query' };
   for (const [k, f] of Object.entries(bodyProps(op))) out[k] ??= { fact: f, in: 'body' };
   return out;
-}
-
-/** A valid value for a fact (required nested properties only). */
-function sample(fact: FieldFact, name = '', depth = 0): unknown {
-  const f = resolveFact(fact);
-  if (f.oneOf && f.oneOf.length > 0) return sample(f.oneOf[0] as FieldFact, name, depth);
-  if (f.enum && f.enum.length > 0) return f.enum.find((v) => !/UNSPECIFIED/.test(String(v))) ?? f.enum[0];
-  switch (f.type) {
-    case 'string': {
-      if (f.format === 'date') return '2027-01-15';
-      if (f.format === 'date-time') return '2027-01-15T10:00:00Z';
-      if (f.format === 'email' || /email/.test(name)) return 'sample@example.com';
-      if (f.format === 'uri' || f.format === 'url' || /url$/i.test(name)) return 'https://example.com/x';
-      if (f.format === 'byte') return 'aGVsbG8=';
-      if (/(^|_)id$/.test(name)) return '1';
-      const s = 'sample';
-      return f.minLength !== undefined && f.minLength > s.length ? s.padEnd(f.minLength, 'x') : s;
-    }
-    case 'integer':
-    case 'number':
-      return Math.max(f.minimum ?? 1, f.exclusiveMinimum !== undefined ? f.exclusiveMinimum + 1 : 1);
-    case 'boolean':
-      return true;
-    case 'array': {
-      const item = f.items ? sample(f.items, name, depth + 1) : 'sample';
-      return Array.from({ length: Math.max(1, f.minItems ?? 1) }, () => item);
-    }
-    case 'object': {
-      const out: Record<string, unknown> = {};
-      if (depth > 4) return out;
-      // Every writable property near the top (listed zod objects require some the document leaves
-      // optional), the required ones deeper down.
-      const keys = depth <= 2 ? Object.keys(f.properties ?? {}) : (f.required ?? []);
-      for (const k of keys) {
-        const p = f.properties?.[k];
-        if (p && !(p.readOnly ?? resolveFact(p).readOnly)) out[k] = sample(p, k, depth + 1);
-      }
-      return out;
-    }
-    default:
-      return 'sample';
-  }
 }
 
 /** The resolved object schema an input holds (itself, or its array's items), when it has properties. */

@@ -12,7 +12,7 @@ import { META_KEYS } from '../../src/registry/annotations.js';
 import { createSafety } from '../../src/safety/index.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
-import { ALL_TOOLS } from '../../tools/index.js';
+import { ALL_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
 import { CONFIRM_TOOLS, ENDPOINTS } from '../e2e/sample-args.js';
 import { FULL_WRITE_POLICY, type Harness, startHarness } from './harness.js';
 
@@ -37,12 +37,19 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
+/** The long tail's four tools add at most this much to tools/list (the catalog keeps its own 36,000). */
+const LONGTAIL_BUDGET = 3_000;
+const longtailNames = new Set(LONGTAIL_TOOLS.map((t) => t.name));
+
 describe('tools/list for a full-write agent', () => {
   let h: Harness;
+  /** The catalog tools listed (the long-tail tools are checked on their own below). */
   let tools: Tool[];
+  let listed: Tool[];
   beforeAll(async () => {
     h = await startHarness({ policy: FULL_WRITE_POLICY });
-    tools = (await h.client.listTools()).tools;
+    listed = (await h.client.listTools()).tools;
+    tools = listed.filter((t) => !longtailNames.has(t.name));
   });
   afterAll(async () => {
     await h?.close();
@@ -241,16 +248,48 @@ describe('tools/list for a full-write agent', () => {
     }
   });
 
-  it('fits the context budget (all ≤ 36,000 chars, read-only ≤ 16,000)', () => {
+  it('fits the context budget (catalog ≤ 36,000 chars, read-only ≤ 16,000; the long tail ≤ 3,000 more)', () => {
     const all = budget(tools);
     const reads = budget(tools.filter((t) => t.annotations?.readOnlyHint === true));
-    process.stderr.write(`context budget: all ${all} chars (${tools.length} tools), read-only ${reads}\n`);
+    const longtail = budget(listed.filter((t) => longtailNames.has(t.name)));
+    process.stderr.write(
+      `context budget: catalog ${all} chars (${tools.length} tools), read-only ${reads}; long tail ${longtail} (${longtailNames.size} tools); listed ${budget(listed)}\n`,
+    );
     expect(all).toBeLessThanOrEqual(36_000);
     expect(reads).toBeLessThanOrEqual(16_000);
+    expect(longtail).toBeLessThanOrEqual(LONGTAIL_BUDGET);
+    expect(budget(listed)).toBeLessThanOrEqual(36_000 + LONGTAIL_BUDGET);
+  });
+
+  it('lists the four long-tail tools, the call tools annotated most cautiously', () => {
+    const byName = new Map(listed.map((t) => [t.name, t]));
+    expect([...longtailNames].every((n) => byName.has(n))).toBe(true);
+    for (const n of ['find_keap_operations', 'describe_keap_operation', 'call_keap_read']) {
+      expect(byName.get(n)?.annotations?.readOnlyHint, n).toBe(true);
+    }
+    const w = byName.get('call_keap_write')?.annotations ?? {};
+    expect(w.readOnlyHint).toBe(false);
+    expect(w.destructiveHint).toBe(true);
+    expect(w.idempotentHint).toBe(false);
+    expect(w.openWorldHint).toBe(true);
+    const props = Object.keys(byName.get('call_keap_write')?.inputSchema.properties ?? {});
+    expect(props).toEqual(
+      expect.arrayContaining([
+        'operationId',
+        'arguments',
+        'dry_run',
+        'idempotency_key',
+        'confirmation_token',
+      ]),
+    );
+    expect(Object.keys(byName.get('call_keap_read')?.inputSchema.properties ?? {}).sort()).toEqual([
+      'arguments',
+      'operationId',
+    ]);
   });
 
   it('matches the committed snapshot', async () => {
-    const snapshot = tools.map((t) => ({
+    const snapshot = listed.map((t) => ({
       name: t.name,
       title: t.title,
       description: t.description,
