@@ -5,7 +5,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { ToolError, toErrorResult } from '../errors.js';
 import { observeModelResponse } from '../inputs/custom-fields.js';
-import { type AnyToolSpec, toolScope } from '../registry/define.js';
+import { toolScope } from '../registry/define.js';
 import { type BuiltRequest, buildRequest, toKeapRequest } from '../registry/request.js';
 import { keapDataResult, okResult, shapeData, withNotes } from '../results.js';
 import type { Approval } from '../safety/approvals.js';
