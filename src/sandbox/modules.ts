@@ -2,6 +2,7 @@
 
 import type { SbModule } from './core/types.js';
 import { accountReadsModule } from './resources/account-reads.js';
+import { appointmentsModule } from './resources/appointments.js';
 import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
 import { contactMergeModule } from './resources/contact-merge.js';
@@ -42,4 +43,5 @@ export const MODULES: SbModule[] = [
   contactMergeModule,
   stageMovesModule,
   accountReadsModule,
+  appointmentsModule,
 ];
