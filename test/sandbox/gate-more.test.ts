@@ -26,6 +26,11 @@ async function doc(
   return r;
 }
 
+async function ledger(kind: string): Promise<any[]> {
+  const r = await fetch(`${base}/__sandbox/ledger?kind=${kind}`);
+  return ((await r.json()) as any).entries;
+}
+
 function expect400(r: Res, field: string): void {
   expect(r.status, r.text).toBe(400);
   expect(r.body.message).toContain(field);
@@ -145,5 +150,136 @@ describe('v1 appointments', () => {
     const missing = await rawCall(base, 'GET', '/v1/appointments/999999');
     expect(missing.status).toBe(404);
     expect(Object.keys(missing.body)).toEqual(['message']);
+  });
+});
+
+describe('PATCH subscriptions, orders and products', () => {
+  const SUB = '/v2/subscriptions/{subscription_id}';
+  const ORDER = '/v2/orders/{order_id}';
+  const PRODUCT = '/v2/products/{product_id}';
+
+  it('updates a subscription (the read shows it); deactivating records one cancellation', async () => {
+    const list = await rawCall(base, 'GET', '/v2/subscriptions', { query: { page_size: '1000' } });
+    const s = list.body.subscriptions.find((x: any) => x.active);
+    const path = `/v2/subscriptions/${s.id}`;
+    const patched = await doc('PATCH', SUB, path, {
+      body: { quantity: 3, billing_amount: 12.5, next_bill_date: '2031-06-01', promo_code: 'SPRING' },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    const got = await doc('GET', SUB, path);
+    expect(got.body).toMatchObject({
+      quantity: 3,
+      billing_amount: 12.5,
+      next_bill_date: '2031-06-01',
+      promo_code: 'SPRING',
+      active: true,
+    });
+    // update_mask: only the named property changes; a named optional property left out is cleared
+    await doc('PATCH', SUB, path, {
+      query: { update_mask: 'quantity,promo_code' },
+      body: { quantity: 2, billing_amount: 99 },
+    });
+    const masked = (await rawCall(base, 'GET', path)).body;
+    expect(masked).toMatchObject({ quantity: 2, billing_amount: 12.5 });
+    expect(masked.promo_code).toBeUndefined();
+    // bad input names the field and changes nothing
+    expect400(await rawCall(base, 'PATCH', path, { body: { colour: 'red' } }), 'colour');
+    expect400(await rawCall(base, 'PATCH', path, { body: { billing_cycle: 'FORTNIGHT' } }), 'billing_cycle');
+    expect400(
+      await rawCall(base, 'PATCH', path, { body: { next_bill_date: '2031-02-30' } }),
+      'next_bill_date',
+    );
+    expect400(await rawCall(base, 'PATCH', path, { body: { contact_id: '999999' } }), 'contact_id');
+    expect400(
+      await rawCall(base, 'PATCH', path, { query: { update_mask: 'colour' }, body: { quantity: 1 } }),
+      'update_mask',
+    );
+    expect((await rawCall(base, 'GET', path)).body).toEqual(masked);
+    const before = (await ledger('subscription_cancelled')).length;
+    const off = await doc('PATCH', SUB, path, { body: { active: false, reason_stopped: 'Customer asked' } });
+    expect(off.status, off.text).toBe(200);
+    const after = await ledger('subscription_cancelled');
+    expect(after).toHaveLength(before + 1);
+    expect(after.at(-1).data).toMatchObject({ subscription_id: s.id, reason: 'Customer asked' });
+    expect((await rawCall(base, 'GET', path)).body).toMatchObject({
+      active: false,
+      reason_stopped: 'Customer asked',
+    });
+    expect((await rawCall(base, 'GET', `/v2/subscriptions/999999`, {})).status).toBe(404);
+  });
+
+  it('updates an order (the read shows it), with update_mask and strict bodies', async () => {
+    const list = await rawCall(base, 'GET', '/v2/orders', { query: { page_size: '1' } });
+    const o = list.body.orders[0];
+    const path = `/v2/orders/${o.id}`;
+    const patched = await doc('PATCH', ORDER, path, {
+      body: {
+        order_title: 'Renamed order',
+        notes: 'Deliver after 5pm',
+        due_time: '2031-07-01T00:00:00Z',
+        shipping_address: { line1: '1 Main St', locality: 'Phoenix', zip_code: '85001', country_code: 'US' },
+      },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    const got = await doc('GET', ORDER, path);
+    expect(got.body).toMatchObject({
+      title: 'Renamed order',
+      notes: 'Deliver after 5pm',
+      due_time: '2031-07-01T00:00:00Z',
+      shipping_information: { address: { line1: '1 Main St', locality: 'Phoenix' } },
+    });
+    await doc('PATCH', ORDER, path, {
+      query: { update_mask: 'terms' },
+      body: { terms: 'Net 30', notes: 'ignored' },
+    });
+    expect((await rawCall(base, 'GET', path)).body).toMatchObject({
+      terms: 'Net 30',
+      notes: 'Deliver after 5pm',
+    });
+    const before = (await rawCall(base, 'GET', path)).body;
+    expect400(await rawCall(base, 'PATCH', path, { body: { order_type: 'MAIL' } }), 'order_type');
+    expect400(
+      await rawCall(base, 'PATCH', path, { body: { shipping_address: { street: 'x' } } }),
+      'shipping_address.street',
+    );
+    expect400(await rawCall(base, 'PATCH', path, { body: { order_time: 'soon' } }), 'order_time');
+    expect400(
+      await rawCall(base, 'PATCH', path, { query: { update_mask: 'order_title' }, body: {} }),
+      'order_title',
+    );
+    expect((await rawCall(base, 'GET', path)).body).toEqual(before);
+    expect((await rawCall(base, 'PATCH', '/v2/orders/999999', { body: { notes: 'x' } })).status).toBe(404);
+  });
+
+  it('updates a product (the read shows it), with update_mask and strict bodies', async () => {
+    const path = '/v2/products/1';
+    const patched = await doc('PATCH', PRODUCT, path, {
+      body: { name: 'Coaching Session (60 min)', price: 12900, inventory_limit: 3, storefront_hidden: true },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    const got = await doc('GET', PRODUCT, path);
+    expect(got.body).toMatchObject({
+      name: 'Coaching Session (60 min)',
+      price: { amount: 12900 },
+      storefront_hidden: true,
+      inventory: { inventory_limit: 3 },
+    });
+    await doc('PATCH', PRODUCT, path, {
+      query: { update_mask: 'sku' },
+      body: { sku: 'COACH-60', name: 'ignored' },
+    });
+    expect((await rawCall(base, 'GET', path)).body).toMatchObject({
+      sku: 'COACH-60',
+      name: 'Coaching Session (60 min)',
+    });
+    const before = (await rawCall(base, 'GET', path)).body;
+    expect400(await rawCall(base, 'PATCH', path, { body: { price: 12.5 } }), 'price');
+    expect400(
+      await rawCall(base, 'PATCH', path, { body: { description: 'not in the update body' } }),
+      'description',
+    );
+    expect400(await rawCall(base, 'PATCH', path, { body: { name: '  ' } }), 'name');
+    expect((await rawCall(base, 'GET', path)).body).toEqual(before);
+    expect((await rawCall(base, 'PATCH', '/v2/products/999999', { body: { name: 'x' } })).status).toBe(404);
   });
 });
