@@ -9,6 +9,7 @@ import { contactMergeModule } from './resources/contact-merge.js';
 import { contactsModule } from './resources/contacts.js';
 import { customFieldsModule } from './resources/custom-fields.js';
 import { emailAddressesModule } from './resources/email-addresses.js';
+import { emailTemplatesModule } from './resources/email-templates.js';
 import { emailsModule } from './resources/emails.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
@@ -44,4 +45,5 @@ export const MODULES: SbModule[] = [
   stageMovesModule,
   accountReadsModule,
   appointmentsModule,
+  emailTemplatesModule,
 ];

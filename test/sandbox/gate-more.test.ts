@@ -283,3 +283,81 @@ describe('PATCH subscriptions, orders and products', () => {
     expect((await rawCall(base, 'PATCH', '/v2/products/999999', { body: { name: 'x' } })).status).toBe(404);
   });
 });
+
+describe('emails: one sent email, templates, templated send', () => {
+  const decode = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+
+  it('GET /v2/emails/{id} returns a sent email with its content', async () => {
+    const list = await rawCall(base, 'GET', '/v2/emails', { query: { page_size: '1' } });
+    const e = list.body.emails[0];
+    const got = await doc('GET', '/v2/emails/{id}', `/v2/emails/${e.id}`);
+    expect(got.status, got.text).toBe(200);
+    expect(got.body).toMatchObject({ id: e.id, subject: e.subject, sent_to_address: e.sent_to_address });
+    expect(decode(got.body.plain_content)).toContain(e.subject);
+    expect((await rawCall(base, 'GET', '/v2/emails/999999')).status).toBe(404);
+    expect400(await rawCall(base, 'GET', '/v2/emails/abc'), 'id');
+  });
+
+  it('lists and reads the seeded templates', async () => {
+    const list = await doc('GET', '/v2/emails/templates', '/v2/emails/templates');
+    expect(list.status, list.text).toBe(200);
+    expect(list.body.email_templates.length).toBeGreaterThanOrEqual(3);
+    expect(list.body.email_templates[0].text_body).toBeUndefined();
+    const p1 = await doc('GET', '/v2/emails/templates', '/v2/emails/templates', {
+      query: { page_size: '2', order_by: 'id desc' },
+    });
+    expect(p1.body.email_templates).toHaveLength(2);
+    const p2 = await doc('GET', '/v2/emails/templates', '/v2/emails/templates', {
+      query: { page_size: '2', order_by: 'id desc', page_token: p1.body.next_page_token },
+    });
+    expect(p2.body.email_templates[0].id).toBeLessThan(p1.body.email_templates[1].id);
+    const one = await doc(
+      'GET',
+      '/v2/emails/templates/{email_template_id}',
+      `/v2/emails/templates/${list.body.email_templates[0].id}`,
+    );
+    expect(one.body.text_body).toContain('~Contact.FirstName~');
+    expect((await rawCall(base, 'GET', '/v2/emails/templates/999999')).status).toBe(404);
+  });
+
+  it('a templated send records exactly one ledger send and one email per contact, readable with content', async () => {
+    const tpl = (await rawCall(base, 'GET', '/v2/emails/templates')).body.email_templates.find(
+      (t: any) => t.piece_title === 'Welcome email',
+    );
+    const contacts = (await rawCall(base, 'GET', '/v2/contacts', { query: { page_size: '2' } })).body
+      .contacts;
+    const before = (await ledger('email_sent')).length;
+    const r = await doc('POST', '/v2/emails/templates:send', '/v2/emails/templates:send', {
+      body: { template_id: String(tpl.id), contact_ids: contacts.map((c: any) => c.id), user_id: '1' },
+    });
+    expect(r.status, r.text).toBe(202);
+    const sends = await ledger('email_sent');
+    expect(sends).toHaveLength(before + 1);
+    const entry = sends.at(-1).data;
+    expect(entry.template_id).toBe(String(tpl.id));
+    expect(entry.contact_ids.map(String)).toEqual(contacts.map((c: any) => c.id));
+    const c0 = (await rawCall(base, 'GET', `/v2/contacts/${contacts[0].id}`)).body;
+    const sent = await doc('GET', '/v2/emails/{id}', `/v2/emails/${entry.email_ids[0]}`);
+    expect(sent.body.contact_id).toBe(contacts[0].id);
+    expect(sent.body.subject).toBe(`Welcome aboard, ${c0.given_name ?? ''}!`);
+    expect(decode(sent.body.plain_content)).toContain(`Hi ${c0.given_name ?? ''},`);
+    expect(decode(sent.body.html_content)).toContain('<p>Thanks for joining us.</p>');
+    const listed = await rawCall(base, 'GET', '/v2/emails', {
+      query: { filter: `contact_id==${contacts[0].id}` },
+    });
+    expect(listed.body.emails.map((e: any) => e.id)).toContain(String(entry.email_ids[0]));
+  });
+
+  it('rejects a bad templated send naming the field, and sends nothing', async () => {
+    const before = (await ledger('email_sent')).length;
+    const ok = { template_id: '1', contact_ids: ['1'], user_id: '1' };
+    const send = (body: unknown) => rawCall(base, 'POST', '/v2/emails/templates:send', { body });
+    expect400(await send({ ...ok, template_id: '999999' }), 'template_id');
+    expect400(await send({ ...ok, user_id: undefined }), 'user_id');
+    expect400(await send({ ...ok, contact_ids: [] }), 'contact_ids');
+    expect400(await send({ ...ok, contact_ids: ['1', '999999'] }), 'contact_ids[1]');
+    expect400(await send({ ...ok, address_field: 'email' }), 'address_field');
+    expect400(await send({ ...ok, subject: 'x' }), 'subject');
+    expect(await ledger('email_sent')).toHaveLength(before);
+  });
+});
