@@ -2,13 +2,16 @@
 
 import type { SbModule } from './core/types.js';
 import { accountReadsModule } from './resources/account-reads.js';
+import { appointmentsModule } from './resources/appointments.js';
 import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
 import { contactMergeModule } from './resources/contact-merge.js';
 import { contactsModule } from './resources/contacts.js';
 import { customFieldsModule } from './resources/custom-fields.js';
 import { emailAddressesModule } from './resources/email-addresses.js';
+import { emailTemplatesModule } from './resources/email-templates.js';
 import { emailsModule } from './resources/emails.js';
+import { filesModule } from './resources/files.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
 import { opportunitiesModule } from './resources/opportunities.js';
@@ -42,4 +45,7 @@ export const MODULES: SbModule[] = [
   contactMergeModule,
   stageMovesModule,
   accountReadsModule,
+  appointmentsModule,
+  emailTemplatesModule,
+  filesModule,
 ];
