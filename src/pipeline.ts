@@ -32,6 +32,7 @@ export function withDefaults(spec: AnyToolSpec, args: Record<string, unknown>): 
 function definitelyNotApplied(err: unknown): boolean {
   if (!(err instanceof KeapError)) return false;
   if (err.notSent || err.category === 'input') return true;
+  if (err.status === 501) return true; // not implemented: nothing was applied
   return err.status !== undefined && err.status >= 400 && err.status < 500 && err.status !== 408;
 }
 

@@ -6,7 +6,8 @@
  *   2. 401 on an OAuth credential      → refresh the token once, then try again (a second 401 is final).
  *   3. 429                             → retry after a backoff, for ANY method: Keap's gateway rejected the call
  *                                        before it reached the application, so nothing was applied.
- *   4. other 4xx (400/403/404/409/422) → final: the same request would fail the same way.
+ *   4. other 4xx (400/403/404/409/422) → final: the same request would fail the same way; so is 501 (the
+ *                                        operation is not implemented there: nothing was applied).
  *   5. 5xx, timeout, connection reset  → the request may have been applied. Retry (exponential backoff + jitter)
  *                                        only when the call is idempotent (GET/PUT/DELETE and catalog-marked
  *                                        calls); a POST/PATCH gets "outcome unknown" so the caller checks first.
@@ -103,8 +104,8 @@ export function decideRetry(input: RetryInput): RetryDecision {
       const delay = Math.max(hinted, backoffMs(attempt, policy.rateLimitDelayMs, policy.maxDelayMs, random));
       return retryAfter(delay, '429') ?? { action: 'done' };
     }
-    // (4) Deterministic client errors.
-    if (s < 500) return { action: 'done' };
+    // (4) Deterministic client errors, and "not implemented" (the operation does not exist there: nothing applied).
+    if (s < 500 || s === 501) return { action: 'done' };
     // (5) Server errors: maybe applied.
     if (!idempotent) return { action: 'outcome_unknown' };
     return (

@@ -48,6 +48,12 @@ describe('retry ladder', () => {
       'outcome_unknown',
     );
   });
+  it('501 (not implemented there) is final for every method: nothing was applied, nothing to retry', () => {
+    for (const idempotent of [true, false])
+      expect(decideRetry({ ...base, idempotent, outcome: { kind: 'status', status: 501 } }).action).toBe(
+        'done',
+      );
+  });
   it('network: not_sent retried for POST, ambiguous is outcome_unknown for POST and retried for GET', () => {
     expect(
       decideRetry({ ...base, idempotent: false, outcome: { kind: 'network', failure: 'not_sent' } }).action,

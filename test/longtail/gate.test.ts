@@ -301,7 +301,8 @@ describe('direction, uploads, unknown operations', () => {
       expect(d.prefer_tool).toBe('delete_contact');
       expect(d.confirmation_required).toBe(true);
       expect(d.preview).toMatch(/contact 1/);
-      expect(r.sent).toBe(0);
+      // The preview read the contact (a GET, audited as preview_read); nothing was written.
+      expect(proxy.requests.filter((q) => q.method !== 'GET')).toHaveLength(0);
       const m = await call(h, 'call_keap_read', {
         operationId: 'retrieveCompanyCustomFieldModel',
         arguments: {},
