@@ -2,12 +2,14 @@
 
 import type { SbModule } from './core/types.js';
 import { accountReadsModule } from './resources/account-reads.js';
+import { appointmentsModule } from './resources/appointments.js';
 import { campaignsModule } from './resources/campaigns.js';
 import { companiesModule } from './resources/companies.js';
 import { contactMergeModule } from './resources/contact-merge.js';
 import { contactsModule } from './resources/contacts.js';
 import { customFieldsModule } from './resources/custom-fields.js';
 import { emailAddressesModule } from './resources/email-addresses.js';
+import { emailTemplatesModule } from './resources/email-templates.js';
 import { emailsModule } from './resources/emails.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
@@ -42,4 +44,6 @@ export const MODULES: SbModule[] = [
   contactMergeModule,
   stageMovesModule,
   accountReadsModule,
+  appointmentsModule,
+  emailTemplatesModule,
 ];

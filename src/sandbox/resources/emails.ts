@@ -1,13 +1,14 @@
 /**
  * Emails: `POST /v2/emails:send` (202, no body; nothing is sent — each recipient gets a row in the sent-email log
- * and the ledger gets one 'email_sent' entry) and `GET /v2/emails` (the sent-email log). Table 'emails'.
+ * and the ledger gets one 'email_sent' entry), `GET /v2/emails` (the sent-email log) and `GET /v2/emails/{id}` (one
+ * sent email with its Base64 content). Table 'emails'. Templated sends: `email-templates.ts`.
  */
 import { z } from 'zod';
-import { badRequest } from '../core/errors.js';
+import { badRequest, notFound } from '../core/errors.js';
 import { listV2 } from '../core/list.js';
 import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idNum, idStr, iso, pick } from '../core/util.js';
-import { parseBody } from '../core/validate.js';
+import { parseBody, pathId } from '../core/validate.js';
 import { contactEmail, contactRow, userEmail, userIds, userRow } from './notes.js';
 
 export interface EmailRow {
@@ -27,7 +28,7 @@ export interface EmailRow {
   attachment_names: string[];
 }
 
-const emails = (sb: SandboxApi) => sb.table<EmailRow>('emails');
+export const emails = (sb: SandboxApi) => sb.table<EmailRow>('emails');
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -185,9 +186,22 @@ function listEmails(req: SbRequest, sb: SandboxApi): SbResponse {
   });
 }
 
+/** `GET /v2/emails/{id}`: EmailSentWithContent (the content stays Base64, as sent). */
+function getEmail(req: SbRequest, sb: SandboxApi): SbResponse {
+  const id = pathId(req, 'id');
+  const e = emails(sb).get(id);
+  if (!e) throw notFound('Email', id);
+  const out = renderEmail(e);
+  out.headers = `From: ${e.sent_from_address}\r\nTo: ${e.sent_to_address}\r\nSubject: ${e.subject}`;
+  if (e.plain_content !== undefined) out.plain_content = e.plain_content;
+  if (e.html_content !== undefined) out.html_content = e.html_content;
+  return { status: 200, body: out };
+}
+
 const routes: SbRoute[] = [
   { method: 'POST', path: '/v2/emails:send', handler: sendEmail },
   { method: 'GET', path: '/v2/emails', handler: listEmails },
+  { method: 'GET', path: '/v2/emails/{id}', handler: getEmail },
 ];
 
 const SUBJECTS = [
@@ -216,9 +230,10 @@ function seed(sb: SandboxApi): void {
     const from = (u ? userEmail(u) : undefined) ?? `user${user}@sandbox.keap.test`;
     const sent = now - Math.floor(rnd() * 120 * 86_400_000);
     const opened = rnd() < 0.5 ? sent + Math.floor(rnd() * 86_400_000) : undefined;
+    const subject = pick(rnd, SUBJECTS);
     rows.push({
       contact_id: c.id,
-      subject: pick(rnd, SUBJECTS),
+      subject,
       sent_to_address: to,
       sent_from_address: from,
       sent_from_reply_address: from,
@@ -226,6 +241,7 @@ function seed(sb: SandboxApi): void {
       created_time: iso(new Date(sent)),
       ...(opened !== undefined ? { opened_time: iso(new Date(opened)) } : {}),
       user_id: user,
+      plain_content: Buffer.from(`Hello,\n\n${subject}\n\nThe team`).toString('base64'),
       attachment_names: [],
     });
   }

@@ -12,12 +12,12 @@
  */
 import { z } from 'zod';
 import { badRequest, notFound } from '../core/errors.js';
-import { listV2, parseFilter } from '../core/list.js';
-import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js';
+import { listV2, namesParam, parseFilter } from '../core/list.js';
+import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, intBetween, iso, pick } from '../core/util.js';
-import { parseBody, pathId, zDateTime, zId } from '../core/validate.js';
+import { parseBody, pathId, zDate, zDateTime, zId } from '../core/validate.js';
 import { contactIds, contactView, currency, fromCents, toCents } from './commerce-common.js';
-import { parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
+import { mergeCustomFields, parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
 import { isExpired, type PaymentMethodRow, paymentMethods } from './payments.js';
 import { type ProductRow, plansTable, productsTable } from './products.js';
 
@@ -113,6 +113,20 @@ export interface OrderRow {
   external_create_user?: string;
   external_create_time?: string;
   external_update_time?: string;
+  payment_plan?: PaymentPlanRow;
+}
+
+/** Set by PATCH (UpdatedPaymentPlan); `initial_payment_amount` in cents. */
+export interface PaymentPlanRow {
+  auto_charge?: boolean;
+  max_charge_attempts?: number;
+  days_between_retries?: number;
+  payment_method_id?: number;
+  initial_payment_amount?: number;
+  initial_payment_date?: string;
+  plan_start_date?: string;
+  number_of_payments?: number;
+  days_between_payments?: number;
 }
 
 export interface OrderItemRow {
@@ -306,6 +320,13 @@ function renderOrder(sb: SandboxApi, o: OrderRow): Record<string, unknown> {
   if (o.external_create_user !== undefined) out.external_create_user = o.external_create_user;
   if (o.external_create_time !== undefined) out.external_create_time = o.external_create_time;
   if (o.external_update_time !== undefined) out.external_update_time = o.external_update_time;
+  if (o.payment_plan) {
+    const { payment_method_id, initial_payment_amount, ...rest } = o.payment_plan;
+    const plan: Record<string, unknown> = { ...rest };
+    if (payment_method_id !== undefined) plan.payment_method_id = idStr(payment_method_id);
+    if (initial_payment_amount !== undefined) plan.initial_payment_amount = currency(initial_payment_amount);
+    out.payment_plan = plan;
+  }
   return out;
 }
 
@@ -381,6 +402,145 @@ const CreateOrder = z.strictObject({
   external_create_time: zDateTime.optional(),
   external_update_time: zDateTime.optional(),
 });
+
+const ORDER_UPDATE_MASK = [
+  'contact_id',
+  'order_items',
+  'order_title',
+  'order_time',
+  'order_type',
+  'promo_codes',
+  'lead_affiliate_id',
+  'sales_affiliate_id',
+  'shipping_address',
+  'notes',
+  'terms',
+  'payment_plan',
+  'custom_fields',
+  'sent_time',
+  'title',
+  'due_time',
+  'invoice_number',
+  'external_create_user',
+  'external_create_time',
+  'external_update_time',
+] as const;
+type OrderMaskName = (typeof ORDER_UPDATE_MASK)[number];
+
+/** Keap's UpdateOrderRequest (no `order_items` or `title`, though update_mask names them). */
+const UpdateOrder = z.strictObject({
+  notes: z.string().optional(),
+  terms: z.string().optional(),
+  contact_id: zId.optional(),
+  order_title: nonBlank.optional(),
+  order_time: zDateTime.optional(),
+  order_type: z.enum(['ONLINE', 'OFFLINE']).optional(),
+  promo_codes: z.array(z.string()).optional(),
+  lead_affiliate_id: zId.optional(),
+  sales_affiliate_id: zId.optional(),
+  shipping_address: CreateOrder.shape.shipping_address,
+  payment_plan: z
+    .strictObject({
+      auto_charge: z.boolean().optional(),
+      max_charge_attempts: z.number().int().min(1).optional(),
+      days_between_retries: z.number().int().min(0).optional(),
+      payment_method_id: zId.optional(),
+      initial_payment_amount: z.number().min(0).optional(),
+      initial_payment_date: zDate.optional(),
+      plan_start_date: zDate.optional(),
+      number_of_payments: z.number().int().min(1).optional(),
+      days_between_payments: z.number().int().min(1).optional(),
+    })
+    .optional(),
+  custom_fields: CreateOrder.shape.custom_fields,
+  sent_time: zDateTime.optional(),
+  due_time: zDateTime.optional(),
+  invoice_number: z.string().optional(),
+  external_create_user: z.string().optional(),
+  external_create_time: zDateTime.optional(),
+  external_update_time: zDateTime.optional(),
+});
+
+/**
+ * `PATCH /v2/orders/{order_id}`: with update_mask only the named properties change (a named optional property left
+ * out of the body is cleared; a named required one → 400), without it the sent ones.
+ */
+function updateOrder(req: SbRequest, sb: SandboxApi): SbResponse {
+  const o = getOrder(sb, req);
+  const mask = namesParam(req.query, 'update_mask', ORDER_UPDATE_MASK);
+  if (req.body === undefined) throw badRequest('body', 'A request body is required');
+  const b = parseBody(UpdateOrder, req.body);
+  const sent = b as Record<string, unknown>;
+  const take = (k: OrderMaskName): boolean => (mask ? mask.has(k) : sent[k] !== undefined);
+  const need = <T>(k: OrderMaskName, v: T | undefined): T => {
+    if (v === undefined) throw badRequest(k, `'${k}' is required when update_mask names it`);
+    return v;
+  };
+  const row: OrderRow = structuredClone(o);
+  if (take('contact_id')) {
+    const c = need('contact_id', b.contact_id);
+    if (!contactView(sb, c)) throw badRequest('contact_id', `Contact with id ${c} not found`);
+    row.contact_id = c;
+  }
+  if (take('order_title')) row.title = need('order_title', b.order_title);
+  if (take('order_time')) row.order_time = need('order_time', b.order_time);
+  if (take('order_type')) row.order_type = need('order_type', b.order_type);
+  if (take('notes')) row.notes = b.notes ?? '';
+  if (take('terms')) row.terms = b.terms ?? '';
+  if (take('promo_codes')) row.promo_codes = [...(b.promo_codes ?? [])];
+  const optional = [
+    'lead_affiliate_id',
+    'sales_affiliate_id',
+    'sent_time',
+    'due_time',
+    'invoice_number',
+    'external_create_user',
+    'external_create_time',
+    'external_update_time',
+  ] as const;
+  for (const k of optional) {
+    if (!take(k)) continue;
+    const v = b[k];
+    if (v === undefined) delete row[k];
+    else Object.assign(row, { [k]: v });
+  }
+  if (take('shipping_address')) {
+    if (b.shipping_address === undefined) delete row.shipping;
+    else row.shipping = { ...b.shipping_address };
+  }
+  if (take('payment_plan')) {
+    const pp = b.payment_plan;
+    if (pp === undefined) delete row.payment_plan;
+    else {
+      if (pp.payment_method_id !== undefined) {
+        const pm = paymentMethods(sb).get(pp.payment_method_id);
+        if (!pm || pm.contact_id !== row.contact_id) {
+          throw badRequest(
+            'payment_plan.payment_method_id',
+            `Payment method with id ${pp.payment_method_id} not found for contact ${row.contact_id}`,
+          );
+        }
+      }
+      const { initial_payment_amount, ...rest } = pp;
+      row.payment_plan = {
+        ...rest,
+        ...(initial_payment_amount !== undefined
+          ? { initial_payment_amount: toCents(initial_payment_amount) }
+          : {}),
+      };
+    }
+  }
+  if (take('custom_fields')) {
+    const incoming = storedValues(parseCustomFields(sb, 'orders', b.custom_fields ?? []));
+    row.custom_fields = mergeCustomFields(o.custom_fields, incoming);
+  }
+  row.modification_time = iso(sb.now());
+  const patch: Record<string, unknown> = { ...row };
+  for (const k of Object.keys(o)) if (!(k in patch)) patch[k] = undefined;
+  orders(sb).update(o.id, patch as Partial<OrderRow>);
+  sb.emit('order.edit', 'order', o.id);
+  return { status: 200, body: renderOrder(sb, row) };
+}
 
 const CreatePayment = z.strictObject({
   notes: z.string().optional(),
@@ -587,6 +747,7 @@ const routes: SbRoute[] = [
     path: '/v2/orders/{order_id}',
     handler: (req, sb) => ({ status: 200, body: renderOrder(sb, getOrder(sb, req)) }),
   },
+  { method: 'PATCH', path: '/v2/orders/{order_id}', handler: updateOrder },
   {
     method: 'POST',
     path: '/v2/orders/{order_id}/items',

@@ -3,9 +3,9 @@
  * `CurrencyValue {amount (smallest unit, int64), currency_code, formatted_amount}`.
  */
 import { z } from 'zod';
-import { notFound } from '../core/errors.js';
-import { listV2 } from '../core/list.js';
-import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js';
+import { badRequest, notFound } from '../core/errors.js';
+import { listV2, namesParam } from '../core/list.js';
+import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId } from '../core/validate.js';
 import { currency } from './commerce-common.js';
@@ -176,6 +176,114 @@ const CreateProduct = z.strictObject({
   delivery_description: z.string().optional(),
 });
 
+const PRODUCT_UPDATE_MASK = [
+  'active',
+  'name',
+  'description',
+  'price',
+  'sku',
+  'shippable',
+  'short_description',
+  'subscription_only',
+  'storefront_hidden',
+  'weight',
+  'taxable',
+  'country_taxable',
+  'city_taxable',
+  'state_taxable',
+  'inventory_limit',
+  'out_of_stock_enabled',
+  'email_for_inventory_notifications',
+  'top_html',
+  'bottom_html',
+  'is_package',
+  'needs_digital_delivery',
+  'delivery_description',
+] as const;
+type ProductMaskName = (typeof PRODUCT_UPDATE_MASK)[number];
+
+/** Keap's UpdateProductRequest_Detail (no `description`, though update_mask names it). */
+const UpdateProduct = z.strictObject({
+  name: nonBlank.optional(),
+  sku: z.string().optional(),
+  price: z.number().int().min(0).optional(),
+  active: z.boolean().optional(),
+  shippable: z.boolean().optional(),
+  weight: z.number().min(0).optional(),
+  taxable: z.boolean().optional(),
+  short_description: z.string().optional(),
+  subscription_only: z.boolean().optional(),
+  storefront_hidden: z.boolean().optional(),
+  country_taxable: z.boolean().optional(),
+  state_taxable: z.boolean().optional(),
+  city_taxable: z.boolean().optional(),
+  inventory_limit: z.number().int().min(0).optional(),
+  out_of_stock_enabled: z.boolean().optional(),
+  email_for_inventory_notifications: z.string().optional(),
+  top_html: z.string().optional(),
+  bottom_html: z.string().optional(),
+  is_package: z.boolean().optional(),
+  needs_digital_delivery: z.boolean().optional(),
+  delivery_description: z.string().optional(),
+});
+
+const BOOL_PROPS = [
+  'active',
+  'shippable',
+  'taxable',
+  'subscription_only',
+  'storefront_hidden',
+  'country_taxable',
+  'state_taxable',
+  'city_taxable',
+  'is_package',
+  'needs_digital_delivery',
+] as const;
+
+/**
+ * `PATCH /v2/products/{product_id}`: with update_mask only the named properties change (a named property left
+ * out of the body is cleared: false / empty / 0; `name` and `price` cannot be cleared), without it the sent ones.
+ */
+function updateProduct(req: SbRequest, sb: SandboxApi): SbResponse {
+  const p = getProduct(sb, req);
+  const mask = namesParam(req.query, 'update_mask', PRODUCT_UPDATE_MASK);
+  if (req.body === undefined) throw badRequest('body', 'A request body is required');
+  const b = parseBody(UpdateProduct, req.body);
+  const sent = b as Record<string, unknown>;
+  const take = (k: ProductMaskName): boolean => (mask ? mask.has(k) : sent[k] !== undefined);
+  const row: ProductRow = structuredClone(p);
+  if (take('name')) {
+    if (b.name === undefined) throw badRequest('name', "'name' is required when update_mask names it");
+    row.name = b.name;
+  }
+  if (take('price')) {
+    if (b.price === undefined) throw badRequest('price', "'price' is required when update_mask names it");
+    row.price = b.price;
+  }
+  for (const k of BOOL_PROPS) if (take(k)) row[k] = b[k] ?? false;
+  if (take('sku')) row.sku = b.sku ?? '';
+  if (take('short_description')) row.short_description = b.short_description ?? '';
+  if (take('weight')) row.weight = b.weight ?? 0;
+  for (const k of ['top_html', 'bottom_html', 'delivery_description'] as const) {
+    if (!take(k)) continue;
+    const v = b[k];
+    if (v === undefined) delete row[k];
+    else row[k] = v;
+  }
+  for (const k of ['inventory_limit', 'out_of_stock_enabled', 'email_for_inventory_notifications'] as const) {
+    if (!take(k)) continue;
+    const inv = { ...(row.inventory ?? {}) };
+    const v = b[k];
+    if (v === undefined) delete inv[k];
+    else Object.assign(inv, { [k]: v });
+    row.inventory = inv;
+  }
+  row.update_time = iso(sb.now());
+  productsTable(sb).update(p.id, row);
+  sb.emit('product.edit', 'product', p.id);
+  return { status: 200, body: renderProduct(sb, row, true) };
+}
+
 function getProduct(sb: SandboxApi, req: SbRequest): ProductRow {
   const id = pathId(req, 'product_id');
   const p = productsTable(sb).get(id);
@@ -251,6 +359,7 @@ const routes: SbRoute[] = [
     path: '/v2/products/{product_id}',
     handler: (req, sb) => ({ status: 200, body: renderProduct(sb, getProduct(sb, req), true) }),
   },
+  { method: 'PATCH', path: '/v2/products/{product_id}', handler: updateProduct },
   {
     method: 'GET',
     path: '/v2/products/{product_id}/subscriptions',

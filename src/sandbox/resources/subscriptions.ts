@@ -7,12 +7,12 @@
  */
 import { z } from 'zod';
 import { badRequest, conflict, notFound } from '../core/errors.js';
-import { listV2 } from '../core/list.js';
-import type { SandboxApi, SbModule, SbRequest, SbRoute } from '../core/types.js';
+import { listV2, namesParam } from '../core/list.js';
+import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../core/types.js';
 import { idStr, intBetween, iso, pick } from '../core/util.js';
 import { parseBody, pathId, zDate, zId } from '../core/validate.js';
 import { contactExists, fromCents, isoDate, toCents } from './commerce-common.js';
-import { parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
+import { mergeCustomFields, parseCustomFields, renderCustomFields, storedValues } from './custom-fields.js';
 import { defaultPaymentMethod, paymentMethods } from './payments.js';
 import { type BillingCycle, plansTable, productsTable, type SubscriptionPlanRow } from './products.js';
 
@@ -146,6 +146,181 @@ const CreateSubscription = z.strictObject({
     .array(z.strictObject({ id: z.string().regex(/^\d+$/, 'must be a numeric id'), content: z.unknown() }))
     .optional(),
 });
+
+const SUBSCRIPTION_UPDATE_MASK = [
+  'contact_id',
+  'subscription_plan_id',
+  'quantity',
+  'billing_amount',
+  'auto_charge',
+  'max_charge_attempts',
+  'days_between_retries',
+  'active',
+  'billing_frequency',
+  'billing_cycle',
+  'next_bill_date',
+  'end_date',
+  'payment_method_id',
+  'allow_tax',
+  'lead_affiliate_id',
+  'sale_affiliate_id',
+  'promo_code',
+  'shipping_option_id',
+  'reason_stopped',
+  'shipping_address',
+  'custom_fields',
+] as const;
+type SubscriptionMaskName = (typeof SUBSCRIPTION_UPDATE_MASK)[number];
+
+const CYCLE_IN: Record<'DAY' | 'WEEK' | 'MONTH' | 'YEAR', BillingCycle> = {
+  DAY: 'DAILY',
+  WEEK: 'WEEKLY',
+  MONTH: 'MONTHLY',
+  YEAR: 'YEARLY',
+};
+
+/** Keap's UpdateSubscriptionRequest. */
+const UpdateSubscription = z.strictObject({
+  quantity: z.number().int().min(1).optional(),
+  active: z.boolean().optional(),
+  contact_id: zId.optional(),
+  subscription_plan_id: zId.optional(),
+  billing_amount: z.number().min(0).optional(),
+  auto_charge: z.boolean().optional(),
+  max_charge_attempts: z.number().int().min(1).optional(),
+  days_between_retries: z.number().int().min(1).optional(),
+  billing_frequency: z.number().int().min(1).optional(),
+  billing_cycle: z.enum(['YEAR', 'MONTH', 'WEEK', 'DAY']).optional(),
+  next_bill_date: zDate.optional(),
+  end_date: zDate.optional(),
+  payment_method_id: zId.optional(),
+  allow_tax: z.boolean().optional(),
+  lead_affiliate_id: zId.optional(),
+  sale_affiliate_id: zId.optional(),
+  shipping_address: CreateSubscription.shape.shipping_address,
+  promo_code: z.string().optional(),
+  shipping_option_id: zId.optional(),
+  reason_stopped: z.string().optional(),
+  custom_fields: CreateSubscription.shape.custom_fields,
+});
+
+/**
+ * `PATCH /v2/subscriptions/{subscription_id}`: with update_mask only the named properties change (a named
+ * optional property left out of the body is cleared; a named required one → 400), without it the sent ones.
+ * Turning `active` off records 'subscription_cancelled' in the ledger, turning it on 'subscription_started'.
+ */
+function updateSubscription(req: SbRequest, sb: SandboxApi): SbResponse {
+  const s = getSubscription(sb, req);
+  const mask = namesParam(req.query, 'update_mask', SUBSCRIPTION_UPDATE_MASK);
+  if (req.body === undefined) throw badRequest('body', 'A request body is required');
+  const b = parseBody(UpdateSubscription, req.body);
+  const sent = b as Record<string, unknown>;
+  const take = (k: SubscriptionMaskName): boolean => (mask ? mask.has(k) : sent[k] !== undefined);
+  const need = <T>(k: SubscriptionMaskName, v: T | undefined): T => {
+    if (v === undefined) throw badRequest(k, `'${k}' is required when update_mask names it`);
+    return v;
+  };
+  const row: SubscriptionRow = structuredClone(s);
+  if (take('contact_id')) {
+    const c = need('contact_id', b.contact_id);
+    if (!contactExists(sb, c)) throw badRequest('contact_id', `Contact with id ${c} not found`);
+    row.contact_id = c;
+  }
+  if (take('subscription_plan_id')) {
+    const id = need('subscription_plan_id', b.subscription_plan_id);
+    const plan = plansTable(sb).get(id);
+    if (!plan) throw badRequest('subscription_plan_id', `Subscription plan with id ${id} not found`);
+    row.subscription_plan_id = plan.id;
+    row.product_id = plan.product_id;
+  }
+  if (take('quantity')) row.quantity = need('quantity', b.quantity);
+  if (take('billing_amount')) row.billing_amount = toCents(need('billing_amount', b.billing_amount));
+  if (take('auto_charge')) row.auto_charge = b.auto_charge ?? false;
+  if (take('max_charge_attempts'))
+    row.max_charge_attempts = need('max_charge_attempts', b.max_charge_attempts);
+  if (take('days_between_retries'))
+    row.days_between_retries = need('days_between_retries', b.days_between_retries);
+  if (take('billing_frequency')) row.billing_frequency = need('billing_frequency', b.billing_frequency);
+  if (take('billing_cycle')) row.billing_cycle = CYCLE_IN[need('billing_cycle', b.billing_cycle)];
+  if (take('allow_tax')) row.allow_tax = b.allow_tax ?? false;
+  if (take('active')) row.active = b.active ?? false;
+  const optional = [
+    'next_bill_date',
+    'end_date',
+    'lead_affiliate_id',
+    'sale_affiliate_id',
+    'promo_code',
+    'shipping_option_id',
+    'reason_stopped',
+  ] as const;
+  for (const k of optional) {
+    if (!take(k)) continue;
+    const v = b[k];
+    if (v === undefined) delete row[k];
+    else Object.assign(row, { [k]: v });
+  }
+  if (take('shipping_address')) {
+    if (b.shipping_address === undefined) delete row.shipping_address;
+    else row.shipping_address = { ...b.shipping_address };
+  }
+  if (take('payment_method_id')) {
+    if (b.payment_method_id === undefined) {
+      delete row.payment_method_id;
+    } else {
+      const pm = paymentMethods(sb).get(b.payment_method_id);
+      if (!pm || pm.contact_id !== row.contact_id) {
+        throw badRequest(
+          'payment_method_id',
+          `Payment method with id ${b.payment_method_id} not found for contact ${row.contact_id}`,
+        );
+      }
+      row.payment_method_id = pm.id;
+      row.merchant_account_id = pm.merchant_account_id;
+    }
+  }
+  if (take('custom_fields')) {
+    const incoming = storedValues(parseCustomFields(sb, 'subscriptions', b.custom_fields ?? []));
+    row.custom_fields = mergeCustomFields(s.custom_fields, incoming);
+  }
+  if (row.end_date && row.next_bill_date && row.end_date < row.next_bill_date && row.active) {
+    throw badRequest(
+      'end_date',
+      `'end_date' (${row.end_date}) is before 'next_bill_date' (${row.next_bill_date})`,
+    );
+  }
+  const now = sb.now();
+  if (s.active && !row.active) {
+    row.end_date ??= isoDate(now);
+    delete row.next_bill_date;
+    row.reason_stopped ??= 'Cancelled via API';
+  }
+  row.modification_time = iso(now);
+  const patch: Record<string, unknown> = { ...row };
+  for (const k of Object.keys(s)) if (!(k in patch)) patch[k] = undefined;
+  subscriptions(sb).update(s.id, patch as Partial<SubscriptionRow>);
+  if (s.active && !row.active) {
+    sb.record('subscription_cancelled', {
+      subscription_id: idStr(s.id),
+      contact_id: idStr(row.contact_id),
+      subscription_plan_id: idStr(row.subscription_plan_id),
+      reason: row.reason_stopped,
+    });
+  } else if (!s.active && row.active) {
+    sb.record('subscription_started', {
+      subscription_id: idStr(row.id),
+      contact_id: idStr(row.contact_id),
+      product_id: idStr(row.product_id),
+      subscription_plan_id: idStr(row.subscription_plan_id),
+      billing_amount: row.billing_amount,
+      currency: 'USD',
+      billing_cycle: CYCLE[row.billing_cycle],
+      start_date: row.start_date,
+      payment_method_id: row.payment_method_id === undefined ? null : idStr(row.payment_method_id),
+    });
+  }
+  sb.emit('subscription.edit', 'subscription', s.id);
+  return { status: 200, body: render(row) };
+}
 
 const CancelSubscription = z.strictObject({ reason: z.string().optional() });
 
@@ -289,6 +464,7 @@ const routes: SbRoute[] = [
     path: '/v2/subscriptions/{subscription_id}',
     handler: (req, sb) => ({ status: 200, body: render(getSubscription(sb, req)) }),
   },
+  { method: 'PATCH', path: '/v2/subscriptions/{subscription_id}', handler: updateSubscription },
   {
     method: 'POST',
     path: '/v2/subscriptions/{subscription_id}:deactivate',
