@@ -11,6 +11,7 @@ import { customFieldsModule } from './resources/custom-fields.js';
 import { emailAddressesModule } from './resources/email-addresses.js';
 import { emailTemplatesModule } from './resources/email-templates.js';
 import { emailsModule } from './resources/emails.js';
+import { filesModule } from './resources/files.js';
 import { hooksModule } from './resources/hooks.js';
 import { notesModule } from './resources/notes.js';
 import { opportunitiesModule } from './resources/opportunities.js';
@@ -46,4 +47,5 @@ export const MODULES: SbModule[] = [
   accountReadsModule,
   appointmentsModule,
   emailTemplatesModule,
+  filesModule,
 ];

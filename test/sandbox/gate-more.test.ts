@@ -361,3 +361,54 @@ describe('emails: one sent email, templates, templated send', () => {
     expect(await ledger('email_sent')).toHaveLength(before);
   });
 });
+
+describe('files', () => {
+  it('lists seeded files with the documented filters and paging', async () => {
+    const all = await doc('GET', '/v2/files', '/v2/files');
+    expect(all.status, all.text).toBe(200);
+    expect(all.body.files.length).toBeGreaterThanOrEqual(5);
+    const f = all.body.files.find((x: any) => x.contact_id !== undefined);
+    const byContact = await doc('GET', '/v2/files', '/v2/files', {
+      query: { filter: `contact_id==${f.contact_id}` },
+    });
+    expect(byContact.body.files.length).toBeGreaterThan(0);
+    expect(byContact.body.files.every((x: any) => x.contact_id === f.contact_id)).toBe(true);
+    const pub = await doc('GET', '/v2/files', '/v2/files', { query: { filter: 'is_public==true' } });
+    expect(pub.body.files.length).toBeGreaterThan(0);
+    expect(pub.body.files.every((x: any) => x.is_public === true)).toBe(true);
+    const docs = await doc('GET', '/v2/files', '/v2/files', {
+      query: { filter: 'category==DOCUMENTS;file_box_type==CONTACT' },
+    });
+    expect(docs.body.files.length).toBeGreaterThan(0);
+    expect(
+      docs.body.files.every((x: any) => x.category === 'DOCUMENTS' && x.file_box_type === 'CONTACT'),
+    ).toBe(true);
+    const p1 = await doc('GET', '/v2/files', '/v2/files', {
+      query: { page_size: '2', order_by: 'file_name asc' },
+    });
+    expect(p1.body.files).toHaveLength(2);
+    const p2 = await doc('GET', '/v2/files', '/v2/files', {
+      query: { page_size: '2', order_by: 'file_name asc', page_token: p1.body.next_page_token },
+    });
+    expect(p2.body.files[0].file_name > p1.body.files[1].file_name).toBe(true);
+    expect400(await rawCall(base, 'GET', '/v2/files', { query: { filter: 'category==PHOTOS' } }), 'filter');
+    expect400(await rawCall(base, 'GET', '/v2/files', { query: { filter: 'colour==red' } }), 'filter');
+  });
+
+  it('reads one file and its data (Base64 in a JSON string, as documented), sized as the metadata says', async () => {
+    const f = (await rawCall(base, 'GET', '/v2/files', { query: { page_size: '1' } })).body.files[0];
+    const meta = await doc('GET', '/v2/files/{file_id}', `/v2/files/${f.id}`);
+    expect(meta.status).toBe(200);
+    expect(meta.body).toEqual(f);
+    const data = await doc('GET', '/v2/files/{file_id}:data', `/v2/files/${f.id}:data`);
+    expect(data.status).toBe(200);
+    expect(data.headers.get('content-type')).toContain('application/json');
+    expect(typeof data.body).toBe('string');
+    const bytes = Buffer.from(data.body, 'base64');
+    expect(bytes.length).toBe(f.file_size);
+    expect(bytes.toString('utf8').length).toBeGreaterThan(0);
+    expect((await rawCall(base, 'GET', '/v2/files/999999')).status).toBe(404);
+    expect((await rawCall(base, 'GET', '/v2/files/999999:data')).status).toBe(404);
+    expect400(await rawCall(base, 'GET', '/v2/files/abc'), 'file_id');
+  });
+});
