@@ -9,6 +9,7 @@
  * SAFETY_FIELDS never reach Keap.
  */
 import { resolveFact } from '../facts/index.js';
+import type { ParamFact } from '../facts/types.js';
 import { planFor, routeOf } from '../inputs/plan.js';
 import { fillPath, pathPlaceholders } from '../keap/path.js';
 import type { KeapRequest, QueryValue } from '../keap/types.js';
@@ -34,6 +35,14 @@ function queryValue(v: unknown): string | number | boolean | undefined {
   return JSON.stringify(v);
 }
 
+/** The properties of an object-valued query parameter documented as an object (form, exploded), else undefined. */
+function objectParamFields(param: ParamFact | undefined, value: unknown): [string, unknown][] | undefined {
+  if (!param || param.explode === false) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if (resolveFact(param.schema).type !== 'object') return undefined;
+  return Object.entries(value);
+}
+
 export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, unknown>>): BuiltRequest {
   const placeholders = new Set(pathPlaceholders(spec.path));
   const path = fillPath(spec.path, args);
@@ -48,6 +57,16 @@ export function buildRequest(spec: AnyToolSpec, args: Readonly<Record<string, un
     const route = routeOf(spec, plan, key, placeholders);
     if (route === 'path' || route === 'header') continue;
     if (route === 'query') {
+      const fields = objectParamFields(plan.params.get(key), value);
+      if (fields) {
+        // An object query parameter (e.g. runReport's runReportRequest): OpenAPI's default style (form,
+        // explode) sends each property as its own query parameter, never the object's JSON.
+        for (const [k, v] of fields) {
+          const q = queryValue(v);
+          if (q !== undefined) query[k] = q;
+        }
+        continue;
+      }
       const q = queryValue(value);
       if (q !== undefined) query[key] = q;
     } else {

@@ -201,7 +201,17 @@ export function validateRequest(
   const errors: string[] = [];
   const params = [...(pathItem?.parameters ?? []), ...(op.parameters ?? [])]
     .map((p: AnyObj) => resolveRef(version, p))
-    .filter((p): p is AnyObj => !!p && p.in === 'query');
+    .filter((p): p is AnyObj => !!p && p.in === 'query')
+    // An object parameter in OpenAPI's default style (form, exploded) is sent as one query parameter per property.
+    .flatMap((p: AnyObj): AnyObj[] => {
+      const schema = resolveRef(version, p.schema);
+      if (schema?.type !== 'object' || p.explode === false) return [p];
+      return Object.entries((schema.properties ?? {}) as Record<string, AnyObj>).map(([name, s]) => ({
+        name,
+        in: 'query',
+        schema: s,
+      }));
+    });
   const q = new Map<string, string[]>();
   if (req.query instanceof URLSearchParams) {
     for (const [k, v] of req.query) q.set(k, [...(q.get(k) ?? []), v]);
