@@ -10,26 +10,8 @@ import type { SandboxApi, SbModule, SbRequest, SbResponse, SbRoute } from '../co
 import { iso } from '../core/util.js';
 import { parseBody } from '../core/validate.js';
 import { CONTACTS_TABLE, type ContactRow, type EmailRow, replaceRow } from './crm-model.js';
+import { EMAIL_OPT_STATUSES } from './crm-schemas.js';
 
-export const EMAIL_OPT_STATUSES = [
-  'UNENGAGED_MARKETABLE',
-  'SINGLE_OPT_IN',
-  'DOUBLE_OPT_IN',
-  'CONFIRMED',
-  'UNENGAGED_NON_MARKETABLE',
-  'NON_MARKETABLE',
-  'LOCKDOWN',
-  'BOUNCE',
-  'HARD_BOUNCE',
-  'MANUAL',
-  'ADMIN',
-  'SYSTEM',
-  'LIST_UNSUBSCRIBE',
-  'FEEDBACK',
-  'SPAM',
-  'INVALID',
-  'DEACTIVATED',
-] as const;
 
 interface AddressStatus {
   id: number;
