@@ -12,7 +12,6 @@ import { parseBody } from '../core/validate.js';
 import { CONTACTS_TABLE, type ContactRow, type EmailRow, replaceRow } from './crm-model.js';
 import { EMAIL_OPT_STATUSES } from './crm-schemas.js';
 
-
 interface AddressStatus {
   id: number;
   email: string;
