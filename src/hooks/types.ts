@@ -1,0 +1,114 @@
+/**
+ * REST Hooks on the receiving side: the contract between the receiver (src/hooks/receiver.ts), the inbox and
+ * subscription registry (embedded SQLite by default, Redis when KEAP_MCP_REDIS_URL is set) and what the agent
+ * sees (subscribe_events, list_events, the keap://events resources). Every store call is async so both backends
+ * fit the same interface.
+ */
+
+/** One object key of a Keap delivery: `{ id, apiUrl, timestamp }`. */
+export interface DeliveredKey {
+  readonly id: string;
+  readonly apiUrl: string;
+  readonly timestamp: string;
+}
+
+/** A validated delivery body: `{ event_key, object_type, object_keys: [...] }` (at most 1,000 keys). */
+export interface Delivery {
+  readonly eventKey: string;
+  readonly objectType: string;
+  readonly objectKeys: readonly DeliveredKey[];
+}
+
+/** One stored event (one object key of one delivery). */
+export interface HookEvent {
+  /** Store-assigned, strictly increasing; the list cursor. */
+  readonly seq: number;
+  readonly eventKey: string;
+  readonly objectType: string;
+  readonly objectId: string;
+  readonly apiUrl: string;
+  /** Keap's timestamp, as delivered. */
+  readonly timestamp: string;
+  /** When this server stored it (epoch ms). */
+  readonly receivedAt: number;
+  readonly receiverId: string;
+}
+
+export interface AddResult {
+  /** Events newly stored. */
+  readonly stored: readonly HookEvent[];
+  /** Keys already in the inbox (same event_key, object id and timestamp): not stored again. */
+  readonly duplicates: number;
+}
+
+export interface EventQuery {
+  /** Return events with seq greater than this (cursor). */
+  readonly after?: number | undefined;
+  readonly limit: number;
+  readonly eventKey?: string | undefined;
+  readonly objectType?: string | undefined;
+  /** receivedAt ≥ since (epoch ms). */
+  readonly since?: number | undefined;
+}
+
+export interface EventPage {
+  readonly events: readonly HookEvent[];
+  /** Present when more events match after the last one returned. */
+  readonly next?: number | undefined;
+}
+
+export interface RetentionOptions {
+  /** Default 7 days. */
+  readonly maxAgeMs: number;
+  /** Default 100,000 events. */
+  readonly maxEvents: number;
+}
+
+export interface InboxStats {
+  readonly stored: number;
+  /** Events dropped by retention since the store was created. */
+  readonly dropped: number;
+  readonly lastSeq: number;
+}
+
+export interface InboxApi {
+  /** Stores a delivery's keys once each, durably, in one transaction; resolves only once they are durable. */
+  add(receiverId: string, delivery: Delivery): Promise<AddResult>;
+  list(query: EventQuery): Promise<EventPage>;
+  stats(): Promise<InboxStats>;
+  /**
+   * Called with newly stored events — including events stored by another process or replica sharing the store
+   * (SQLite: polled; Redis: pub/sub). Returns an unsubscribe function.
+   */
+  onStored(listener: (events: readonly HookEvent[]) => void): () => void;
+  close(): Promise<void>;
+}
+
+export type HookHealth = 'Unverified' | 'Verified' | 'Inactive';
+
+/** One subscription made by subscribe_events: a receiver id per (event key) pointing Keap at this server. */
+export interface HookSubscription {
+  /** Unguessable random value (≥ 128 bits, base64url); the receiver URL is `<public base>/hooks/keap/<id>`. */
+  readonly receiverId: string;
+  readonly eventKey: string;
+  /** Keap's hook key once created. */
+  readonly hookKey?: string | undefined;
+  /** Verified locally once the X-Hook-Secret handshake reached the receiver. */
+  readonly verifiedAt?: number | undefined;
+  readonly lastDeliveryAt?: number | undefined;
+  readonly eventsStored: number;
+  readonly createdAt: number;
+  /** The agent that subscribed. */
+  readonly agent: string;
+}
+
+export interface HookRegistryApi {
+  create(input: { eventKey: string; agent: string }): Promise<HookSubscription>;
+  get(receiverId: string): Promise<HookSubscription | undefined>;
+  byHookKey(hookKey: string): Promise<HookSubscription | undefined>;
+  list(): Promise<readonly HookSubscription[]>;
+  setHookKey(receiverId: string, hookKey: string): Promise<void>;
+  markVerified(receiverId: string, at: number): Promise<void>;
+  recordDelivery(receiverId: string, at: number, events: number): Promise<void>;
+  remove(receiverId: string): Promise<void>;
+}
