@@ -11,9 +11,9 @@ import { installSessionLogger } from './notify.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { registerTools } from './registry/register.js';
 import type { SafetyApi } from './safety/types.js';
+import { SERVER_NAME, SERVER_VERSION } from './version.js';
 
-export const SERVER_NAME = 'keap-mcp';
-export const SERVER_VERSION = '0.1.0';
+export { SERVER_NAME, SERVER_VERSION } from './version.js';
 
 export interface CreateServerOptions {
   readonly config?: Pick<Config, 'sandbox'>;

@@ -3,10 +3,13 @@
  * origin with connect/headers/body timeouts, JSON in and out, per-credential rate limits (limiter.ts), the retry
  * ladder (retry.ts), error mapping (errors.ts), OAuth refresh (single-flight per credential) and a request id per
  * call in the debug logs. Secrets never reach a log line or an error message.
+ *
+ * undici and the OAuth code (oauth4webapi) load on first use — the first Keap call, the first token refresh —
+ * not when the server starts (a stdio server that is only listed never loads them).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
-import { type FetchLike, OAuthGrantError, refreshTokens } from '../auth/oauth.js';
+import type { Agent, Dispatcher } from 'undici';
+import type { FetchLike } from '../auth/oauth.js';
 import type { StoredTokens, TokenStore } from '../auth/token-store.js';
 import type { Logger } from '../logger.js';
 import { type CredentialKind, errorFromResponse, OUTCOME_UNKNOWN_MESSAGE, sanitize } from './errors.js';
@@ -72,8 +75,24 @@ export interface CreateKeapClientOptions {
 
 const DEFAULT_USER_AGENT = 'keap-mcp/0.1.0';
 
-function makeAgent(t: ClientTimeouts | undefined): Agent {
-  return new Agent({
+type Undici = typeof import('undici');
+let undiciLoading: Promise<Undici> | undefined;
+/** undici, imported once on first use. */
+function loadUndici(): Promise<Undici> {
+  undiciLoading ??= import('undici');
+  return undiciLoading;
+}
+
+type OAuthModule = typeof import('../auth/oauth.js');
+let oauthLoading: Promise<OAuthModule> | undefined;
+/** The OAuth code (oauth4webapi), imported once on the first token refresh. */
+function loadOAuth(): Promise<OAuthModule> {
+  oauthLoading ??= import('../auth/oauth.js');
+  return oauthLoading;
+}
+
+function makeAgent(u: Undici, t: ClientTimeouts | undefined): Agent {
+  return new u.Agent({
     connect: { timeout: t?.connectMs ?? 10_000 },
     headersTimeout: t?.headersMs ?? 30_000,
     bodyTimeout: t?.bodyMs ?? 30_000,
@@ -138,6 +157,7 @@ export function fetchVia(dispatcher: Dispatcher): FetchLike {
           : init.body instanceof URLSearchParams
             ? init.body.toString()
             : String(init.body);
+    const { request: undiciRequest } = await loadUndici();
     const res = await undiciRequest(url, {
       dispatcher,
       method: init.method as Dispatcher.HttpMethod,
@@ -159,8 +179,16 @@ export function fetchVia(dispatcher: Dispatcher): FetchLike {
 
 /** A fetch for the OAuth endpoints outside a client (auth login). Close it when done. */
 export function createKeapFetch(timeouts?: ClientTimeouts): { fetch: FetchLike; close(): Promise<void> } {
-  const agent = makeAgent(timeouts);
-  return { fetch: fetchVia(agent), close: () => agent.close() };
+  let agent: Promise<Agent> | undefined;
+  return {
+    fetch: async (url, init) => {
+      agent ??= loadUndici().then((u) => makeAgent(u, timeouts));
+      return fetchVia(await agent)(url, init);
+    },
+    close: async () => {
+      if (agent !== undefined) await (await agent).close();
+    },
+  };
 }
 
 // ---- shared per-credential state (limiter, refresh flight) -------------------------------------------------
@@ -251,8 +279,17 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       (s): s is string => s !== undefined,
     );
   }
-  const agent = makeAgent(opts.timeouts);
-  const tokenFetch = fetchVia(agent);
+  /** undici and the connection pool, loaded and made on the first call (`ready()`). */
+  interface Pool {
+    readonly request: Undici['request'];
+    readonly agent: Agent;
+  }
+  let poolLoading: Promise<Pool> | undefined;
+  function ready(): Promise<Pool> {
+    poolLoading ??= loadUndici().then((u) => ({ request: u.request, agent: makeAgent(u, opts.timeouts) }));
+    return poolLoading;
+  }
+  const tokenFetch: FetchLike = async (url, init) => fetchVia((await ready()).agent)(url, init);
   const policy: RetryPolicy = {
     ...DEFAULT_RETRY_POLICY,
     ...(opts.retry ?? {}),
@@ -292,8 +329,10 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       // Another client (or process) already rotated the pair: use it.
       if (cur.accessToken !== staleAccess && isFresh(cur, Date.now())) return cur;
       const started = Date.now();
+      let oauth: OAuthModule | undefined;
       try {
-        const next = await refreshTokens(
+        oauth = await loadOAuth();
+        const next = await oauth.refreshTokens(
           {
             clientId: c.clientId,
             clientSecret: c.clientSecret,
@@ -310,7 +349,11 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         );
         return next;
       } catch (e) {
-        if (e instanceof OAuthGrantError && (e.error === 'invalid_grant' || e.error === 'invalid_client')) {
+        if (
+          oauth !== undefined &&
+          e instanceof oauth.OAuthGrantError &&
+          (e.error === 'invalid_grant' || e.error === 'invalid_client')
+        ) {
           const again = c.tokens.load();
           if (again && again.refreshToken !== cur.refreshToken) return again; // rotated by someone else meanwhile
           if (e.error === 'invalid_grant') c.tokens.clear();
@@ -392,6 +435,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   }
 
   async function send(
+    pool: Pool,
     req: KeapRequest,
     auth: Record<string, string>,
     signal: AbortSignal,
@@ -410,8 +454,8 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       headers['content-type'] = 'application/json';
     }
     onSent();
-    const res = await undiciRequest(url, {
-      dispatcher: agent,
+    const res = await pool.request(url, {
+      dispatcher: pool.agent,
       method: req.method,
       headers,
       ...(body !== undefined ? { body } : {}),
@@ -509,6 +553,8 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     let mayBeApplied = false;
     let budget: KeapBudget = sh.limiter.budget();
     if (req.signal?.aborted) throw cancelledError(true, 0);
+    // undici loads with the first call, before its rate-limit slot is taken (the slot time is the send time).
+    const pool = await ready();
     for (;;) {
       // Token first (it may wait for a refresh), then the rate-limit slot, then send at once: the slot time must
       // be the send time or the per-second accounting drifts.
@@ -531,7 +577,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       let cause: string | undefined;
       const thisAttempt = attempt;
       try {
-        res = await send(req, auth.headers, signal, () => emit({ kind: 'sent', attempt: thisAttempt }));
+        res = await send(pool, req, auth.headers, signal, () => emit({ kind: 'sent', attempt: thisAttempt }));
         sh.limiter.arrived(slot, Date.now());
         if (res.status !== 429 && res.status !== 401) mayBeApplied = true;
         budget = parseBudget(res.headers);
@@ -681,7 +727,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         sharedByCredential.delete(key);
         await sh.limiter.stop();
       }
-      await agent.close();
+      if (poolLoading !== undefined) await (await poolLoading).agent.close();
     },
   };
 }

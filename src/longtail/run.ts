@@ -71,7 +71,12 @@ export function createLongtail(
   ctx: PipelineContext,
   shapeFor: ShapeFor,
 ): Longtail {
-  const coverage: ReadonlyMap<string, Covering> = coverageOf(catalog);
+  // Built on the first long-tail call (it reads the operation facts), not when the server starts.
+  let coverageMap: ReadonlyMap<string, Covering> | undefined;
+  const coverage = (): ReadonlyMap<string, Covering> => {
+    coverageMap ??= coverageOf(catalog);
+    return coverageMap;
+  };
   const checkers = new WeakMap<AnyToolSpec, Map<ConfirmationMode, InputChecker>>();
   const { policy } = ctx.safety;
 
@@ -92,7 +97,7 @@ export function createLongtail(
 
   /** The spec the policy applies to an operation: the covering catalog tool's, else the per-call spec. */
   const effective = (info: OperationInfo): AnyToolSpec =>
-    coverage.get(info.op.operationId)?.spec ?? info.spec;
+    coverage().get(info.op.operationId)?.spec ?? info.spec;
 
   const audited = (
     spec: AnyToolSpec,
@@ -165,7 +170,7 @@ export function createLongtail(
     const found = rankOperations(pool, all, query, MAX_FOUND).map((op) => {
       const info = operationInfo(op);
       const eff = effective(info);
-      const covering = coverage.get(op.operationId)?.spec.name;
+      const covering = coverage().get(op.operationId)?.spec.name;
       return {
         operationId: op.operationId,
         method: op.method,
@@ -204,7 +209,7 @@ export function createLongtail(
       risk: info.risk,
       confirm: policy.confirmationMode(ctx.agent, eff) !== 'none',
       allowed: policy.isAllowed(ctx.agent, eff),
-      catalogTool: coverage.get(info.op.operationId)?.spec.name,
+      catalogTool: coverage().get(info.op.operationId)?.spec.name,
     });
     audited({ ...spec, operation: info.op.operationId }, args, started, extra);
     return okResult(out);
@@ -268,7 +273,7 @@ export function createLongtail(
     for (const k of [...WRITE_KEYS, 'confirmation_token', 'human_secret']) {
       if (args[k] !== undefined) machine[k] = args[k];
     }
-    const covering = coverage.get(op.operationId);
+    const covering = coverage().get(op.operationId);
     const spec = covering?.spec ?? info.spec;
     const input = { ...(covering?.fixed ?? {}), ...given, ...machine };
     // Not allowed: refused (and audited) by the chokepoint's policy stage, before any input is judged.

@@ -77,12 +77,14 @@ export function createSafety(opts: CreateSafetyOptions): SafetyApi & {
   readonly approvals: ApprovalsSetting;
 } {
   // The policy's tool lists name catalog tools or Keap operationIds (the long tail).
-  const catalogNames = opts.catalog?.map((t) => t.name);
-  const known =
-    opts.knownTools ??
-    (catalogNames && [...catalogNames, ...operationFacts().operations.map((o) => o.operationId)]);
+  // Only a policy file needs the names (and so the operation facts): the default policy starts without them.
+  const known = (): readonly string[] | undefined => {
+    if (opts.knownTools !== undefined) return opts.knownTools;
+    const catalogNames = opts.catalog?.map((t) => t.name);
+    return catalogNames && [...catalogNames, ...operationFacts().operations.map((o) => o.operationId)];
+  };
   const fromFile = opts.policyFile !== undefined && opts.policyFile !== '';
-  const file = fromFile ? loadPolicyFile(opts.policyFile as string, known) : defaultPolicy(opts.sandbox);
+  const file = fromFile ? loadPolicyFile(opts.policyFile as string, known()) : defaultPolicy(opts.sandbox);
   const policy = new Policy(file, { readOnly: opts.readOnly });
   const policyWarnings = Object.freeze(
     fromFile && opts.catalog !== undefined ? policy.lint(opts.catalog) : [],

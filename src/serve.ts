@@ -1,0 +1,177 @@
+/**
+ * Serving MCP (stdio or Streamable HTTP): wires the configuration, the Keap client, the safety layer and the MCP
+ * server, and starts the chosen transport. Loaded by src/index.ts only to serve; the HTTP transport, the operator
+ * console and the sandbox are imported here only when the mode asks for them, so a stdio server never loads them.
+ */
+import { randomBytes } from 'node:crypto';
+import { SERVER_TOOLS } from '../tools/index.js';
+import { openTokenStore } from './auth/token-store.js';
+import { type Config, hasCredentials, MISSING_CREDENTIALS_MESSAGE } from './config.js';
+import type { BudgetSnapshot, ConsoleOptions, SessionSnapshot } from './console/console.js';
+import type { RunningConsole } from './console/server.js';
+import { credentialsOrExit, fail } from './exit.js';
+import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
+import { createLogger } from './logger.js';
+import { createSafety } from './safety/index.js';
+import { createServer } from './server.js';
+import { openStateDb } from './state/db.js';
+import { startStdio } from './transports/stdio.js';
+import { SERVER_VERSION } from './version.js';
+
+function connectHelp(url: string, sandbox: boolean): string {
+  const snippet = JSON.stringify({ mcpServers: { keap: { type: 'http', url } } });
+  return [
+    `keap-mcp ${SERVER_VERSION}: MCP over Streamable HTTP at ${url}${sandbox ? '  (SANDBOX: a fake Keap account, nothing real happens)' : ''}`,
+    `  health:     curl ${url.replace(/\/mcp$/, '/healthz')}`,
+    `  inspector:  npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
+    `  mcp.json:   ${snippet}`,
+    '  Ctrl-C stops the server.',
+  ].join('\n');
+}
+
+export async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  if (!config.sandbox) credentialsOrExit(config);
+  if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
+
+  const db = openStateDb(config.sandbox ? undefined : config.stateDir);
+  const safety = createSafety({
+    policyFile: config.policyFile,
+    readOnly: config.readOnly,
+    sandbox: config.sandbox,
+    auditLogPath: config.auditLog,
+    db,
+    logger,
+    catalog: SERVER_TOOLS,
+    operatorTokenSha256: config.console.operatorTokenSha256,
+    approvalWaitMs: config.console.approvalWaitS * 1000,
+  });
+
+  let baseUrl = config.baseUrl;
+  let credential: KeapCredential;
+  let closeSandbox: (() => Promise<void>) | undefined;
+  if (config.sandbox) {
+    const { startSandbox } = await import('./sandbox/server.js');
+    const key = `sandbox-${randomBytes(12).toString('hex')}`;
+    const sb = await startSandbox({ host: '127.0.0.1', port: 0, apiKeys: [key] });
+    baseUrl = sb.baseUrl;
+    credential = { kind: 'pat', apiKey: key };
+    closeSandbox = () => sb.close();
+  } else if (config.apiKey !== undefined) {
+    credential = { kind: 'pat', apiKey: config.apiKey };
+  } else if (config.oauth !== undefined) {
+    credential = {
+      kind: 'oauth',
+      clientId: config.oauth.clientId,
+      clientSecret: config.oauth.clientSecret,
+      tokenUrl: config.oauth.tokenUrl,
+      tokens: openTokenStore(db),
+    };
+    // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
+    if (credential.tokens.load() === undefined)
+      process.stderr.write(`keap-mcp: warning: ${NOT_LOGGED_IN_MESSAGE}\n`);
+  } else {
+    fail(MISSING_CREDENTIALS_MESSAGE, 1);
+  }
+  const client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
+  const make = (agent: string) =>
+    createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
+  const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
+
+  // The operator console: its pages read the approvals store, the audit log, the policy, Keap's budget and the
+  // open sessions (HTTP mode; none beside stdio).
+  let listSessions: () => readonly SessionSnapshot[] = () => [];
+  const consoleOptions = {
+    approvals: safety.approvals.store,
+    auditLogPath: config.auditLog,
+    policy: safety.policy,
+    tools: SERVER_TOOLS,
+    budget: (): BudgetSnapshot[] => {
+      const b = client.budget?.();
+      return b === undefined
+        ? []
+        : [
+            {
+              credential: config.sandbox
+                ? 'sandbox api key'
+                : config.apiKey !== undefined
+                  ? 'api key'
+                  : 'oauth',
+              ...b,
+            },
+          ];
+    },
+    sessions: () => listSessions(),
+    operatorTokenSha256: config.console.operatorTokenSha256 ?? safety.policy.operatorTokenSha256(),
+    audit: safety.audit,
+    logger,
+  } satisfies Omit<ConsoleOptions, 'allowedHosts'>;
+
+  let stop: () => Promise<void>;
+  if (config.transport === 'http') {
+    const [{ createConsole }, { allowedHostList, startHttp }] = await Promise.all([
+      import('./console/console.js'),
+      import('./transports/http.js'),
+    ]);
+    const operatorConsole = createConsole({
+      ...consoleOptions,
+      allowedHosts: allowedHostList(config.http.host, config.allowedHosts, undefined),
+    });
+    const http = await startHttp({
+      console: operatorConsole,
+      host: config.http.host,
+      port: config.http.port,
+      policy: safety.policy,
+      makeServer: make,
+      logger,
+      sandbox: config.sandbox,
+      audit: safety.audit,
+      allowedHosts: config.allowedHosts,
+      sessions: config.sessions,
+    });
+    listSessions = () => http.sessionList();
+    process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
+    if (operatorConsole.enabled)
+      process.stderr.write(`  console:    ${http.url.replace(/\/mcp$/, '/console')}\n`);
+    logger.info({ url: http.url, keap: where }, 'keap-mcp listening');
+    stop = () => http.close();
+  } else {
+    const agent = config.agent ?? safety.policy.defaultAgent();
+    if (!safety.policy.agents().includes(agent)) {
+      fail(
+        `keap-mcp: KEAP_AGENT "${agent}" is not an agent of the policy (${safety.policy.agents().join(', ')})`,
+        2,
+      );
+    }
+    let consoleServer: RunningConsole | undefined;
+    if (config.console.port !== undefined) {
+      // Beside stdio: its own loopback port; without an operator token it refuses to start (message says how).
+      const { startConsoleServer } = await import('./console/server.js');
+      consoleServer = await startConsoleServer({ ...consoleOptions, port: config.console.port });
+      process.stderr.write(`keap-mcp: operator console at ${consoleServer.url}\n`);
+    }
+    const stdio = await startStdio(make(agent));
+    process.stderr.write(
+      `keap-mcp ${SERVER_VERSION}: MCP over stdio for agent "${agent}" against ${where}\n`,
+    );
+    stop = async () => {
+      await stdio.close();
+      await consoleServer?.close();
+    };
+    void stdio.closed.then(() => shutdown(0));
+  }
+
+  let stopping = false;
+  async function shutdown(code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    await stop().catch(() => undefined);
+    await client.close().catch(() => undefined);
+    await closeSandbox?.().catch(() => undefined);
+    safety.audit.close();
+    db.close();
+    process.exit(code);
+  }
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+}
