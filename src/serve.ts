@@ -11,7 +11,8 @@ import type { BudgetSnapshot, ConsoleOptions, SessionSnapshot } from './console/
 import type { RunningConsole } from './console/server.js';
 import { credentialsOrExit, fail } from './exit.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
-import { createLogger } from './logger.js';
+import { type KeapClientApi, KeapError } from './keap/types.js';
+import { createLogger, type Logger } from './logger.js';
 import { createSafety } from './safety/index.js';
 import { createServer } from './server.js';
 import { openStateDb } from './state/db.js';
@@ -27,6 +28,58 @@ function connectHelp(url: string, sandbox: boolean): string {
     `  mcp.json:   ${snippet}`,
     '  Ctrl-C stops the server.',
   ].join('\n');
+}
+
+/**
+ * `--sandbox`: the built-in Keap sandbox is imported and started with the first Keap call (a server that is only
+ * listed never loads it); the Keap client behind it is made then. Closing stops both.
+ */
+function sandboxClient(maxWaitMs: number | undefined, logger: Logger): KeapClientApi {
+  interface Started {
+    readonly client: KeapClientApi;
+    close(): Promise<void>;
+  }
+  let starting: Promise<Started> | undefined;
+  let started: Started | undefined;
+  const start = (): Promise<Started> => {
+    starting ??= (async () => {
+      const { startSandbox } = await import('./sandbox/server.js');
+      const key = `sandbox-${randomBytes(12).toString('hex')}`;
+      const sb = await startSandbox({ host: '127.0.0.1', port: 0, apiKeys: [key] });
+      const client = createKeapClient({
+        baseUrl: sb.baseUrl,
+        credential: { kind: 'pat', apiKey: key },
+        maxWaitMs,
+        logger,
+      });
+      started = { client, close: () => sb.close() };
+      logger.debug({ baseUrl: sb.baseUrl }, 'sandbox started');
+      return started;
+    })();
+    return starting;
+  };
+  return {
+    async request(req) {
+      let s: Started;
+      try {
+        s = await start();
+      } catch (e) {
+        throw new KeapError({
+          category: 'unavailable',
+          message: `The built-in Keap sandbox could not start (${e instanceof Error ? e.message : String(e)}); nothing was sent. Restart keap-mcp --sandbox.`,
+          retryable: false,
+          notSent: true,
+        });
+      }
+      return s.client.request(req);
+    },
+    budget: () => started?.client.budget?.() ?? {},
+    async close() {
+      const s = await starting?.catch(() => undefined);
+      await s?.client.close();
+      await s?.close();
+    },
+  };
 }
 
 export async function serve(config: Config): Promise<void> {
@@ -47,33 +100,30 @@ export async function serve(config: Config): Promise<void> {
     approvalWaitMs: config.console.approvalWaitS * 1000,
   });
 
-  let baseUrl = config.baseUrl;
-  let credential: KeapCredential;
-  let closeSandbox: (() => Promise<void>) | undefined;
+  const baseUrl = config.baseUrl;
+  let client: KeapClientApi;
   if (config.sandbox) {
-    const { startSandbox } = await import('./sandbox/server.js');
-    const key = `sandbox-${randomBytes(12).toString('hex')}`;
-    const sb = await startSandbox({ host: '127.0.0.1', port: 0, apiKeys: [key] });
-    baseUrl = sb.baseUrl;
-    credential = { kind: 'pat', apiKey: key };
-    closeSandbox = () => sb.close();
-  } else if (config.apiKey !== undefined) {
-    credential = { kind: 'pat', apiKey: config.apiKey };
-  } else if (config.oauth !== undefined) {
-    credential = {
-      kind: 'oauth',
-      clientId: config.oauth.clientId,
-      clientSecret: config.oauth.clientSecret,
-      tokenUrl: config.oauth.tokenUrl,
-      tokens: openTokenStore(db),
-    };
-    // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
-    if (credential.tokens.load() === undefined)
-      process.stderr.write(`keap-mcp: warning: ${NOT_LOGGED_IN_MESSAGE}\n`);
+    client = sandboxClient(config.maxWaitMs, logger);
   } else {
-    fail(MISSING_CREDENTIALS_MESSAGE, 1);
+    let credential: KeapCredential;
+    if (config.apiKey !== undefined) {
+      credential = { kind: 'pat', apiKey: config.apiKey };
+    } else if (config.oauth !== undefined) {
+      credential = {
+        kind: 'oauth',
+        clientId: config.oauth.clientId,
+        clientSecret: config.oauth.clientSecret,
+        tokenUrl: config.oauth.tokenUrl,
+        tokens: openTokenStore(db),
+      };
+      // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
+      if (credential.tokens.load() === undefined)
+        process.stderr.write(`keap-mcp: warning: ${NOT_LOGGED_IN_MESSAGE}\n`);
+    } else {
+      fail(MISSING_CREDENTIALS_MESSAGE, 1);
+    }
+    client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
   }
-  const client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
   const make = (agent: string) =>
     createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
   const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
@@ -167,7 +217,6 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     await stop().catch(() => undefined);
     await client.close().catch(() => undefined);
-    await closeSandbox?.().catch(() => undefined);
     safety.audit.close();
     db.close();
     process.exit(code);
