@@ -10,6 +10,8 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/index.js';
 import { SERVER_TOOLS } from '../tools/index.js';
 import type { Config } from './config.js';
 import type { KeapClientApi } from './keap/types.js';
@@ -60,8 +62,8 @@ export function serverInstructions(sandbox: boolean): string {
  * capability here). logging: `logging/setLevel` per session (default info); notifications via src/notify.ts.
  */
 export const SERVER_CAPABILITIES: ServerCapabilities = Object.freeze({
-  tools: { listChanged: true },
-  logging: {},
+  tools: Object.freeze({ listChanged: true }),
+  logging: Object.freeze({}),
 });
 
 /** One registry per catalog × Keap client × safety layer × logger (normally exactly one per process). */
@@ -87,11 +89,29 @@ export function toolRegistryFor(opts: RegistryKey): ToolRegistry {
   return found;
 }
 
+/**
+ * The SDK gives every server its own Ajv instance (about 20 kB) to check the answers to form elicitations; only a
+ * session that asks a human needs it, so it is built on that first use (and goes with the session).
+ */
+function onDemandValidator(): jsonSchemaValidator {
+  let ajv: AjvJsonSchemaValidator | undefined;
+  return {
+    getValidator(schema) {
+      ajv ??= new AjvJsonSchemaValidator();
+      return ajv.getValidator(schema);
+    },
+  };
+}
+
 export function createServer(opts: CreateServerOptions): McpServer {
   const sandbox = opts.sandbox ?? opts.config?.sandbox ?? false;
   const server = new McpServer(
     { name: SERVER_NAME, title: 'Keap CRM', version: SERVER_VERSION },
-    { instructions: serverInstructions(sandbox), capabilities: SERVER_CAPABILITIES },
+    {
+      instructions: serverInstructions(sandbox),
+      capabilities: SERVER_CAPABILITIES,
+      jsonSchemaValidator: onDemandValidator(),
+    },
   );
   installSessionLogger(server.server);
   toolRegistryFor(opts).install(server, opts.agent);

@@ -194,6 +194,7 @@ function deepFreeze<T>(value: T): T {
  */
 interface Variant {
   readonly tool: Tool;
+  /** The compiled checker, built on the tool's first call (not on the first tools/list), then shared. */
   readonly check: InputChecker;
   /** Declares an outputSchema: a success result must carry structuredContent. */
   readonly output: boolean;
@@ -222,9 +223,13 @@ function variantOf(spec: AnyToolSpec, mode: ConfirmationMode, approvals: boolean
       annotations: deriveAnnotations(spec),
       ...(meta ? { _meta: meta } : {}),
     };
+    let checker: InputChecker | undefined;
     v = {
       tool: deepFreeze(tool),
-      check: createInputChecker(spec, shape),
+      check: (raw, client) => {
+        checker ??= createInputChecker(spec, shape);
+        return checker(raw, client);
+      },
       output: outputSchema !== undefined,
     };
     byKey.set(key, v);
