@@ -1,15 +1,24 @@
 /**
  * createServer(): the single factory of the MCP server, used by the transports (src/index.ts) and by tests.
- * One McpServer per agent (per HTTP session): it lists exactly the tools the policy allows that agent.
+ * One McpServer per session (each HTTP session, the stdio connection), bound to one agent: it lists exactly the
+ * tools the policy allows that agent.
+ *
+ * What does not depend on the session is built once and shared (toolRegistryFor): the tool definitions, the
+ * compiled input checkers, each agent's ready tools/list result; the Keap client and the safety layer are the
+ * caller's (one per process). A session holds its McpServer, its transport and its own state (logging level,
+ * elicitations, local session id) — nothing on a shared object outlives its close.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/index.js';
 import { SERVER_TOOLS } from '../tools/index.js';
 import type { Config } from './config.js';
 import type { KeapClientApi } from './keap/types.js';
 import type { Logger } from './logger.js';
 import { installSessionLogger } from './notify.js';
 import type { AnyToolSpec } from './registry/define.js';
-import { registerTools } from './registry/register.js';
+import { createToolRegistry, type ToolRegistry } from './registry/register.js';
 import type { SafetyApi } from './safety/types.js';
 import { SERVER_NAME, SERVER_VERSION } from './version.js';
 
@@ -48,23 +57,63 @@ export function serverInstructions(sandbox: boolean): string {
   return sandbox ? `${SANDBOX_NOTE}\n${KEAP_MAP}` : KEAP_MAP;
 }
 
+/**
+ * What the server offers, in one place (a module that installs more handlers — resources, prompts — adds its
+ * capability here). logging: `logging/setLevel` per session (default info); notifications via src/notify.ts.
+ */
+export const SERVER_CAPABILITIES: ServerCapabilities = Object.freeze({
+  tools: Object.freeze({ listChanged: true }),
+  logging: Object.freeze({}),
+});
+
+/** One registry per catalog × Keap client × safety layer × logger (normally exactly one per process). */
+const registries = new WeakMap<object, ToolRegistry[]>();
+
+type RegistryKey = Pick<CreateServerOptions, 'client' | 'safety' | 'logger' | 'tools'>;
+
+/** The shared tool registry of these options (created on first use, then the same object). */
+export function toolRegistryFor(opts: RegistryKey): ToolRegistry {
+  const tools = opts.tools ?? SERVER_TOOLS;
+  let list = registries.get(opts.safety);
+  if (list === undefined) {
+    list = [];
+    registries.set(opts.safety, list);
+  }
+  let found = list.find(
+    (r) => r.tools === tools && r.deps.client === opts.client && r.deps.logger === opts.logger,
+  );
+  if (found === undefined) {
+    found = createToolRegistry(tools, { client: opts.client, safety: opts.safety, logger: opts.logger });
+    list.push(found);
+  }
+  return found;
+}
+
+/**
+ * The SDK gives every server its own Ajv instance (about 20 kB) to check the answers to form elicitations; only a
+ * session that asks a human needs it, so it is built on that first use (and goes with the session).
+ */
+function onDemandValidator(): jsonSchemaValidator {
+  let ajv: AjvJsonSchemaValidator | undefined;
+  return {
+    getValidator(schema) {
+      ajv ??= new AjvJsonSchemaValidator();
+      return ajv.getValidator(schema);
+    },
+  };
+}
+
 export function createServer(opts: CreateServerOptions): McpServer {
   const sandbox = opts.sandbox ?? opts.config?.sandbox ?? false;
   const server = new McpServer(
     { name: SERVER_NAME, title: 'Keap CRM', version: SERVER_VERSION },
     {
       instructions: serverInstructions(sandbox),
-      // logging: `logging/setLevel` per session (default info); notifications via src/notify.ts.
-      capabilities: { tools: { listChanged: true }, logging: {} },
+      capabilities: SERVER_CAPABILITIES,
+      jsonSchemaValidator: onDemandValidator(),
     },
   );
   installSessionLogger(server.server);
-  registerTools(server, opts.tools ?? SERVER_TOOLS, {
-    agent: opts.agent,
-    client: opts.client,
-    safety: opts.safety,
-    logger: opts.logger,
-    server: server.server,
-  });
+  toolRegistryFor(opts).install(server, opts.agent);
   return server;
 }

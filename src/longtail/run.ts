@@ -32,8 +32,16 @@ import {
 export type ShapeFor = (spec: AnyToolSpec, mode: ConfirmationMode) => z.ZodRawShape;
 
 export interface Longtail {
-  /** Runs one of the four long-tail tools. `args` are the tool call's arguments (an object). */
-  run(spec: AnyToolSpec, args: Readonly<Record<string, unknown>>, extra: CallExtra): Promise<CallToolResult>;
+  /**
+   * Runs one of the four long-tail tools for the agent and session of `ctx`. `args` are the tool call's arguments
+   * (an object). One Longtail serves every agent and session of a catalog (its checkers are shared).
+   */
+  run(
+    spec: AnyToolSpec,
+    args: Readonly<Record<string, unknown>>,
+    ctx: PipelineContext,
+    extra: CallExtra,
+  ): Promise<CallToolResult>;
 }
 
 const CALL_KEYS = ['operationId', 'arguments', 'confirmation_token', 'human_secret'] as const;
@@ -66,11 +74,7 @@ function preferring(result: CallToolResult, tool: string): CallToolResult {
   };
 }
 
-export function createLongtail(
-  catalog: readonly AnyToolSpec[],
-  ctx: PipelineContext,
-  shapeFor: ShapeFor,
-): Longtail {
+export function createLongtail(catalog: readonly AnyToolSpec[], shapeFor: ShapeFor): Longtail {
   // Built on the first long-tail call (it reads the operation facts), not when the server starts.
   let coverageMap: ReadonlyMap<string, Covering> | undefined;
   const coverage = (): ReadonlyMap<string, Covering> => {
@@ -78,10 +82,8 @@ export function createLongtail(
     return coverageMap;
   };
   const checkers = new WeakMap<AnyToolSpec, Map<ConfirmationMode, InputChecker>>();
-  const { policy } = ctx.safety;
-
-  const checkerFor = (spec: AnyToolSpec): InputChecker => {
-    const mode = policy.confirmationMode(ctx.agent, spec);
+  const checkerFor = (spec: AnyToolSpec, ctx: PipelineContext): InputChecker => {
+    const mode = ctx.safety.policy.confirmationMode(ctx.agent, spec);
     let byMode = checkers.get(spec);
     if (!byMode) {
       byMode = new Map();
@@ -103,6 +105,7 @@ export function createLongtail(
     spec: AnyToolSpec,
     args: Readonly<Record<string, unknown>>,
     started: number,
+    ctx: PipelineContext,
     extra: CallExtra,
   ) => {
     try {
@@ -142,8 +145,10 @@ export function createLongtail(
   const find = (
     spec: AnyToolSpec,
     args: Readonly<Record<string, unknown>>,
+    ctx: PipelineContext,
     extra: CallExtra,
   ): CallToolResult => {
+    const { policy } = ctx.safety;
     const started = Date.now();
     const query = String(args.query ?? '');
     const resource = args.resource;
@@ -183,7 +188,7 @@ export function createLongtail(
         ...(policy.isAllowed(ctx.agent, eff) ? {} : { allowed: false }),
       };
     });
-    audited(spec, args, started, extra);
+    audited(spec, args, started, ctx, extra);
     return okResult({
       operations: found,
       hint:
@@ -196,8 +201,10 @@ export function createLongtail(
   const describe = (
     spec: AnyToolSpec,
     args: Readonly<Record<string, unknown>>,
+    ctx: PipelineContext,
     extra: CallExtra,
   ): CallToolResult => {
+    const { policy } = ctx.safety;
     const started = Date.now();
     const info = typeof args.operationId === 'string' ? infoById(args.operationId.trim()) : undefined;
     if (!info) return rejectInput(spec, args, unknownOperation(args.operationId), ctx, extra);
@@ -211,15 +218,17 @@ export function createLongtail(
       allowed: policy.isAllowed(ctx.agent, eff),
       catalogTool: coverage().get(info.op.operationId)?.spec.name,
     });
-    audited({ ...spec, operation: info.op.operationId }, args, started, extra);
+    audited({ ...spec, operation: info.op.operationId }, args, started, ctx, extra);
     return okResult(out);
   };
 
   const call = async (
     outer: AnyToolSpec,
     args: Readonly<Record<string, unknown>>,
+    ctx: PipelineContext,
     extra: CallExtra,
   ): Promise<CallToolResult> => {
+    const { policy } = ctx.safety;
     const write = outer.longtail === 'write';
     const accepted = new Set<string>([...CALL_KEYS, ...(write ? WRITE_KEYS : [])]);
     const info = typeof args.operationId === 'string' ? infoById(args.operationId.trim()) : undefined;
@@ -281,7 +290,7 @@ export function createLongtail(
       const denied = await runTool(spec, given, ctx, extra);
       return covering ? preferring(denied, covering.spec.name) : denied;
     }
-    const prepared = await checkerFor(spec)(input, ctx.client);
+    const prepared = await checkerFor(spec, ctx)(input, ctx.client);
     if (!prepared.ok) {
       const err = rejectInput(spec, given, prepared.error, ctx, extra);
       return covering ? preferring(err, covering.spec.name) : err;
@@ -316,21 +325,21 @@ export function createLongtail(
   };
 
   return {
-    async run(spec, args, extra) {
+    async run(spec, args, ctx, extra) {
       // A tool the agent may not use (stale client): refused and audited by the chokepoint's policy stage (the
       // record names the operation asked for).
-      if (!policy.isAllowed(ctx.agent, spec)) {
+      if (!ctx.safety.policy.isAllowed(ctx.agent, spec)) {
         const id = typeof args.operationId === 'string' ? infoById(args.operationId.trim()) : undefined;
         return runTool(id ? { ...spec, operation: id.op.operationId } : spec, args, ctx, extra);
       }
       switch (spec.longtail) {
         case 'find':
-          return find(spec, args, extra);
+          return find(spec, args, ctx, extra);
         case 'describe':
-          return describe(spec, args, extra);
+          return describe(spec, args, ctx, extra);
         case 'read':
         case 'write':
-          return call(spec, args, extra);
+          return call(spec, args, ctx, extra);
         default:
           return runTool(spec, args, ctx, extra);
       }

@@ -1,7 +1,8 @@
 /**
  * Annotations and `_meta` derived from a spec's data, never hand-set per tool:
  * reads are read-only; whatever needs confirmation by default is destructive; creates/adds/applies are not; updates, removals, cancels, deletes, sends,
- * goal achievements and anything on payments are destructive; idempotentHint only where true.
+ * goal achievements and anything on payments are destructive; idempotentHint only where true. Written compactly:
+ * tools/list carries them for every tool, and some clients pass the whole definition to the model.
  */
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { operationIdsOf } from '../inputs/plan.js';
@@ -36,38 +37,47 @@ export function isDestructive(spec: AnyToolSpec): boolean {
   return /:(remove|deactivate|cancel|delete)/i.test(spec.path);
 }
 
+/**
+ * The hints, each only where it differs from MCP's default (readOnlyHint false, destructiveHint true,
+ * idempotentHint false, openWorldHint true: every Keap tool reaches an open world) — except destructiveHint,
+ * always stated on a write. The title is the tool's own `title`, not repeated here. A read is `readOnlyHint`
+ * only (MCP: destructive and idempotent hints mean something only when readOnlyHint is false).
+ */
 export function deriveAnnotations(spec: AnyToolSpec): ToolAnnotations {
-  if (spec.access === 'read') {
-    return { title: spec.title, readOnlyHint: true, idempotentHint: true, openWorldHint: true };
-  }
+  if (spec.access === 'read') return { readOnlyHint: true };
+  return isIdempotent(spec)
+    ? { destructiveHint: isDestructive(spec), idempotentHint: true }
+    : { destructiveHint: isDestructive(spec) };
+}
+
+/** The hints with MCP's defaults applied (what a client reads from deriveAnnotations' compact form). */
+export function effectiveHints(
+  a: ToolAnnotations | undefined,
+): Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>> {
   return {
-    title: spec.title,
-    readOnlyHint: false,
-    destructiveHint: isDestructive(spec),
-    idempotentHint: isIdempotent(spec),
-    openWorldHint: true,
+    readOnlyHint: a?.readOnlyHint ?? false,
+    destructiveHint: a?.destructiveHint ?? true,
+    idempotentHint: a?.idempotentHint ?? false,
+    openWorldHint: a?.openWorldHint ?? true,
   };
 }
 
+/**
+ * The `_meta` keys of a tool in tools/list, kept to what nothing else in the listing says: Keap's operationId
+ * (the model may pass any other input Keap documents for it, by name) and the REST Hook event the call fires.
+ * The endpoint, resource and default confirmation are in the README's tool table (and describe_keap_operation);
+ * access is readOnlyHint; the confirmation an agent's policy asks for shows as its `confirmation_token` input.
+ */
 export const META_KEYS = {
-  endpoint: 'keap-mcp/endpoint',
-  resource: 'keap-mcp/resource',
-  access: 'keap-mcp/access',
-  confirm: 'keap-mcp/confirm',
-  event: 'keap-mcp/event',
   operation: 'keap-mcp/operation',
+  event: 'keap-mcp/event',
 } as const;
 
-export function deriveMeta(spec: AnyToolSpec): Record<string, unknown> {
-  const meta: Record<string, unknown> = {
-    [META_KEYS.endpoint]: `${spec.method} ${spec.path}`,
-    [META_KEYS.resource]: spec.resource,
-    [META_KEYS.access]: spec.access,
-    [META_KEYS.confirm]: spec.confirm === true,
-  };
-  if (spec.event !== undefined) meta[META_KEYS.event] = spec.event;
-  // Keap's operationId: the model may pass any other input Keap documents for it by name.
+/** The tool's `_meta`, or undefined when it has none (the long-tail tools stand for no one operation). */
+export function deriveMeta(spec: AnyToolSpec): Record<string, unknown> | undefined {
+  const meta: Record<string, unknown> = {};
   const operation = operationIdsOf(spec);
   if (operation !== undefined) meta[META_KEYS.operation] = operation;
-  return meta;
+  if (spec.event !== undefined) meta[META_KEYS.event] = spec.event;
+  return Object.keys(meta).length > 0 ? meta : undefined;
 }

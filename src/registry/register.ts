@@ -1,14 +1,17 @@
 /**
- * The ONLY file that registers tools. For one agent it registers every catalog spec the policy allows,
- * with derived annotations and `_meta`, the machinery's input fields, and a handler that is nothing but
- * `runTool(spec, args, ctx, extra)` — so no tool can bypass the chokepoint.
+ * The ONLY file that registers tools. createToolRegistry() builds, once per catalog and machinery, what every
+ * session shares: per agent (under the current policy) the ready tools/list result — every catalog spec the
+ * policy allows, with derived annotations and `_meta` and the machinery's input fields — and the checkers of the
+ * agent's tools. install() gives one session its two tool handlers, bound to its agent and server: tools/list
+ * answers the ready result; tools/call ends in nothing but `runTool(spec, args, ctx, extra)` (or the long tail's
+ * front, which ends there too) — so no tool can bypass the chokepoint.
  *
- * It also wraps the SDK's tools/call and tools/list handlers: only the tools registered here are listed or
- * run (a tool registered on the McpServer any other way is invisible and refused); calls to catalog tools the agent may not use
- * get "Not allowed by server policy" (and an audit record) instead of "tool not found"; argument errors come
- * back in the one error format; and the per-tool "$schema" key is dropped from tools/list.
+ * Only the tools listed here are listed or run (a tool registered on the McpServer any other way is invisible
+ * and refused); calls to catalog tools the agent may not use get "Not allowed by server policy" (and an audit
+ * record) instead of "tool not found"; argument errors come back in the one error format.
  */
 import { randomUUID } from 'node:crypto';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   type CallToolResult,
@@ -19,31 +22,34 @@ import {
   type ProgressToken,
   type RequestId,
   type ServerNotification,
+  type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
 import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
 import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
 import { describeValue, parseJsonText } from '../inputs/validate.js';
+import type { KeapClientApi } from '../keap/types.js';
+import type { Logger } from '../logger.js';
 import { createLongtail } from '../longtail/run.js';
 import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
-import type { ConfirmationMode } from '../safety/types.js';
+import type { ConfirmationMode, PolicyApi, SafetyApi } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
 import type { AnyToolSpec } from './define.js';
 
 /** Machinery input fields (one wording each, shared by every tool). */
 export const MACHINE_FIELDS = {
-  dry_run: z.boolean().optional().describe('true: return the exact request and a preview; nothing is sent'),
+  dry_run: z.boolean().optional().describe('true: preview the exact request; nothing is sent'),
   idempotency_key: z
     .string()
     .min(1)
     .max(200)
     .optional()
-    .describe('Unique key you choose; a retry with the same key and arguments returns the first result'),
+    .describe('Your unique key: a retry with it and the same arguments returns the first result'),
   confirmation_token: z
     .string()
     .optional()
-    .describe('From a confirmation_required result, once the user agreed; repeat identical arguments'),
+    .describe('From confirmation_required, once the user agreed; repeat identical arguments'),
   human_secret: z.string().optional().describe('Secret the user typed to confirm; ask the user, never guess'),
   approval_id: z
     .string()
@@ -113,45 +119,15 @@ export function inputShapeFor(spec: AnyToolSpec, mode: ConfirmationMode, approva
 }
 
 /**
- * outputSchema where the shape is stable: a list tool returns either a page (items under Keap's key plus
- * paging fields) or the one error format (`error`; clients validate error results' structuredContent too).
- * Not declared when the policy makes the tool ask for confirmation (that result has another shape).
+ * outputSchema where the shape is stable: a list tool's success result is a page, the items under Keap's key
+ * (paging keys — next_page_token, hint — follow as the page needs them; the schema stays compact). An error
+ * result is `isError` and is not described (clients do not validate it). Not declared when the policy makes the
+ * tool ask for confirmation (that result has another shape). Plain JSON Schema, written once per tool.
  */
-export function outputSchemaFor(spec: AnyToolSpec, mode: ConfirmationMode): z.ZodObject | undefined {
+export function outputSchemaFor(spec: AnyToolSpec, mode: ConfirmationMode): Tool['outputSchema'] {
   if (spec.access !== 'read' || spec.listKey === undefined || mode !== 'none') return undefined;
   const key = spec.listKey === '' ? 'items' : spec.listKey;
-  return z.looseObject({
-    [key]: z.array(z.unknown()).optional(),
-    next_page_token: z.string().optional(),
-    next: z.string().optional(),
-    hint: z.string().optional(),
-    truncated: z.string().optional(),
-    error: z
-      .looseObject({
-        category: z.string(),
-        message: z.string(),
-        next_step: z.string(),
-        retryable: z.boolean(),
-      })
-      .optional(),
-  });
-}
-
-const listedCache = new WeakMap<AnyToolSpec, Map<string, Record<string, unknown>>>();
-
-/** The listed schema of a spec under a confirmation mode, computed once per process. */
-function cachedListedSchema(spec: AnyToolSpec, mode: string, shape: z.ZodRawShape): Record<string, unknown> {
-  let byMode = listedCache.get(spec);
-  if (!byMode) {
-    byMode = new Map();
-    listedCache.set(spec, byMode);
-  }
-  let json = byMode.get(mode);
-  if (!json) {
-    json = listedInputSchema(shape);
-    byMode.set(mode, json);
-  }
-  return json;
+  return { type: 'object', properties: { [key]: { type: 'array' } } };
 }
 
 type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
@@ -168,8 +144,8 @@ interface SdkExtra {
   readonly sendNotification?: ((n: ServerNotification) => Promise<void>) | undefined;
 }
 
-function handlers(server: McpServer): Map<string, RequestHandler> {
-  return (server.server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
+function handlers(server: Server): Map<string, RequestHandler> {
+  return (server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
 }
 
 function stripSchemaKey(schema: unknown): unknown {
@@ -203,92 +179,204 @@ export function listedInputSchema(shape: z.ZodRawShape): Record<string, unknown>
   return stripDefaultIntBounds(stripSchemaKey(json)) as Record<string, unknown>;
 }
 
+/** Freezes a JSON value and everything in it (the shared tools/list result is never changed by anyone). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /**
- * Registers the catalog for `ctx.agent` on `server`. Returns the names registered.
+ * One catalog tool as one agent's policy shows it: its tools/list entry and the checker of its arguments.
+ * Depends only on the spec and the variant (confirmation mode, approval_id shown), so agents share them.
  */
-export function registerTools(
-  server: McpServer,
-  tools: readonly AnyToolSpec[],
-  ctx: PipelineContext,
-): readonly string[] {
-  const { agent, safety } = ctx;
-  // Streamable HTTP gives every session an id; stdio (one session per process) gets one here, so every audit
-  // record names its session.
-  const localSession = `local-${randomUUID().slice(0, 8)}`;
-  const withSession = (extra: SdkExtra): CallExtra => ({
-    sessionId: extra.sessionId ?? localSession,
-    signal: extra.signal,
-    requestId: extra.requestId,
-    progressToken: extra._meta?.progressToken,
-    sendNotification: extra.sendNotification,
-  });
+interface Variant {
+  readonly tool: Tool;
+  /** The compiled checker, built on the tool's first call (not on the first tools/list), then shared. */
+  readonly check: InputChecker;
+  /** Declares an outputSchema: a success result must carry structuredContent. */
+  readonly output: boolean;
+}
+
+const variants = new WeakMap<AnyToolSpec, Map<string, Variant>>();
+
+function variantOf(spec: AnyToolSpec, mode: ConfirmationMode, approvals: boolean): Variant {
+  let byKey = variants.get(spec);
+  if (byKey === undefined) {
+    byKey = new Map();
+    variants.set(spec, byKey);
+  }
+  const key = approvals ? `${mode}+approval` : mode;
+  let v = byKey.get(key);
+  if (v === undefined) {
+    const shape = inputShapeFor(spec, mode, approvals);
+    const outputSchema = outputSchemaFor(spec, mode);
+    const meta = deriveMeta(spec);
+    const tool: Tool = {
+      name: spec.name,
+      title: spec.title,
+      description: spec.description,
+      inputSchema: listedInputSchema(shape) as Tool['inputSchema'],
+      ...(outputSchema ? { outputSchema } : {}),
+      annotations: deriveAnnotations(spec),
+      ...(meta ? { _meta: meta } : {}),
+    };
+    let checker: InputChecker | undefined;
+    v = {
+      tool: deepFreeze(tool),
+      check: (raw, client) => {
+        checker ??= createInputChecker(spec, shape);
+        return checker(raw, client);
+      },
+      output: outputSchema !== undefined,
+    };
+    byKey.set(key, v);
+  }
+  return v;
+}
+
+/** What one agent sees under the current policy: computed once, shared by all its sessions. */
+interface AgentView {
+  /** The tools/list result, ready (frozen; the same object for every request until the policy changes). */
+  readonly result: ListToolsResult;
+  readonly allowed: ReadonlyMap<string, Variant>;
+  readonly names: readonly string[];
+  /** The result as JSON (computed when first needed: tells whether a policy change changed the list). */
+  json?: string;
+}
+
+/** The shared machinery every session's tool calls run with. */
+export interface RegistryDeps {
+  readonly client: KeapClientApi;
+  readonly safety: SafetyApi;
+  readonly logger: Logger;
+}
+
+/**
+ * The catalog as the server offers it: built once per process (per catalog and machinery), shared by every
+ * session. Per agent (under the current policy) it keeps the ready tools/list result and the checkers of the
+ * agent's tools; a session only gets two small handlers bound to its agent and its own server.
+ */
+export interface ToolRegistry {
+  readonly tools: readonly AnyToolSpec[];
+  readonly deps: RegistryDeps;
+  /** The tools/list result of `agent` under the current policy: the same object until the policy changes. */
+  list(agent: string): ListToolsResult;
+  /**
+   * Installs tools/list and tools/call for one session of `agent` on its server (the only tool handlers it
+   * has: a tool registered on the McpServer any other way is neither listed nor run). Holds nothing of the
+   * session after the session closes.
+   */
+  install(server: McpServer, agent: string): void;
+  /**
+   * The policy changed (e.g. reloaded; `safety.policy` may be a new object): every view is recomputed on next
+   * use and each open session whose list changed gets `notifications/tools/list_changed`. Resolves to the
+   * number of sessions told.
+   */
+  policyChanged(): Promise<number>;
+  /** Initialized sessions that would get list_changed (sessions release themselves on close). */
+  openSessions(): number;
+}
+
+interface OpenSession {
+  readonly server: Server;
+  readonly agent: string;
+}
+
+export function createToolRegistry(tools: readonly AnyToolSpec[], deps: RegistryDeps): ToolRegistry {
+  const { safety } = deps;
+  const byName = new Map<string, AnyToolSpec>();
+  for (const spec of tools) byName.set(spec.name, spec);
   // The long-tail tools run through their own front (src/longtail/run.ts), which ends in runTool as well.
   const longtail = createLongtail(
     tools.filter((t) => t.longtail === undefined),
-    ctx,
     inputShapeFor,
   );
-  const handle = (spec: AnyToolSpec, args: Record<string, unknown>, extra: CallExtra) =>
-    spec.longtail !== undefined ? longtail.run(spec, args, extra) : runTool(spec, args, ctx, extra);
-  const registered = new Map<string, InputChecker>();
-  const listed = new Map<string, Record<string, unknown>>();
-  const byName = new Map<string, AnyToolSpec>();
-  for (const spec of tools) {
-    byName.set(spec.name, spec);
-    if (!safety.policy.isAllowed(agent, spec)) continue;
-    const mode = safety.policy.confirmationMode(agent, spec);
-    // approval_id is shown only where the call can become a pending approval of the operator console.
-    const approvals =
-      safety.approvals?.consoleEnabled === true &&
-      (safety.policy.consoleConfirm?.(agent) === true ||
-        (safety.policy.confirmChannel?.(agent, spec) ?? 'any') === 'any');
-    const shape = inputShapeFor(spec, mode, approvals);
-    const outputSchema = outputSchemaFor(spec, mode);
-    server.registerTool(
-      spec.name,
-      {
-        title: spec.title,
-        description: spec.description,
-        inputSchema: shape,
-        ...(outputSchema ? { outputSchema } : {}),
-        annotations: deriveAnnotations(spec),
-        _meta: deriveMeta(spec),
-      },
-      (args, extra) => handle(spec, args, withSession(extra)),
-    );
-    registered.set(spec.name, createInputChecker(spec, shape));
-    listed.set(spec.name, cachedListedSchema(spec, approvals ? `${mode}+approval` : mode, shape));
+  const handle = async (
+    spec: AnyToolSpec,
+    args: Record<string, unknown>,
+    ctx: PipelineContext,
+    extra: CallExtra,
+  ): Promise<CallToolResult> => {
+    try {
+      return spec.longtail !== undefined
+        ? await longtail.run(spec, args, ctx, extra)
+        : await runTool(spec, args, ctx, extra);
+    } catch (e) {
+      // runTool answers every failure itself; anything else is a defect, answered in the one error format.
+      if (e instanceof McpError) throw e;
+      deps.logger.error(
+        { tool: spec.name, err: e instanceof Error ? e.message : String(e) },
+        'tool call failed',
+      );
+      return toErrorResult(e, spec, args);
+    }
+  };
+
+  let viewsOf: PolicyApi = safety.policy;
+  const views = new Map<string, AgentView>();
+  const open = new Set<OpenSession>();
+
+  function buildView(agent: string): AgentView {
+    const policy = safety.policy;
+    const allowed = new Map<string, Variant>();
+    for (const spec of tools) {
+      if (!policy.isAllowed(agent, spec)) continue;
+      const mode = policy.confirmationMode(agent, spec);
+      // approval_id is shown only where the call can become a pending approval of the operator console.
+      const approvals =
+        safety.approvals?.consoleEnabled === true &&
+        (policy.consoleConfirm?.(agent) === true ||
+          (policy.confirmChannel?.(agent, spec) ?? 'any') === 'any');
+      allowed.set(spec.name, variantOf(spec, mode, approvals));
+    }
+    const result: ListToolsResult = Object.freeze({
+      tools: Object.freeze([...allowed.values()].map((v) => v.tool)) as Tool[],
+    });
+    return { result, allowed, names: [...allowed.keys()] };
   }
-  // Arguments reach the SDK already checked and prepared by the tool's input checker (which keeps the documented
-  // inputs the listed schema does not show); the SDK's own parse would strip those, so it passes them through.
-  (
-    server as unknown as { validateToolInput: (tool: unknown, args: unknown) => Promise<unknown> }
-  ).validateToolInput = async (_tool, args) => args;
 
-  // Make sure the SDK's tool handlers exist even when the agent may use no tool at all.
-  (server as unknown as { setToolRequestHandlers(): void }).setToolRequestHandlers();
-  const sdkCall = handlers(server).get('tools/call');
-  const sdkList = handlers(server).get('tools/list');
-  if (!sdkCall || !sdkList) throw new Error('MCP SDK tool handlers missing');
+  function view(agent: string): AgentView {
+    if (safety.policy !== viewsOf) {
+      viewsOf = safety.policy;
+      views.clear();
+    }
+    let v = views.get(agent);
+    if (v === undefined) {
+      v = buildView(agent);
+      views.set(agent, v);
+    }
+    return v;
+  }
 
-  const toolNames = [...registered.keys()];
+  const jsonOf = (v: AgentView): string => {
+    v.json ??= JSON.stringify(v.result);
+    return v.json;
+  };
+
   /**
    * tools/call, before anything else looks at the arguments: unknown names (look-alikes included) are refused
    * and audited; non-object arguments are a JSON-RPC invalid-params error (audited); arguments nested deeper
    * than MAX_ARGS_DEPTH are an input error (audited) — nothing below ever walks an unbounded structure.
    */
-  const callTool = async (request: CallRequest, extra: SdkExtra): Promise<CallToolResult> => {
+  async function callTool(
+    ctx: PipelineContext,
+    session: CallExtra,
+    request: CallRequest,
+  ): Promise<CallToolResult> {
     const params = request.params;
     const name = typeof params?.name === 'string' ? params.name : undefined;
     if (name === undefined)
       throw new McpError(ErrorCode.InvalidParams, 'tools/call: params.name must be a string');
     const rawArgs: unknown = params?.arguments;
-    const session = withSession(extra);
     const spec = byName.get(name);
-    const check = registered.get(name);
+    const agentView = view(ctx.agent);
+    const entry = agentView.allowed.get(name);
     if (!spec) {
       // Not a catalog tool: nothing registered outside this function (so outside runTool) can ever run.
-      const near = nearName(name.trim(), toolNames);
+      const near = nearName(name.trim(), agentView.names);
       ctx.safety.audit.refusal({
         reason: 'unknown_tool',
         source: 'mcp',
@@ -316,13 +404,13 @@ export function registerTools(
         new ToolError({ category: 'input', message, nextStep: 'Send an object' }),
         ctx,
         session,
-        check ? 'allowed' : 'denied',
+        entry ? 'allowed' : 'denied',
       );
       throw new McpError(ErrorCode.InvalidParams, message);
     }
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     // A catalog tool this agent may not use (stale client, guessed name): refused and audited in the chokepoint.
-    if (!check) return handle(spec, args, session);
+    if (!entry) return handle(spec, args, ctx, session);
     if (deeperThan(args, MAX_ARGS_DEPTH)) {
       return rejectInput(
         spec,
@@ -337,37 +425,71 @@ export function registerTools(
       );
     }
     // call_keap_read / call_keap_write check their `arguments` against the operation's facts themselves.
-    if (spec.longtail === 'read' || spec.longtail === 'write') return handle(spec, args, session);
-    const prepared = await check(args, ctx.client);
+    if (spec.longtail === 'read' || spec.longtail === 'write') return handle(spec, args, ctx, session);
+    const prepared = await entry.check(args, ctx.client);
     if (!prepared.ok) return rejectInput(spec, args, prepared.error, ctx, session);
-    return (await sdkCall(
-      { ...request, params: { ...params, name, arguments: prepared.args } },
-      extra,
-    )) as CallToolResult;
-  };
-  // Installed as the raw handler (the SDK's own parse of tools/call would answer a non-object `arguments`
-  // with an internal error before anything could audit it).
-  handlers(server).set('tools/call', (request, extra) => callTool(request as CallRequest, extra as SdkExtra));
+    const result = await handle(spec, prepared.args, ctx, session);
+    if (entry.output && result.isError !== true && result.structuredContent === undefined) {
+      // The tool declares an outputSchema: a success without structuredContent would fail the client's check.
+      deps.logger.error({ tool: name }, 'tool result without structuredContent');
+      return toErrorResult(new Error('result without structured content'), spec, args);
+    }
+    return result;
+  }
 
-  server.server.setRequestHandler(
-    ListToolsRequestSchema,
-    async (request, extra): Promise<ListToolsResult> => {
-      const result = (await sdkList(request, extra)) as ListToolsResult;
-      return {
-        ...result,
-        // Only the catalog tools registered above are ever listed.
-        tools: result.tools
-          .filter((t) => registered.has(t.name))
-          .map((t) => ({
-            ...t,
-            inputSchema: (listed.get(t.name) ?? stripSchemaKey(t.inputSchema)) as typeof t.inputSchema,
-            ...(t.outputSchema
-              ? { outputSchema: stripSchemaKey(t.outputSchema) as typeof t.outputSchema }
-              : {}),
-          })),
+  return {
+    tools,
+    deps,
+    list: (agent) => view(agent).result,
+    install(mcp, agent) {
+      const server = mcp.server;
+      // The McpServer's own tool handlers are never installed: a tool registered on it any other way is stored
+      // there and never listed or run.
+      (mcp as unknown as { _toolHandlersInitialized: boolean })._toolHandlersInitialized = true;
+      const ctx: PipelineContext = { agent, client: deps.client, safety, logger: deps.logger, server };
+      // Streamable HTTP gives every session an id; stdio (one session per process) gets one here, so every
+      // audit record names its session.
+      const localSession = `local-${randomUUID().slice(0, 8)}`;
+      server.setRequestHandler(ListToolsRequestSchema, () => view(agent).result);
+      // Installed as the raw handler (the SDK's own parse of tools/call would answer a non-object `arguments`
+      // with an internal error before anything could audit it).
+      handlers(server).set('tools/call', (request, extra) => {
+        const e = extra as SdkExtra;
+        const session: CallExtra = {
+          sessionId: e.sessionId ?? localSession,
+          signal: e.signal,
+          requestId: e.requestId,
+          progressToken: e._meta?.progressToken,
+          sendNotification: e.sendNotification,
+        };
+        return callTool(ctx, session, request as CallRequest);
+      });
+      // Initialized sessions hear about policy changes until they close.
+      const entry: OpenSession = { server, agent };
+      const initialized = server.oninitialized;
+      server.oninitialized = () => {
+        open.add(entry);
+        initialized?.();
+      };
+      const closed = server.onclose;
+      server.onclose = () => {
+        open.delete(entry);
+        closed?.();
       };
     },
-  );
-
-  return [...registered.keys()];
+    async policyChanged() {
+      const before = new Map(views);
+      viewsOf = safety.policy;
+      views.clear();
+      const sends: Promise<void>[] = [];
+      for (const s of open) {
+        const old = before.get(s.agent);
+        if (old !== undefined && jsonOf(old) === jsonOf(view(s.agent))) continue;
+        sends.push(s.server.sendToolListChanged().catch(() => undefined));
+      }
+      await Promise.all(sends);
+      return sends.length;
+    },
+    openSessions: () => open.size,
+  };
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeapClient } from '../../src/keap/client.js';
 import { pathPlaceholders } from '../../src/keap/path.js';
 import { silentLogger } from '../../src/logger.js';
-import { META_KEYS } from '../../src/registry/annotations.js';
+import { effectiveHints, META_KEYS } from '../../src/registry/annotations.js';
 import { createSafety } from '../../src/safety/index.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
@@ -66,7 +66,10 @@ describe('tools/list for a full-write agent', () => {
     for (const t of tools) {
       const spec = specByName.get(t.name);
       if (!spec) throw new Error(t.name);
-      const a = t.annotations ?? {};
+      // The listing states only what differs from MCP's defaults (and destructiveHint on every write).
+      expect(t.annotations?.title, t.name).toBeUndefined();
+      if (spec.access === 'write') expect(typeof t.annotations?.destructiveHint, t.name).toBe('boolean');
+      const a = effectiveHints(t.annotations);
       expect(a.openWorldHint, t.name).toBe(true);
       if (spec.access === 'read') {
         expect(a.readOnlyHint, t.name).toBe(true);
@@ -131,40 +134,35 @@ describe('tools/list for a full-write agent', () => {
       'remove_contacts_from_sequence',
       'verify_hook',
     ];
-    const byTool = new Map(tools.map((t) => [t.name, t.annotations ?? {}]));
+    const byTool = new Map(tools.map((t) => [t.name, effectiveHints(t.annotations)]));
     const writes = tools.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name);
     expect([...destructive, ...notDestructive].sort()).toEqual([...writes].sort());
     for (const n of destructive) expect(byTool.get(n)?.destructiveHint, n).toBe(true);
     for (const n of notDestructive) expect(byTool.get(n)?.destructiveHint, n).toBe(false);
     for (const n of writes) expect(byTool.get(n)?.idempotentHint, n).toBe(idempotentWrites.includes(n));
     for (const t of tools) {
-      const a = t.annotations ?? {};
-      expect(a.openWorldHint, t.name).toBe(true);
-      if (a.readOnlyHint === true) {
+      expect(effectiveHints(t.annotations).openWorldHint, t.name).toBe(true);
+      if (t.annotations?.readOnlyHint === true) {
         expect(specByName.get(t.name)?.method, t.name).toBe('GET');
-        expect(a.destructiveHint, t.name).toBeUndefined();
-        expect(a.idempotentHint, t.name).toBe(true);
+        // A read says readOnlyHint only (MCP: the other hints mean something only when it is false).
+        expect(t.annotations, t.name).toEqual({ readOnlyHint: true });
       }
     }
     expect(tools.filter((t) => t.annotations?.readOnlyHint === true)).toHaveLength(tools.length - 27);
   });
 
-  it('_meta has exactly the keap-mcp keys (operation: Keap operationId), the endpoint written as in the issue table', () => {
+  it('_meta has exactly the compact keap-mcp keys: the operation (Keap operationId) and the event where one fires', () => {
     for (const t of tools) {
       const spec = specByName.get(t.name);
       const keys = Object.keys(t._meta ?? {}).sort();
-      const expected = [
-        'keap-mcp/access',
-        'keap-mcp/confirm',
-        'keap-mcp/endpoint',
-        'keap-mcp/operation',
-        'keap-mcp/resource',
-      ];
-      if (spec?.event) expected.push('keap-mcp/event');
+      const expected: string[] = [META_KEYS.operation];
+      if (spec?.event) expected.push(META_KEYS.event);
       expect(t._meta?.['keap-mcp/operation'], t.name).toMatch(/^\w+( \| \w+)*$/);
       expect(keys, t.name).toEqual(expected.sort());
-      expect(t._meta?.['keap-mcp/endpoint'], t.name).toBe(ENDPOINTS[t.name]);
-      expect(t._meta?.['keap-mcp/confirm'], t.name).toBe(CONFIRM_TOOLS.has(t.name));
+      if (spec?.event) expect(t._meta?.[META_KEYS.event], t.name).toBe(spec.event);
+      // The catalog data behind what the README's tool table shows (the endpoint as in the issue table).
+      expect(`${spec?.method} ${spec?.path}`, t.name).toBe(ENDPOINTS[t.name]);
+      expect(spec?.confirm === true, t.name).toBe(CONFIRM_TOOLS.has(t.name));
     }
   });
 
@@ -199,18 +197,29 @@ describe('tools/list for a full-write agent', () => {
     }
   });
 
-  it('carries complete _meta', () => {
-    for (const t of tools) {
+  it('output schemas describe the success page only (an error result is isError and is not described)', () => {
+    const withOutput = tools.filter((t) => t.outputSchema !== undefined);
+    expect(withOutput.length).toBeGreaterThan(15);
+    for (const t of withOutput) {
       const spec = specByName.get(t.name);
-      if (!spec) throw new Error(t.name);
-      const m = t._meta ?? {};
-      expect(m[META_KEYS.endpoint], t.name).toBe(`${spec.method} ${spec.path}`);
-      expect(m[META_KEYS.resource], t.name).toBe(spec.resource);
-      expect(m[META_KEYS.access], t.name).toBe(spec.access);
-      expect(m[META_KEYS.confirm], t.name).toBe(spec.confirm === true);
-      if (spec.event) expect(m[META_KEYS.event], t.name).toBe(spec.event);
-      else expect(m[META_KEYS.event], t.name).toBeUndefined();
+      expect(spec?.access, t.name).toBe('read');
+      const key = spec?.listKey === '' ? 'items' : (spec?.listKey ?? '?');
+      expect(t.outputSchema, t.name).toEqual({ type: 'object', properties: { [key]: { type: 'array' } } });
     }
+    // The SDK's default execution hint (taskSupport forbidden, MCP's default) is not repeated either.
+    for (const t of listed) expect(t.execution, t.name).toBeUndefined();
+  });
+
+  it('the whole tools/list result (titles, annotations, _meta, output schemas too): catalog ≤ 45,000 chars, the long tail ≤ 3,000 more', () => {
+    const catalog = JSON.stringify({ tools }).length;
+    const longtail = JSON.stringify(listed.filter((t) => longtailNames.has(t.name))).length;
+    const whole = JSON.stringify({ tools: listed }).length;
+    process.stderr.write(
+      `tools/list whole result: ${whole} chars (${listed.length} tools); catalog ${catalog} (${tools.length}), long tail ${longtail}\n`,
+    );
+    expect(catalog).toBeLessThanOrEqual(45_000);
+    expect(longtail).toBeLessThanOrEqual(LONGTAIL_BUDGET);
+    expect(whole).toBeLessThanOrEqual(45_000 + LONGTAIL_BUDGET);
   });
 
   it('has descriptions ≤ 1000 chars, every input field described, no top-level union', () => {
@@ -267,7 +276,7 @@ describe('tools/list for a full-write agent', () => {
     for (const n of ['find_keap_operations', 'describe_keap_operation', 'call_keap_read']) {
       expect(byName.get(n)?.annotations?.readOnlyHint, n).toBe(true);
     }
-    const w = byName.get('call_keap_write')?.annotations ?? {};
+    const w = effectiveHints(byName.get('call_keap_write')?.annotations);
     expect(w.readOnlyHint).toBe(false);
     expect(w.destructiveHint).toBe(true);
     expect(w.idempotentHint).toBe(false);
@@ -304,11 +313,20 @@ describe('tools/list for a full-write agent', () => {
 });
 
 describe('the registration seam', () => {
-  it('registerTool is called only in src/registry/register.ts', () => {
-    const offenders = [...filesUnder(join(ROOT, 'src')), ...filesUnder(join(ROOT, 'tools'))]
+  it('tool handlers are installed only in src/registry/register.ts (and McpServer.registerTool is never called)', () => {
+    const files = [...filesUnder(join(ROOT, 'src')), ...filesUnder(join(ROOT, 'tools'))];
+    const registering = files
       .filter((f) => /\.registerTool\s*\(|\bregisterTool\s*\(/.test(readFileSync(f, 'utf8')))
       .map((f) => relative(ROOT, f));
-    expect(offenders).toEqual(['src/registry/register.ts']);
+    expect(registering).toEqual([]);
+    const handling = files
+      .filter((f) =>
+        /ListToolsRequestSchema|CallToolRequestSchema|['"]tools\/(call|list)['"]/.test(
+          readFileSync(f, 'utf8'),
+        ),
+      )
+      .map((f) => relative(ROOT, f));
+    expect(handling).toEqual(['src/registry/register.ts']);
   });
 
   it('a tool registered on the server any other way is neither listed nor run (only the chokepoint runs tools)', async () => {

@@ -8,7 +8,7 @@ import { ConfigError, DEFAULT_BASE_URL, hasCredentials, loadConfig, SETTINGS } f
 import { withToolTable } from '../../src/docs/tool-table.js';
 import { ToolError, toErrorResult } from '../../src/errors.js';
 import { KeapError, type KeapResponse } from '../../src/keap/types.js';
-import { deriveAnnotations } from '../../src/registry/annotations.js';
+import { deriveAnnotations, effectiveHints } from '../../src/registry/annotations.js';
 import { defineTool } from '../../src/registry/define.js';
 import { buildRequest } from '../../src/registry/request.js';
 import { RESULT_CAP_CHARS, shapeData } from '../../src/results.js';
@@ -112,11 +112,18 @@ describe('buildRequest', () => {
 
 describe('annotations', () => {
   it('derives hints from the data', () => {
-    expect(deriveAnnotations(listSpec)).toMatchObject({ readOnlyHint: true, openWorldHint: true });
-    expect(deriveAnnotations(postSpec)).toMatchObject({
+    // Compact: only what differs from MCP's defaults (destructiveHint always stated on a write).
+    expect(deriveAnnotations(listSpec)).toEqual({ readOnlyHint: true });
+    expect(deriveAnnotations(postSpec)).toEqual({ destructiveHint: false });
+    expect(effectiveHints(deriveAnnotations(listSpec))).toMatchObject({
+      readOnlyHint: true,
+      openWorldHint: true,
+    });
+    expect(effectiveHints(deriveAnnotations(postSpec))).toEqual({
       readOnlyHint: false,
       destructiveHint: false,
       idempotentHint: false,
+      openWorldHint: true,
     });
     expect(deriveAnnotations({ ...postSpec, name: 'remove_thing' }).destructiveHint).toBe(true);
     expect(deriveAnnotations({ ...postSpec, resource: 'payments' }).destructiveHint).toBe(true);
