@@ -14,9 +14,9 @@
  * killed process; fdatasync (on libuv's thread pool, off the event loop) makes it survive a crash of the machine.
  * One fdatasync covers every line appended before it started, so concurrent calls share it; a line appended
  * while one runs is covered by the next.
- * - `intent()` resolves only once its line is durable: the request must not leave before that (AuditUnavailable
- *   Error otherwise). A read's intent is the exception: a read changes nothing at Keap, so its intent is made
- *   durable together with its outcome (one fdatasync per read instead of two).
+ * - `intent()` resolves only once its line is durable: the request must not leave before that (it rejects with
+ *   AuditUnavailableError otherwise). A read's intent is the exception: a read changes nothing at Keap, so its
+ *   intent is made durable together with its outcome (one fdatasync per read instead of two).
  * - `outcome()` appends; `durable()` resolves once everything appended so far is on disk. The pipeline awaits it
  *   before a result is returned, so no result reaches the model before its record is durable.
  * - `write()` and `refusal()` (single-record decisions: denials, dry runs, refusals) stay synchronous:
