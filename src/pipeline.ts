@@ -130,6 +130,14 @@ export async function runTool(
     claimed: false,
     sent: false,
   };
+  const result = await runStages(call);
+  // The outcome line of a call that wrote an intent is durable before its result is returned (group commit:
+  // concurrent calls share one fdatasync). Every other record was made durable when it was written.
+  if (call.callId !== undefined) await ctx.safety.audit.durable?.();
+  return result;
+}
+
+async function runStages(call: Call): Promise<CallToolResult> {
   try {
     for (const stage of STAGES) {
       const before = call.decision;

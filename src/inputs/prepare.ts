@@ -159,6 +159,8 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
   const aliases = Object.entries(spec.aliases ?? {});
   const staticPlan = needsFilledPath(spec) ? undefined : planFor(spec);
   const placeholders = new Set(pathPlaceholders(spec.path));
+  const acceptedOf = (plan: ToolPlan): Set<string> => new Set([...listed, ...machine, ...plan.documented]);
+  const staticAccepted = staticPlan ? acceptedOf(staticPlan) : undefined;
 
   return async (raw, client) => {
     if (!isPlain(raw)) {
@@ -207,7 +209,7 @@ export function createInputChecker(spec: AnyToolSpec, shape: z.ZodRawShape): Inp
       };
     }
     // 2. Every top-level name accounted for.
-    const accepted = new Set([...listed, ...machine, ...plan.documented]);
+    const accepted = staticAccepted ?? acceptedOf(plan);
     const toZod: Record<string, unknown> = {};
     const unlisted: [string, unknown][] = [];
     let unknownTop = false;

@@ -70,8 +70,12 @@ export const policy: Stage = (call) => {
 export const build: Stage = (call) => {
   checkAmounts(call.spec, call.args);
   call.request = buildRequest(call.spec, call.args);
-  call.preview = staticPreview(call);
-  call.modelPreview = call.preview;
+  // The preview is read only by a dry run and by the stages that ask a human: no other call builds it.
+  const { safety, agent } = call.ctx;
+  if (call.input.dry_run === true || safety.policy.confirmationMode(agent, call.spec) !== 'none') {
+    call.preview = staticPreview(call);
+    call.modelPreview = call.preview;
+  }
   return undefined;
 };
 
@@ -131,10 +135,10 @@ function settled(call: Call, begun: IdempotencyBegin): StageResult {
  * so it needs no new confirmation.
  */
 export const replay: Stage = (call) => {
-  call.argsHash = argsHash(call.args);
   const key = call.input.idempotency_key;
   if (!call.spec.idempotencyKey || typeof key !== 'string' || key === '') return undefined;
   call.idemKey = key;
+  call.argsHash = argsHash(call.args);
   return settled(
     call,
     call.ctx.safety.idempotency.peek(call.ctx.agent, key, toolScope(call.spec), call.argsHash),

@@ -10,13 +10,21 @@
  *   Redaction is iterative with depth and size caps: it never throws, whatever the shape of the input.
  * - Refusals (unknown tools, rejected logins) are rate-limited per source so a flood cannot fill the disk.
  *
- * Durability is synchronous (writeSync + fdatasyncSync): one fsync per line on the caller's path is what
- * "durable before the request leaves" needs, ordering and failure handling stay trivial, and Keap's own rate
- * limits keep the number of writes per second far below what makes the blocking noticeable. `intent()` returns
- * a Promise so a group-commit implementation can replace it without changing any caller.
+ * Durability (group commit): every line is appended with writeSync at once, so it is readable and survives a
+ * killed process; fdatasync (on libuv's thread pool, off the event loop) makes it survive a crash of the machine.
+ * One fdatasync covers every line appended before it started, so concurrent calls share it; a line appended
+ * while one runs is covered by the next.
+ * - `intent()` resolves only once its line is durable: the request must not leave before that (it rejects with
+ *   AuditUnavailableError otherwise). A read's intent is the exception: a read changes nothing at Keap, so its
+ *   intent is made durable together with its outcome (one fdatasync per read instead of two).
+ * - `outcome()` appends; `durable()` resolves once everything appended so far is on disk. The pipeline awaits it
+ *   before a result is returned, so no result reaches the model before its record is durable.
+ * - `write()` and `refusal()` (single-record decisions: denials, dry runs, refusals) stay synchronous:
+ *   written and fdatasync'd before they return.
+ * - `close()` makes everything appended durable (fdatasyncSync) before closing the file.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { StateDb } from '../state/db.js';
@@ -316,6 +324,13 @@ interface OpenCall {
   readonly tool: string;
 }
 
+interface SyncWaiter {
+  /** Durable once lines up to this sequence number are synced. */
+  readonly upTo: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
 export class AuditLog implements AuditApi {
   private fd: number | undefined;
   private closed = false;
@@ -326,6 +341,15 @@ export class AuditLog implements AuditApi {
   private readonly perMinute: number;
   private readonly buckets = new Map<string, Bucket>();
   private readonly open = new Map<string, OpenCall>();
+  /** Lines appended (sequence number of the last one). */
+  private appended = 0;
+  /** Lines known to be on disk. */
+  private synced = 0;
+  /** An fdatasync is running on the thread pool. */
+  private syncing = false;
+  private waiters: SyncWaiter[] = [];
+  /** close() ran while an fdatasync was running: the file is closed when it ends. */
+  private closeWhenIdle: number | undefined;
 
   constructor(opts: AuditOptions) {
     this.logger = opts.logger;
@@ -349,17 +373,69 @@ export class AuditLog implements AuditApi {
     return JSON.stringify({ time: new Date(this.now()).toISOString(), ...fields });
   }
 
-  /** Appends and fdatasyncs one line; throws when that is impossible. */
-  private append(line: string): void {
+  /**
+   * Appends one line (readable at once, and it survives a killed process); returns its sequence number, or 0
+   * when records go to the logger. Throws when that is impossible.
+   */
+  private put(line: string): number {
     if (this.closed) throw new Error('audit log is closed');
     if (this.fd === undefined) {
       this.logger.info({ audit: JSON.parse(line) as unknown }, 'audit');
-      return;
+      return 0;
     }
     const buf = Buffer.from(`${line}\n`, 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    this.appended += 1;
+    return this.appended;
+  }
+
+  /** Appends and fdatasyncs one line before returning; throws when that is impossible. */
+  private append(line: string): void {
+    if (this.put(line) === 0 || this.fd === undefined) return;
+    const upTo = this.appended;
     fdatasyncSync(this.fd); // data + the size change: what a reader after a crash needs
+    if (upTo > this.synced) this.synced = upTo;
+  }
+
+  /** Resolves once the lines up to `upTo` are on disk (group commit); rejects when fdatasync fails. */
+  private syncedTo(upTo: number): Promise<void> {
+    if (upTo <= this.synced || this.fd === undefined) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ upTo, resolve, reject });
+      this.startSync();
+    });
+  }
+
+  /** One fdatasync for every line appended so far, unless one is running (its end starts the next). */
+  private startSync(): void {
+    const fd = this.fd;
+    if (this.syncing || fd === undefined || this.waiters.length === 0) return;
+    const upTo = this.appended;
+    this.syncing = true;
+    fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (err === null && upTo > this.synced) this.synced = upTo;
+      const waiting = this.waiters;
+      this.waiters = [];
+      for (const w of waiting) {
+        if (w.upTo <= this.synced) w.resolve();
+        else if (err !== null && w.upTo <= upTo) w.reject(err);
+        else this.waiters.push(w);
+      }
+      if (this.closeWhenIdle !== undefined) {
+        const closing = this.closeWhenIdle;
+        this.closeWhenIdle = undefined;
+        this.closeFd(closing);
+      } else this.startSync();
+    });
+  }
+
+  /** Resolves once every line appended so far is durable. Never rejects: a failure is logged. */
+  durable(): Promise<void> {
+    return this.syncedTo(this.appended).catch((err: unknown) => {
+      this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'audit sync failed');
+    });
   }
 
   private safely(what: string, f: () => void): boolean {
@@ -380,7 +456,7 @@ export class AuditLog implements AuditApi {
     const callId = randomUUID();
     const { args, ...rest } = record;
     try {
-      this.append(
+      const seq = this.put(
         this.line({
           kind: 'intent',
           call_id: callId,
@@ -388,6 +464,8 @@ export class AuditLog implements AuditApi {
           args: redactArgs(args, this.key),
         }),
       );
+      // A read changes nothing at Keap: its intent becomes durable with its outcome (see the module comment).
+      if (record.access !== 'read') await this.syncedTo(seq);
     } catch (err) {
       this.logger.error(
         { err: err instanceof Error ? err.message : String(err), tool: record.tool },
@@ -405,11 +483,12 @@ export class AuditLog implements AuditApi {
     return callId;
   }
 
+  /** Appends the outcome line; it is durable once durable() resolves (the pipeline awaits that). */
   outcome(callId: string, outcome: AuditOutcome): void {
     const call = this.open.get(callId);
     this.open.delete(callId);
     this.safely('outcome', () =>
-      this.append(
+      this.put(
         this.line({
           kind: 'outcome',
           call_id: callId,
@@ -519,10 +598,36 @@ export class AuditLog implements AuditApi {
     if (this.closed) return;
     for (const [id, b] of [...this.buckets]) this.endWindow(id, b);
     this.closed = true;
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    // Everything appended becomes durable before the file closes.
+    let err: Error | undefined;
+    if (this.appended > this.synced) {
+      try {
+        fdatasyncSync(fd);
+        this.synced = this.appended;
+      } catch (e) {
+        err = e instanceof Error ? e : new Error(String(e));
+        this.logger.error({ err: err.message }, 'audit sync on close failed');
+      }
+    }
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) {
+      if (w.upTo <= this.synced) w.resolve();
+      else w.reject(err ?? new Error('audit log is closed'));
+    }
+    // A running fdatasync still uses the descriptor: it is closed when that ends.
+    if (this.syncing) this.closeWhenIdle = fd;
+    else this.closeFd(fd);
+  }
+
+  private closeFd(fd: number): void {
+    try {
       closeSync(fd);
+    } catch (e) {
+      this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'audit close failed');
     }
   }
 }

@@ -212,12 +212,18 @@ export interface AuditApi {
    */
   write(record: AuditRecord): void;
   /**
-   * Write-ahead: appends the intent line and fdatasyncs it; resolves with the call id once the line is durable.
-   * Rejects with AuditUnavailableError when it cannot be made durable — the caller must then NOT send the request.
+   * Write-ahead: appends the intent line and fdatasyncs it; resolves with the call id once the line is durable
+   * (a read's intent: once appended; it becomes durable with its outcome). Rejects with AuditUnavailableError
+   * when it cannot be made durable — the caller must then NOT send the request.
    */
   intent(record: AuditIntent): Promise<string>;
-  /** Appends the outcome line of the call `callId` (from intent()). Never throws. */
+  /**
+   * Appends the outcome line of the call `callId` (from intent()). Never throws. The line is durable once
+   * durable() resolves: the caller awaits that before it returns the call's result.
+   */
   outcome(callId: string, outcome: AuditOutcome): void;
+  /** Resolves once every line appended so far is on disk (one fdatasync for concurrent calls). Never rejects. */
+  durable?(): Promise<void>;
   /**
    * A refused request (unknown tool, rejected login, foreign Host/Origin), rate-limited per source+remote/agent.
    * Returns false when the record was suppressed by the limit (a counted summary follows). Never throws.

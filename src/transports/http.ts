@@ -20,7 +20,12 @@
  * (429): `perAgent`, or when 0, max(10, floor(max ÷ agents with tokens)), never above `max`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -266,6 +271,132 @@ function readBody(req: Req, limit: number): Promise<BodyResult> {
   });
 }
 
+/** How long a POST's event-stream answer is held to see whether it is one JSON-RPC response (then sent as JSON). */
+export const SSE_HOLD_MS = 1_000;
+
+const SSE_SINGLE_PREFIX = 'event: message\ndata: ';
+
+/** The JSON of an event stream holding exactly one `message` event without an id; undefined otherwise. */
+function singleEventData(chunks: readonly Buffer[]): string | undefined {
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.startsWith(SSE_SINGLE_PREFIX) || !text.endsWith('\n\n')) return undefined;
+  const data = text.slice(SSE_SINGLE_PREFIX.length, -2);
+  // JSON.stringify output holds no raw newline: one more means another field or another event.
+  return data.includes('\n') ? undefined : data;
+}
+
+function isEventStream(headers: OutgoingHttpHeaders | undefined): boolean {
+  if (headers === undefined) return false;
+  for (const [k, v] of Object.entries(headers))
+    if (k.toLowerCase() === 'content-type') return String(v).startsWith('text/event-stream');
+  return false;
+}
+
+/**
+ * The SDK answers every POST carrying a request with an event stream (headers first, then `event: message`
+ * frames). Most tool calls produce exactly one frame, their response, and nothing else: that answer goes out as
+ * one `application/json` body instead (one write; no event-stream framing for the client to parse), which the
+ * Streamable HTTP spec allows for any POST. The stream's headers are held until the first frame: a response that
+ * ends the stream in the same turn becomes JSON; anything else (a progress or log notification, an elicitation
+ * request, a second frame, an answer not ready within SSE_HOLD_MS) releases the held headers and frames and the
+ * stream continues exactly as the SDK writes it. Only this response object is changed, and only until released.
+ */
+function answerAsJsonWhenSingle(res: Res, holdMs = SSE_HOLD_MS): void {
+  const original = {
+    writeHead: res.writeHead,
+    flushHeaders: res.flushHeaders,
+    write: res.write,
+    end: res.end,
+  };
+  const writeHead = original.writeHead as (this: Res, status: number, headers: OutgoingHttpHeaders) => Res;
+  const write = original.write as (this: Res, chunk: Buffer | string) => boolean;
+  const end = original.end as (this: Res, ...a: unknown[]) => Res;
+  let head: { status: number; headers: OutgoingHttpHeaders } | undefined;
+  const held: Buffer[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  let done = false;
+  const restore = (): void => {
+    if (done) return;
+    done = true;
+    res.writeHead = original.writeHead;
+    res.flushHeaders = original.flushHeaders;
+    res.write = original.write;
+    res.end = original.end;
+    if (timer !== undefined) clearTimeout(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
+    res.off('close', restore);
+  };
+  /** Sends what is held as the SDK wrote it; from then on everything passes through. */
+  const release = (): void => {
+    if (done) return;
+    restore();
+    if (head === undefined || res.destroyed) return;
+    writeHead.call(res, head.status, head.headers);
+    if (held.length === 0) original.flushHeaders.call(res);
+    for (const c of held) write.call(res, c);
+  };
+  res.once('close', restore);
+  res.writeHead = function (this: Res, status: number, ...rest: unknown[]): Res {
+    const headers = rest[rest.length - 1];
+    const h = typeof headers === 'object' && headers !== null ? (headers as OutgoingHttpHeaders) : undefined;
+    if (done || head !== undefined || rest.length !== 1 || !isEventStream(h)) {
+      restore();
+      return (original.writeHead as (...a: unknown[]) => Res).call(res, status, ...rest);
+    }
+    head = { status, headers: h as OutgoingHttpHeaders };
+    timer = setTimeout(release, holdMs);
+    return res;
+  } as Res['writeHead'];
+  res.flushHeaders = function (this: Res): void {
+    if (head === undefined) {
+      restore();
+      original.flushHeaders.call(res);
+    }
+  };
+  res.write = function (this: Res, chunk: unknown, ...rest: unknown[]): boolean {
+    if (head === undefined || (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))) {
+      release();
+      return (original.write as (...a: unknown[]) => boolean).call(res, chunk, ...rest);
+    }
+    held.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
+    // Not ended within this turn (a notification, an elicitation): the stream goes out as it is.
+    if (immediate === undefined) immediate = setImmediate(release);
+    const cb = rest[rest.length - 1];
+    if (typeof cb === 'function') process.nextTick(cb as () => void);
+    return true;
+  } as Res['write'];
+  res.end = function (this: Res, ...args: unknown[]): Res {
+    if (head === undefined) {
+      restore();
+      return (original.end as (...a: unknown[]) => Res).apply(res, args);
+    }
+    const [chunk] = args;
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
+      held.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
+    }
+    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+    const data = singleEventData(held);
+    const { status, headers } = head;
+    restore();
+    if (data === undefined) {
+      writeHead.call(res, status, headers);
+      for (const c of held) write.call(res, c);
+      return cb ? end.call(res, cb) : end.call(res);
+    }
+    const json: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(headers)) {
+      const key = k.toLowerCase();
+      if (key === 'connection' || key === 'x-accel-buffering' || key === 'content-length') continue;
+      if (v !== undefined) json[key] = v;
+    }
+    json['content-type'] = 'application/json';
+    json['content-length'] = String(Buffer.byteLength(data));
+    writeHead.call(res, status, json);
+    return cb ? end.call(res, data, cb) : end.call(res, data);
+  } as Res['end'];
+}
+
 interface Session {
   readonly transport: StreamableHTTPServerTransport;
   readonly server: McpServer;
@@ -441,6 +572,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
         return rpcError(res, 403, 'This session belongs to another agent');
       }
       track(s, res);
+      if (req.method === 'POST') answerAsJsonWhenSingle(res);
       await s.transport.handleRequest(req, res, body);
       return;
     }

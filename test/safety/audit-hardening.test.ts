@@ -29,12 +29,12 @@ const rec = (args: Record<string, unknown>, over: Partial<AuditRecord> = {}): Au
   ...over,
 });
 
-const intent = (args: Record<string, unknown> = {}): AuditIntent => ({
+const intent = (args: Record<string, unknown> = {}, access: 'read' | 'write' = 'write'): AuditIntent => ({
   agent: 'alice',
   session: 's1',
   tool: 'delete_contact',
   resource: 'contacts',
-  access: 'write',
+  access,
   decision: 'confirmed',
   method: 'DELETE',
   path: '/v2/contacts/{contact_id}',
@@ -231,6 +231,38 @@ describe('write-ahead intent and outcome', () => {
   it('an intent that cannot be made durable rejects (the caller must not send)', async () => {
     const log = new AuditLog({ path: join(tmpDir(), 'a.jsonl'), logger: silentLogger });
     log.close();
+    await expect(log.intent(intent())).rejects.toBeInstanceOf(AuditUnavailableError);
+  });
+
+  it('group commit: concurrent intents and outcomes are all written, each once, in call order per call', async () => {
+    const file = join(tmpDir(), 'a.jsonl');
+    const log = new AuditLog({ path: file, logger: silentLogger });
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        log.intent(intent({ contact_id: String(i) }, i % 2 === 0 ? 'write' : 'read')),
+      ),
+    );
+    expect(new Set(ids).size).toBe(40);
+    for (const id of ids) log.outcome(id, { status: 200, attempts: 1, duration_ms: 1 });
+    await log.durable();
+    // Readable before close (and durable: durable() resolved after an fdatasync covering them).
+    const recs = lines(file);
+    expect(recs).toHaveLength(80);
+    for (const id of ids) {
+      const own = recs.filter((r) => r.call_id === id).map((r) => r.kind);
+      expect(own).toEqual(['intent', 'outcome']);
+    }
+    log.close();
+    await expect(log.durable()).resolves.toBeUndefined();
+  });
+
+  it('close() while intents wait for their fdatasync: they complete, nothing is lost', async () => {
+    const file = join(tmpDir(), 'a.jsonl');
+    const log = new AuditLog({ path: file, logger: silentLogger });
+    const pending = Array.from({ length: 5 }, (_, i) => log.intent(intent({ contact_id: String(i) })));
+    log.close();
+    const ids = await Promise.all(pending);
+    expect(lines(file).map((r) => r.call_id)).toEqual(ids);
     await expect(log.intent(intent())).rejects.toBeInstanceOf(AuditUnavailableError);
   });
 
