@@ -6,6 +6,7 @@
  * Run: `npx vitest run --config bench/vitest.config.ts` (files run one after another, with --expose-gc).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -146,6 +147,8 @@ export function recordResults(section: string, value: unknown): void {
   }
   all._meta = {
     updated: new Date().toISOString(),
+    cpus: cpus().length,
+    loadavg1m: ms(loadavg()[0] ?? 0, 2),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     gc: typeof (globalThis as { gc?: unknown }).gc === 'function',

@@ -7,6 +7,7 @@
  * target (from issue 13) is checked here so that every section states met/missed the same way.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { type Cell, printTable, RESULTS_PATH, recordResults } from './run.js';
 
 export interface Target {
@@ -53,7 +54,7 @@ function readAll(): Record<string, unknown> {
 
 /**
  * Adds (replaces) one section's rows. `order` places the section in the table (cold start 10, memory 20,
- * per-call 30, tools/list 40, shared key 50, chokepoint 60; new sections pick a free number).
+ * per-call 30, tools/list 40, shared key 50; new sections pick a free number, e.g. 60).
  */
 export function addSummary(order: number, title: string, rows: readonly SummaryRow[]): void {
   const all = readAll();
@@ -91,7 +92,10 @@ export function printSummary(): void {
   );
   const missed = rows.filter((r) => r.status === 'MISSED').length;
   const withTarget = rows.filter((r) => r.status !== '').length;
-  process.stdout.write(`targets met: ${withTarget - missed} of ${withTarget}\n`);
+  const load = loadavg()[0] ?? 0;
+  process.stdout.write(
+    `targets met: ${withTarget - missed} of ${withTarget}  (node ${process.version}, ${cpus().length} CPUs, load average now ${load.toFixed(1)}${load > cpus().length ? ': a loaded machine inflates times and ratios' : ''})\n`,
+  );
   const notes = sections.flatMap((s) => s.rows.filter((r) => r.note).map((r) => `  ${r.figure}: ${r.note}`));
   if (notes.length > 0) process.stdout.write(`notes:\n${notes.join('\n')}\n`);
 }
