@@ -122,6 +122,18 @@ describe('cold start over stdio', () => {
         target: { value: cold.sandbox, op: '<=', limit: 1.4, text: '≤ ×1.4' },
       },
       {
+        figure: 'first tools/list after initialize, fake PAT',
+        keap: fmtMs(
+          p50('keap', (s) => s.firstListMs),
+          1,
+        ),
+        bare: fmtMs(
+          p50('bare', (s) => s.firstListMs),
+          1,
+        ),
+        ratio: fmtRatio(ratio('keap', (s) => s.firstListMs)),
+      },
+      {
         figure: 'idle RSS (stdio), fake PAT',
         keap: fmtMb(p50('keap', (s) => s.rss)),
         bare: fmtMb(p50('bare', (s) => s.rss)),
