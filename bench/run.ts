@@ -6,6 +6,7 @@
  * Run: `npx vitest run --config bench/vitest.config.ts` (files run one after another, with --expose-gc).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -68,6 +69,14 @@ export function ms(n: number, digits = 3): number {
   return Number(n.toFixed(digits));
 }
 
+/** Median (the mean of the two middle values for an even count). */
+export function median(samples: readonly number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
@@ -109,8 +118,12 @@ export function printTable(title: string, rows: readonly Record<string, Cell>[])
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const show = (v: Cell | undefined): string => (v === undefined || v === null ? '' : String(v));
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => show(r[c]).length)));
+  // Numbers right-aligned, text left-aligned.
+  const numeric = cols.map((c) =>
+    rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number'),
+  );
   const line = (cells: string[]): string =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i] ?? 0) : c.padStart(width[i] ?? 0))).join(' | ')} |`;
+    `| ${cells.map((c, i) => (i === 0 || !numeric[i] ? c.padEnd(width[i] ?? 0) : c.padStart(width[i] ?? 0))).join(' | ')} |`;
   const out = [
     '',
     `== ${title} ==`,
@@ -134,6 +147,8 @@ export function recordResults(section: string, value: unknown): void {
   }
   all._meta = {
     updated: new Date().toISOString(),
+    cpus: cpus().length,
+    loadavg1m: ms(loadavg()[0] ?? 0, 2),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     gc: typeof (globalThis as { gc?: unknown }).gc === 'function',
@@ -217,14 +232,14 @@ export interface Direct {
   close(): Promise<void>;
 }
 
-export function directClient(baseUrl: string): Direct {
+export function directClient(baseUrl: string, apiKey: string = BENCH_KEY): Direct {
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
   return {
     async get(pathAndQuery) {
       const res = await request(`${baseUrl}${pathAndQuery}`, {
         dispatcher: agent,
         method: 'GET',
-        headers: { accept: 'application/json', 'x-keap-api-key': BENCH_KEY },
+        headers: { accept: 'application/json', 'x-keap-api-key': apiKey },
       });
       const body = (await res.body.json()) as unknown;
       if (res.statusCode !== 200) throw new Error(`direct GET ${pathAndQuery}: ${res.statusCode}`);
