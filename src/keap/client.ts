@@ -309,6 +309,13 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   }
   shared.refs += 1;
   const sh = shared;
+  sh.limiter.onRate ??= (rate, signal) =>
+    log.debug(
+      { rate: Math.round(rate * 100) / 100, signal },
+      signal === 'loss'
+        ? 'keap 429: another consumer shares the credential; sending slower'
+        : 'keap counters: another consumer shares the credential; sending slower',
+    );
   let closed = false;
 
   // ---- OAuth tokens ----
@@ -581,7 +588,11 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         sh.limiter.arrived(slot, Date.now());
         if (res.status !== 429 && res.status !== 401) mayBeApplied = true;
         budget = parseBudget(res.headers);
-        sh.limiter.observe(budget);
+        sh.limiter.observe(budget, {
+          sentAt: slot,
+          status: res.status,
+          throttleLimit: num(headerValue(res.headers, 'x-keap-product-throttle-limit')),
+        });
         outcome = res.malformed
           ? { kind: 'network', failure: 'ambiguous' }
           : { kind: 'status', status: res.status };

@@ -91,6 +91,160 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Congestion control for several processes on one credential without shared state (issue 13): additive increase,
+ * multiplicative decrease. The rate starts at the credential's per-second ceiling (a process alone never slows
+ * down). A congestion signal — a 429, or Keap's headers showing that other consumers fill the window together with
+ * us — multiplies the rate by `decrease` (a 429: `lossDecrease`, a pre-loss header signal: `decrease`), at most once
+ * per `epochMs` (one burst of 429s is one signal). Afterwards the rate grows by `increasePerSec` per second back to
+ * the ceiling. Independent processes that see the same signals converge to shares that together stay just under
+ * Keap's ceiling (Chiu & Jain 1989).
+ */
+export interface AimdOptions {
+  /** Highest rate (calls/s): the credential's per-second limit. */
+  readonly ceiling: number;
+  /** Lowest rate (calls/s). */
+  readonly floor: number;
+  /** Factor after a header signal (others fill the window with us; no call was refused). */
+  readonly decrease: number;
+  /** Factor after a 429. */
+  readonly lossDecrease: number;
+  /** Added per second without a signal. */
+  readonly increasePerSec: number;
+  /** At most one decrease per epoch (ms). */
+  readonly epochMs: number;
+  /** Back to the ceiling after this long without a send (the others' state is stale by then). */
+  readonly idleResetMs: number;
+}
+
+export function defaultAimd(ceiling: number): AimdOptions {
+  return {
+    ceiling,
+    floor: Math.max(0.5, ceiling / 20),
+    decrease: 0.9,
+    lossDecrease: 0.6,
+    increasePerSec: ceiling / 60,
+    epochMs: 1_500,
+    idleResetMs: 90_000,
+  };
+}
+
+export class AimdRate {
+  private current: number;
+  private lastDecrease = Number.NEGATIVE_INFINITY;
+  private lastSend = Number.NEGATIVE_INFINITY;
+  /** Decreases applied so far (for logs and tests). */
+  decreases = 0;
+
+  constructor(readonly opts: AimdOptions) {
+    this.current = opts.ceiling;
+  }
+
+  /** The allowed rate at `now` (calls/s). After `idleResetMs` without a send, the ceiling again. */
+  rate(now: number): number {
+    if (now - this.lastSend >= this.opts.idleResetMs) return this.opts.ceiling;
+    return this.current;
+  }
+
+  /**
+   * One send at `now`. The rate grows only while it is used (one send at rate r stands for 1/r s of sending, so
+   * the increase is `increasePerSec` per second of sending): waiting for Keap's minute window to roll does not
+   * bring a process back at full speed.
+   */
+  sent(now: number): void {
+    this.current = this.rate(now);
+    this.lastSend = now;
+    if (this.current < this.opts.ceiling) {
+      this.current = Math.min(this.opts.ceiling, this.current + this.opts.increasePerSec / this.current);
+    }
+  }
+
+  /**
+   * A congestion signal at `now`; returns whether it lowered the rate (false within the epoch of the last one).
+   * `share` (0-1], when known, is our part of the calls Keap counted in the last window: the first time other
+   * consumers show up, the rate drops at once to that share of the ceiling (a fair start instead of several
+   * halvings, each paid with 429s).
+   */
+  signal(now: number, kind: 'loss' | 'shared', share?: number): boolean {
+    if (now - this.lastDecrease < this.opts.epochMs) return false;
+    const factor = kind === 'loss' ? this.opts.lossDecrease : this.opts.decrease;
+    let next = this.rate(now) * factor;
+    if (share !== undefined && this.rate(now) >= this.opts.ceiling) {
+      next = Math.min(next, this.opts.ceiling * this.opts.decrease * share);
+    }
+    this.current = Math.max(this.opts.floor, next);
+    this.lastSend = Math.max(this.lastSend, now);
+    this.lastDecrease = now;
+    this.decreases += 1;
+    return true;
+  }
+}
+
+/**
+ * Other consumers of the credential, seen through one of Keap's counters (x-keap-product-throttle-*: the calls
+ * counted in the current window of `windowMs`, aligned to the UTC clock). Keap counts a request when it arrives;
+ * the counter's `used` (limit − available) at that moment minus our own accepted sends up to that request is what
+ * others sent in this window. Only increases of that number are news; the first observation of a window is the
+ * baseline (when those calls were made is unknown).
+ */
+export class SharedCounter {
+  /** Own sends (slot times, ascending) of the last window and a bit, and whether Keap refused them. */
+  private own: { sent: number; refused: boolean }[] = [];
+  private window = -1;
+  private othersSeen: number | undefined;
+
+  constructor(
+    private readonly windowMs: number,
+    /** Own sends this close before a window start may have been counted in it (arrival after the boundary). */
+    private readonly marginMs: number,
+  ) {}
+
+  sent(at: number): void {
+    insertSortedBy(this.own, { sent: at, refused: false });
+    const cutoff = at - this.windowMs - this.marginMs;
+    let i = 0;
+    while (i < this.own.length && (this.own[i]?.sent as number) < cutoff) i += 1;
+    if (i > 0) this.own.splice(0, i);
+  }
+
+  /**
+   * The response to our request sent at `sentAt` reported `available` of `limit` left. Returns how many calls of
+   * other consumers are newly known (0 when none, or on a window's first observation).
+   */
+  observed(sentAt: number, refused: boolean, available: number, limit: number): number {
+    const mine = this.own.find((x) => x.sent === sentAt);
+    if (mine && refused) mine.refused = true;
+    const w = Math.floor(sentAt / this.windowMs);
+    if (w < this.window) return 0; // a late answer from a previous window
+    const start = w * this.windowMs;
+    let ownUpTo = 0;
+    for (const x of this.own) {
+      if (x.sent > sentAt) break;
+      if (x.sent >= start - this.marginMs && !x.refused) ownUpTo += 1;
+    }
+    // Not clamped: a wrong `limit` (header missing) is a constant offset that the baseline absorbs.
+    const others = limit - available - ownUpTo;
+    if (w > this.window || this.othersSeen === undefined) {
+      this.window = w;
+      this.othersSeen = others;
+      return 0;
+    }
+    const fresh = others - this.othersSeen;
+    if (fresh <= 0) return 0;
+    this.othersSeen = others;
+    return fresh;
+  }
+}
+
+/** What the client knows about one exchange, for the limiter's view of other consumers. */
+export interface Exchange {
+  /** The slot the request was sent in (what acquire() returned). */
+  readonly sentAt: number;
+  readonly status: number;
+  /** x-keap-product-throttle-limit, when present. */
+  readonly throttleLimit?: number | undefined;
+}
+
 export class CredentialLimiter {
   readonly limits: ClientLimits;
   /** Two lanes (maxConcurrent 1 each): a write never queues behind reads, even behind their submission. */
@@ -111,14 +265,27 @@ export class CredentialLimiter {
   /** When Keap last reported budget headers (ms since epoch). */
   private lastBudgetAt: number | undefined;
   private stopped = false;
+  /** Congestion control against other consumers of the credential (issue 13). */
+  readonly aimd: AimdRate;
+  /** Other consumers seen through Keap's per-minute and per-day counters. */
+  private readonly minuteCounter: SharedCounter;
+  private readonly dayCounter: SharedCounter;
+  /** Estimated arrival times (ascending) of other consumers' calls in the last second or so. */
+  private others: number[] = [];
+  /** Estimated arrival of the last request whose answer carried counters. */
+  private lastObservedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     kind: CredentialKindForLimits,
     overrides: Partial<ClientLimits> | undefined,
     private readonly maxWaitMs: number,
     private readonly now: () => number = Date.now,
+    aimd?: Partial<AimdOptions>,
   ) {
     this.limits = { ...defaultLimits(kind), ...stripUndefined(overrides ?? {}) };
+    this.aimd = new AimdRate({ ...defaultAimd(this.perSecond), ...(aimd ?? {}) });
+    this.minuteCounter = new SharedCounter(60_000, this.limits.windowMarginMs);
+    this.dayCounter = new SharedCounter(DAY_MS, this.limits.windowMarginMs);
     this.lanes = {
       read: new Bottleneck({ maxConcurrent: 1, minTime: 0 }),
       write: new Bottleneck({ maxConcurrent: 1, minTime: 0 }),
@@ -179,6 +346,14 @@ export class CredentialLimiter {
     if (n >= ps) later((log[n - ps] as number) + 1000 + windowMarginMs, 'per_second');
     if (n >= perMinute) later((log[n - perMinute] as number) + 60_000 + windowMarginMs, 'per_minute');
     if (n > 0) later((log[n - 1] as number) + this.minGap, 'per_second');
+    // Other consumers' calls (from Keap's counters) share the per-second window with ours.
+    if (this.others.length > 0) {
+      const kth = kthLatest(log, this.others, ps);
+      if (kth !== undefined) later(kth + 1000 + windowMarginMs, 'keap_budget');
+    }
+    // Congestion control: below the ceiling, sends are spaced evenly at the current rate.
+    const rate = this.aimd.rate(t);
+    if (n > 0 && rate < this.aimd.opts.ceiling) later((log[n - 1] as number) + 1000 / rate, 'keap_budget');
     const dayOfAt = Math.floor(at / DAY_MS);
     if (dayOfAt === this.day && dayCount >= perDay) later((this.day + 1) * DAY_MS, 'per_day');
     for (const view of [this.throttle, this.tenant, this.quota]) {
@@ -301,6 +476,10 @@ export class CredentialLimiter {
     let i = 0;
     while (i < this.sends.length && (this.sends[i] as number) <= cutoff) i += 1;
     if (i > 0) this.sends.splice(0, i);
+    const oc = now - 1000 - this.limits.windowMarginMs;
+    let j = 0;
+    while (j < this.others.length && (this.others[j] as number) <= oc) j += 1;
+    if (j > 0) this.others.splice(0, j);
   }
 
   /**
@@ -330,6 +509,9 @@ export class CredentialLimiter {
 
   private record(now: number): void {
     insertSorted(this.sends, now);
+    this.minuteCounter.sent(now);
+    this.aimd.sent(now);
+    this.dayCounter.sent(now);
     this.slots.push({ sent: now, at: now });
     // Slots never answered (failed sends) leave with the window.
     if (this.slots.length > 64) this.slots = this.slots.filter((x) => x.sent > now - 2000);
@@ -341,9 +523,14 @@ export class CredentialLimiter {
     this.dayCount += 1;
   }
 
-  /** Keeps the local budget in step with Keap's x-keap-* headers of a response received at `now`. */
-  observe(budget: KeapBudget): void {
+  /**
+   * Keeps the local budget in step with Keap's x-keap-* headers of a response received at `now`. With `exchange`
+   * (which request it answered), the counters also tell what other consumers of the credential sent: their calls
+   * join the per-second window, and when they fill it together with ours, the rate comes down (congestion control).
+   */
+  observe(budget: KeapBudget, exchange?: Exchange): void {
     const now = this.now();
+    if (exchange) this.observeOthers(budget, exchange, now);
     this.lastBudget = { ...this.lastBudget, ...budget };
     if (Object.keys(budget).length > 0) this.lastBudgetAt = now;
     const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000 + this.limits.windowMarginMs;
@@ -362,10 +549,47 @@ export class CredentialLimiter {
     }
   }
 
-  /** After a 429: hold every send of this credential for a moment. */
-  throttled(holdMs: number): void {
-    this.blockedUntil = Math.max(this.blockedUntil, this.now() + holdMs);
+  private observeOthers(budget: KeapBudget, ex: Exchange, now: number): void {
+    const refused = ex.status === 429;
+    let fresh = 0;
+    if (budget.throttleAvailable !== undefined) {
+      const limit = ex.throttleLimit ?? this.limits.perMinute;
+      fresh = this.minuteCounter.observed(ex.sentAt, refused, budget.throttleAvailable, limit);
+    }
+    if (budget.quotaAvailable !== undefined) {
+      const day = this.dayCounter.observed(ex.sentAt, refused, budget.quotaAvailable, this.limits.perDay);
+      fresh = Math.max(fresh, day);
+    }
+    // Keap counted them after our previous observed request and before this one arrived (its estimated arrival):
+    // spread evenly over that interval (stamping them all at the end would overstate the window).
+    const slot = this.slots.find((x) => x.sent === ex.sentAt);
+    const at = Math.min(now, slot ? slot.at : ex.sentAt);
+    const prev = this.lastObservedAt;
+    if (at > prev) this.lastObservedAt = at;
+    if (fresh <= 0) return;
+    const ps = this.perSecond;
+    const n = Math.min(fresh, ps);
+    const from = Math.max(prev, at - 1000);
+    for (let i = 1; i <= n; i += 1) insertSorted(this.others, from + ((at - from) * i) / n);
+    this.prune(now);
+    // Together with ours they fill Keap's per-second window: congestion, before any 429.
+    const since = now - 1000;
+    const own = countSince(this.sends, since + 1);
+    const combined = own + countSince(this.others, since + 1);
+    if (combined >= ps - 1 && this.aimd.signal(now, 'shared', Math.max(own, 1) / combined)) {
+      this.onRate?.(this.aimd.rate(now), 'shared');
+    }
   }
+
+  /** After a 429: hold every send of this credential for a moment, and lower the rate (congestion control). */
+  throttled(holdMs: number): void {
+    const now = this.now();
+    this.blockedUntil = Math.max(this.blockedUntil, now + holdMs);
+    if (this.aimd.signal(now, 'loss')) this.onRate?.(this.aimd.rate(now), 'loss');
+  }
+
+  /** Told when congestion control lowers the rate (calls/s) and why. */
+  onRate: ((rate: number, signal: 'loss' | 'shared') => void) | undefined;
 
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -376,6 +600,35 @@ export class CredentialLimiter {
       ),
     );
   }
+}
+
+/** The `k`-th latest entry of the union of two ascending logs (undefined when they hold fewer than `k`). */
+function kthLatest(a: readonly number[], b: readonly number[], k: number): number | undefined {
+  if (a.length + b.length < k) return undefined;
+  let i = a.length - 1;
+  let j = b.length - 1;
+  let v = 0;
+  for (let n = 0; n < k; n += 1) {
+    const x = i >= 0 ? (a[i] as number) : Number.NEGATIVE_INFINITY;
+    const y = j >= 0 ? (b[j] as number) : Number.NEGATIVE_INFINITY;
+    if (x >= y) {
+      v = x;
+      i -= 1;
+    } else {
+      v = y;
+      j -= 1;
+    }
+  }
+  return v;
+}
+
+function insertSortedBy(
+  log: { sent: number; refused: boolean }[],
+  v: { sent: number; refused: boolean },
+): void {
+  let i = log.length;
+  while (i > 0 && (log[i - 1]?.sent as number) > v.sent) i -= 1;
+  log.splice(i, 0, v);
 }
 
 /** Inserts `v` into the ascending `log` (usually at the end). */
