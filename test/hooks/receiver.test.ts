@@ -297,5 +297,8 @@ describe('REST hooks receiver', () => {
     );
     expect(await storedCount(dir)).toBe(4);
     expect(s.proc.stderr()).toMatch(/"reason":"rate_limited"/);
+    // The foreign-Host refusal is logged with the receiver id shortened (the URL is the secret).
+    expect(s.proc.stderr()).toMatch(/HTTP request refused/);
+    expect(s.proc.stderr()).not.toContain(sub.receiverId);
   });
 });
