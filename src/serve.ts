@@ -10,6 +10,7 @@ import { type Config, hasCredentials, MISSING_CREDENTIALS_MESSAGE } from './conf
 import type { BudgetSnapshot, ConsoleOptions, SessionSnapshot } from './console/console.js';
 import type { RunningConsole } from './console/server.js';
 import { credentialsOrExit, fail } from './exit.js';
+import { openSqliteHooks } from './hooks/inbox.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
 import { type KeapClientApi, KeapError } from './keap/types.js';
 import { createLogger, type Logger } from './logger.js';
@@ -82,12 +83,82 @@ function sandboxClient(maxWaitMs: number | undefined, logger: Logger): KeapClien
   };
 }
 
+/** The state directory in force: --sandbox keeps state in memory unless KEAP_MCP_SANDBOX_STATE_DIR names one. */
+function stateDirOf(config: Config): string | undefined {
+  return config.sandbox ? config.sandboxStateDir : config.stateDir;
+}
+
+/**
+ * `--http --hooks-only`: the REST hooks receiver alone, for a public edge — no /mcp, no console, no Keap credential.
+ * It writes to the same state store (KEAP_MCP_STATE_DIR) that the MCP server reads.
+ */
+async function serveHooksOnly(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const db = openStateDb(stateDirOf(config));
+  const safety = createSafety({
+    policyFile: config.policyFile,
+    readOnly: config.readOnly,
+    sandbox: config.sandbox,
+    auditLogPath: config.auditLog,
+    db,
+    logger,
+    catalog: SERVER_TOOLS,
+    operatorTokenSha256: config.console.operatorTokenSha256,
+  });
+  const hooks = openSqliteHooks(db, { retention: config.hooks.retention, logger });
+  const [{ createReceiver }, { startHttp }] = await Promise.all([
+    import('./hooks/receiver.js'),
+    import('./transports/http.js'),
+  ]);
+  let localBase = '';
+  const receiver = createReceiver({
+    inbox: hooks.inbox,
+    registry: hooks.registry,
+    logger,
+    publicBaseUrl: config.hooks.publicUrl ?? (() => localBase),
+    ratePerMin: config.hooks.ratePerMin,
+  });
+  const http = await startHttp({
+    hooks: receiver,
+    hooksOnly: true,
+    host: config.http.host,
+    port: config.http.port,
+    policy: safety.policy,
+    makeServer: () => {
+      throw new Error('--hooks-only serves no MCP');
+    },
+    logger,
+    sandbox: config.sandbox,
+    audit: safety.audit,
+    allowedHosts: config.allowedHosts,
+    publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
+  });
+  localBase = new URL(http.url).origin;
+  process.stderr.write(
+    `keap-mcp ${SERVER_VERSION}: REST hooks receiver only at ${receiver.urlFor('<receiver id>')}\n  listening on ${localBase}; Keap calls ${receiver.baseUrl()} (KEAP_HOOKS_PUBLIC_URL)\n  Ctrl-C stops the server.\n`,
+  );
+  logger.info({ url: localBase, public: receiver.baseUrl() }, 'keap-mcp hooks receiver listening');
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await http.close().catch(() => undefined);
+    await hooks.inbox.close();
+    safety.audit.close();
+    db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
 export async function serve(config: Config): Promise<void> {
+  if (config.hooks.only) return serveHooksOnly(config);
   const logger = createLogger(config.logLevel);
   if (!config.sandbox) credentialsOrExit(config);
   if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
 
-  const db = openStateDb(config.sandbox ? undefined : config.stateDir);
+  const db = openStateDb(stateDirOf(config));
   const safety = createSafety({
     policyFile: config.policyFile,
     readOnly: config.readOnly,
@@ -99,6 +170,8 @@ export async function serve(config: Config): Promise<void> {
     operatorTokenSha256: config.console.operatorTokenSha256,
     approvalWaitMs: config.console.approvalWaitS * 1000,
   });
+  // REST hooks: the inbox and the subscription registry on the state DB (src/hooks/inbox.ts).
+  const hooks = openSqliteHooks(db, { retention: config.hooks.retention, logger });
 
   const baseUrl = config.baseUrl;
   let client: KeapClientApi;
@@ -159,15 +232,26 @@ export async function serve(config: Config): Promise<void> {
 
   let stop: () => Promise<void>;
   if (config.transport === 'http') {
-    const [{ createConsole }, { allowedHostList, startHttp }] = await Promise.all([
+    const [{ createConsole }, { allowedHostList, startHttp }, { createReceiver }] = await Promise.all([
       import('./console/console.js'),
       import('./transports/http.js'),
+      import('./hooks/receiver.js'),
     ]);
     const operatorConsole = createConsole({
       ...consoleOptions,
       allowedHosts: allowedHostList(config.http.host, config.allowedHosts, undefined),
     });
+    let localBase = '';
+    const receiver = createReceiver({
+      inbox: hooks.inbox,
+      registry: hooks.registry,
+      logger,
+      publicBaseUrl: config.hooks.publicUrl ?? (() => localBase),
+      ratePerMin: config.hooks.ratePerMin,
+    });
     const http = await startHttp({
+      hooks: receiver,
+      publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
       console: operatorConsole,
       host: config.http.host,
       port: config.http.port,
@@ -180,9 +264,11 @@ export async function serve(config: Config): Promise<void> {
       sessions: config.sessions,
     });
     listSessions = () => http.sessionList();
+    localBase = new URL(http.url).origin;
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     if (operatorConsole.enabled)
       process.stderr.write(`  console:    ${http.url.replace(/\/mcp$/, '/console')}\n`);
+    process.stderr.write(`  hooks:      ${receiver.urlFor('<receiver id>')}\n`);
     logger.info({ url: http.url, keap: where }, 'keap-mcp listening');
     stop = () => http.close();
   } else {
@@ -217,6 +303,7 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     await stop().catch(() => undefined);
     await client.close().catch(() => undefined);
+    await hooks.inbox.close();
     safety.audit.close();
     db.close();
     process.exit(code);

@@ -12,6 +12,8 @@
  * 5. POST /mcp: Content-Type JSON (415), body at most maxBodyBytes (413), valid JSON (400, -32700).
  * Rejected logins (1, 2, 4) are audited as refusals (rate-limited, with the remote address, never the token)
  * and logged at info. Every session gets its own McpServer for its agent and is bound to that agent.
+ * The REST hooks receiver (`hooks`, src/hooks/receiver.ts) answers `/hooks/…` between 2 and 3, with no agent token
+ * (Keap sends none); with `hooksOnly` every other path but /healthz is 404. Logged paths shorten receiver ids.
  *
  * Sessions end on DELETE, on a transport close, or after `idleS` seconds without a request (no request in
  * flight: a tool call waiting for a human or an open GET stream keeps its session). Ending a session closes its
@@ -30,6 +32,7 @@ import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { maskHookPath } from '../hooks/receiver.js';
 import type { Logger } from '../logger.js';
 import { bindWarnings } from '../safety/policy.js';
 import type { AuditApi, PolicyApi, RefusalReason } from '../safety/types.js';
@@ -79,6 +82,13 @@ export interface HttpOptions {
   readonly sessions?: SessionSettings | undefined;
   /** The operator console, mounted at /console after the Host/Origin checks (src/console/). */
   readonly console?: { handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } | undefined;
+  /**
+   * The REST hooks receiver (src/hooks/receiver.ts), mounted at /hooks/ after the Host/Origin checks and before
+   * the agent bearer check (Keap sends no token).
+   */
+  readonly hooks?: { handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } | undefined;
+  /** `--hooks-only`: serve the hooks receiver (and /healthz) only — /mcp answers 404; no agent token needed. */
+  readonly hooksOnly?: boolean | undefined;
 }
 
 /** One open session as the operator console lists it (id shortened). */
@@ -411,7 +421,7 @@ interface Session {
 export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   const { policy, logger } = opts;
   const loopback = isLoopbackHost(opts.host);
-  if (!loopback && !policy.requiresTokens()) {
+  if (!loopback && !policy.requiresTokens() && opts.hooksOnly !== true) {
     throw new HttpConfigError(
       `Refusing to listen on ${opts.host}: a non-loopback bind needs a policy file (KEAP_POLICY) whose agents have token_sha256 set. Use --host 127.0.0.1 or configure agent tokens.`,
     );
@@ -517,7 +527,8 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     } catch {
       logged = true;
     }
-    if (logged) logger.info({ reason, remote, path: pathOf(req).slice(0, 100) }, 'HTTP request refused');
+    if (logged)
+      logger.info({ reason, remote, path: maskHookPath(pathOf(req)).slice(0, 100) }, 'HTTP request refused');
   }
 
   function hostAllowed(value: string): boolean {
@@ -662,6 +673,12 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     if (typeof origin === 'string' && !originAllowed(origin)) {
       refuse(req, 'foreign_origin', `Origin: ${origin}`);
       return err(res, 403, 'Invalid Origin');
+    }
+
+    // The REST hooks receiver answers /hooks/… (its own 404/405/413/429; no agent token).
+    if (opts.hooks && (await opts.hooks.handle(req, res))) return;
+    if (opts.hooksOnly === true && route !== 'healthz') {
+      return httpError(res, 404, 'not_found', 'Not found: this server only receives Keap REST hooks');
     }
 
     // The operator console answers its own paths (login, CSRF, its own 404 when no operator token is set).
