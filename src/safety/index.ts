@@ -10,7 +10,6 @@ import { defaultPolicy, type LintTool, loadPolicyFile, Policy, PolicyError } fro
 import type { ApprovalsSetting, SafetyApi } from './types.js';
 
 export { AuditLog, hashValue, loadAuditKey, REDACT_LIMITS, redactArgs, toOutcome } from './audit.js';
-export { pairCalls, runAuditCli, UNKNOWN as AUDIT_OUTCOME_UNKNOWN } from './audit-cli.js';
 export { argsHash, canonicalJson, stripSafetyFields } from './canonical.js';
 export {
   bindWarnings,

@@ -146,6 +146,8 @@ describe('load only what the mode needs', () => {
         expect(has(mods, /\/@modelcontextprotocol\/sdk\/dist\/[^/]+\/server\/stdio\.js$/)).toBe(true);
         expect(has(mods, /\/dist\/src\/serve\.js$/)).toBe(true);
         expect(present(mods, HEAVY)).toEqual([]);
+        // Nothing is logged at the default level while starting, so pino (≈ 9 MiB RSS) is not loaded either.
+        expect(present(mods, { pino: /\/node_modules\/pino\// })).toEqual([]);
       } finally {
         await client.close();
       }
