@@ -101,7 +101,7 @@ async function serve(config: Config): Promise<void> {
       tokens: openTokenStore(db),
     };
     // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
-    if (credential.tokens.load() === undefined)
+    if ((await credential.tokens.load()) === undefined)
       process.stderr.write(`keap-mcp: warning: ${NOT_LOGGED_IN_MESSAGE}\n`);
   } else {
     fail(MISSING_CREDENTIALS_MESSAGE, 1);

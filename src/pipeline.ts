@@ -44,7 +44,7 @@ function logFailure(call: Call, err: unknown): void {
 }
 
 /** A stage threw: bookkeeping (idempotency, custom field cache), one audit record, the model-facing error. */
-function failed(call: Call, caught: unknown): CallToolResult {
+async function failed(call: Call, caught: unknown): Promise<CallToolResult> {
   const { spec, ctx } = call;
   let err = caught;
   if (err instanceof AuditUnavailableError) {
@@ -99,8 +99,9 @@ function failed(call: Call, caught: unknown): CallToolResult {
   }
   if (call.claimed && call.idemKey !== undefined) {
     try {
-      if (!call.sent || definitelyNotApplied(err)) ctx.safety.idempotency.release(ctx.agent, call.idemKey);
-      else ctx.safety.idempotency.markUnknown(ctx.agent, call.idemKey);
+      if (!call.sent || definitelyNotApplied(err))
+        await ctx.safety.idempotency.release(ctx.agent, call.idemKey);
+      else await ctx.safety.idempotency.markUnknown(ctx.agent, call.idemKey);
     } catch (e) {
       ctx.logger.error({ err: String(e), tool: spec.name }, 'idempotency bookkeeping failed');
     }

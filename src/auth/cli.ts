@@ -122,7 +122,7 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
   };
   try {
     if (p.cmd === 'status') {
-      const t = store().load();
+      const t = await store().load();
       const lines: string[] = [];
       if (opts.config.apiKey !== undefined) {
         lines.push(
@@ -141,8 +141,8 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     }
     if (p.cmd === 'logout') {
       const s = store();
-      const had = s.load() !== undefined;
-      s.clear();
+      const had = (await s.load()) !== undefined;
+      await s.clear();
       out.write(had ? 'Removed the stored Keap OAuth tokens.\n' : 'No stored Keap OAuth tokens.\n');
       return 0;
     }
@@ -155,7 +155,7 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     const tokens = p.manual
       ? await loginManual(cfg, p.redirectUri ?? 'http://127.0.0.1/callback', opts, out)
       : await loginLoopback(cfg, p.redirectUri, p.open, opts, out);
-    store().save(tokens);
+    await store().save(tokens);
     out.write(`Logged in to Keap. ${describe(tokens, Date.now()).slice(1, 2).join('')}\n`);
     return 0;
   } catch (e) {

@@ -243,10 +243,17 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   const basePath = base.pathname.replace(/\/+$/, '');
   const cred = opts.credential;
   const kind: CredentialKind = cred.kind;
+  /** The OAuth pair this client last read or stored (kept for redaction: secrets() is synchronous). */
+  let lastPair: StoredTokens | undefined;
+  async function loadPair(c: { readonly tokens: TokenStore }): Promise<StoredTokens | undefined> {
+    const t = await c.tokens.load();
+    if (t !== undefined) lastPair = t;
+    return t;
+  }
   /** Everything that must never reach an error or a log line: the key or client secret and the OAuth pair in use. */
   function secrets(extra: readonly (string | undefined)[] = []): string[] {
     if (cred.kind === 'pat') return [cred.apiKey];
-    const stored = cred.tokens.load();
+    const stored = lastPair;
     return [cred.clientSecret, stored?.accessToken, stored?.refreshToken, ...extra].filter(
       (s): s is string => s !== undefined,
     );
@@ -286,8 +293,10 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     if (cred.kind !== 'oauth') throw new Error('not an OAuth credential');
     if (sh.refreshFlight) return sh.refreshFlight;
     const c = cred;
-    const flight = (async (): Promise<StoredTokens> => {
-      const cur = c.tokens.load();
+    const locked = <T>(fn: () => Promise<T>): Promise<T> =>
+      c.tokens.withRefreshLock !== undefined ? c.tokens.withRefreshLock(fn) : fn();
+    const flight = locked(async (): Promise<StoredTokens> => {
+      const cur = await loadPair(c);
       if (!cur) throw authError(NOT_LOGGED_IN_MESSAGE);
       // Another client (or process) already rotated the pair: use it.
       if (cur.accessToken !== staleAccess && isFresh(cur, Date.now())) return cur;
@@ -303,7 +312,8 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           cur,
           tokenFetch,
         );
-        c.tokens.save(next); // persisted atomically before anyone uses it
+        await c.tokens.save(next); // persisted atomically before anyone uses it
+        lastPair = next;
         log.info(
           { expiresAt: new Date(next.expiresAt).toISOString(), ms: Date.now() - started },
           'oauth tokens refreshed',
@@ -311,9 +321,9 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         return next;
       } catch (e) {
         if (e instanceof OAuthGrantError && (e.error === 'invalid_grant' || e.error === 'invalid_client')) {
-          const again = c.tokens.load();
+          const again = await loadPair(c);
           if (again && again.refreshToken !== cur.refreshToken) return again; // rotated by someone else meanwhile
-          if (e.error === 'invalid_grant') c.tokens.clear();
+          if (e.error === 'invalid_grant') await c.tokens.clear();
           log.warn({ error: e.error }, 'oauth refresh rejected');
           throw authError(
             e.error === 'invalid_grant'
@@ -339,7 +349,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           notSent: true,
         });
       }
-    })();
+    });
     sh.refreshFlight = flight;
     flight.then(
       () => {
@@ -377,7 +387,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       const t = await refreshFor(sh.refreshFlight, req, emit);
       return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
     }
-    let t = cred.tokens.load();
+    let t = await loadPair(cred);
     if (!t) throw authError(NOT_LOGGED_IN_MESSAGE);
     if (!isFresh(t, Date.now())) t = await refreshFor(refresh(t.accessToken), req, emit);
     return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };

@@ -77,16 +77,16 @@ export type ConsumeResult =
   | { readonly ok: false; readonly reason: ConsumeRefusal; readonly message: string };
 
 export interface ApprovalsApi {
-  create(input: NewApproval): Approval;
-  get(id: string): Approval | undefined;
+  create(input: NewApproval): Promise<Approval>;
+  get(id: string): Promise<Approval | undefined>;
   /** Pending (undecided, unexpired) approvals, oldest first. */
-  listPending(): Approval[];
+  listPending(): Promise<Approval[]>;
   /** Most recent approvals of any status, newest first (console history). */
-  listRecent(limit: number): Approval[];
-  approve(id: string, operator: string): DecideResult;
-  deny(id: string, operator: string): DecideResult;
+  listRecent(limit: number): Promise<Approval[]>;
+  approve(id: string, operator: string): Promise<DecideResult>;
+  deny(id: string, operator: string): Promise<DecideResult>;
   /** Single use: succeeds once, for an approved, unexpired approval of the same agent, tool and arguments. */
-  consume(id: string, agent: string, tool: string, argsHash: string): ConsumeResult;
+  consume(id: string, agent: string, tool: string, argsHash: string): Promise<ConsumeResult>;
 }
 
 interface Row {
@@ -142,7 +142,7 @@ export class Approvals implements ApprovalsApi {
     `);
   }
 
-  create(input: NewApproval): Approval {
+  async create(input: NewApproval): Promise<Approval> {
     const now = this.now();
     this.db.prepare('DELETE FROM safety_approvals WHERE expires_at < ?').run(now - APPROVAL_RETENTION_MS);
     const row: Row = {
@@ -176,12 +176,12 @@ export class Approvals implements ApprovalsApi {
     return this.toApproval(row, now);
   }
 
-  get(id: string): Approval | undefined {
+  async get(id: string): Promise<Approval | undefined> {
     const row = this.row(id);
     return row === undefined ? undefined : this.toApproval(row, this.now());
   }
 
-  listPending(): Approval[] {
+  async listPending(): Promise<Approval[]> {
     const now = this.now();
     const rows = this.db
       .prepare(
@@ -191,7 +191,7 @@ export class Approvals implements ApprovalsApi {
     return rows.map((r) => this.toApproval(r, now));
   }
 
-  listRecent(limit: number): Approval[] {
+  async listRecent(limit: number): Promise<Approval[]> {
     const now = this.now();
     const n = Math.max(0, Math.min(1000, Math.floor(limit)));
     const rows = this.db
@@ -200,11 +200,11 @@ export class Approvals implements ApprovalsApi {
     return rows.map((r) => this.toApproval(r, now));
   }
 
-  approve(id: string, operator: string): DecideResult {
+  async approve(id: string, operator: string): Promise<DecideResult> {
     return this.decide(id, operator, 'approved');
   }
 
-  deny(id: string, operator: string): DecideResult {
+  async deny(id: string, operator: string): Promise<DecideResult> {
     return this.decide(id, operator, 'denied');
   }
 
@@ -235,7 +235,7 @@ export class Approvals implements ApprovalsApi {
     };
   }
 
-  consume(id: string, agent: string, tool: string, argsHash: string): ConsumeResult {
+  async consume(id: string, agent: string, tool: string, argsHash: string): Promise<ConsumeResult> {
     const now = this.now();
     // The claim: one conditional UPDATE, so a concurrent consumer (another connection or process) loses.
     const r = this.db
