@@ -84,6 +84,19 @@ export const SETTINGS = [
     '0',
     'Most open HTTP MCP sessions per agent (beyond: HTTP 429); 0 = max(10, max sessions ÷ agents with tokens)',
   ),
+  // Scale-out (src/state/index.ts): shared state on Redis instead of the embedded store.
+  setting(
+    'KEAP_MCP_REDIS_URL',
+    undefined,
+    '',
+    'Redis URL (redis:// or rediss://): all shared state on Redis so several replicas can serve one account',
+  ),
+  setting(
+    'KEAP_MCP_REDIS_READS_WHEN_DOWN',
+    undefined,
+    'false',
+    'While Redis is unreachable, still serve read tools (writes are always refused)',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -184,6 +197,12 @@ const schema = z.object({
   KEAP_MCP_SESSION_IDLE_S: int(1, 604_800),
   KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
   KEAP_MCP_MAX_SESSIONS_PER_AGENT: int(0, 100_000),
+  KEAP_MCP_REDIS_URL: z
+    .string()
+    .trim()
+    .refine((s) => s === '' || /^rediss?:\/\/[^\s]+$/.test(s), 'must be a redis:// or rediss:// URL')
+    .transform((s) => (s === '' ? undefined : s)),
+  KEAP_MCP_REDIS_READS_WHEN_DOWN: bool,
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -217,6 +236,10 @@ export interface Config {
   };
   /** HTTP sessions: idle timeout (s), cap, per-agent cap (0 = automatic; src/transports/http.ts). */
   readonly sessions: { readonly idleS: number; readonly max: number; readonly perAgent: number };
+  /** KEAP_MCP_REDIS_URL: shared state on Redis (never logged as is: see redactRedisUrl). */
+  readonly redisUrl: string | undefined;
+  /** KEAP_MCP_REDIS_READS_WHEN_DOWN: read tools keep working while Redis is unreachable. */
+  readonly redisReadsWhenDown: boolean;
 }
 
 export class ConfigError extends Error {
@@ -363,6 +386,8 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
       max: c.KEAP_MCP_MAX_SESSIONS,
       perAgent: c.KEAP_MCP_MAX_SESSIONS_PER_AGENT,
     }),
+    redisUrl: c.KEAP_MCP_REDIS_URL,
+    redisReadsWhenDown: c.KEAP_MCP_REDIS_READS_WHEN_DOWN,
   });
 }
 

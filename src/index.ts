@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { SERVER_TOOLS } from '../tools/index.js';
 import { runAuthCli } from './auth/cli.js';
-import { openTokenStore } from './auth/token-store.js';
 import { listenFailure, parseCommand, USAGE, UsageError } from './cli.js';
 import {
   assertUsableCredentials,
@@ -24,7 +23,7 @@ import { createLogger } from './logger.js';
 import { createSafety, runAuditCli } from './safety/index.js';
 import { runSandboxCli, startSandbox } from './sandbox/server.js';
 import { createServer, SERVER_VERSION } from './server.js';
-import { openStateDb } from './state/db.js';
+import { openState, type SharedState, StateUnavailableError } from './state/index.js';
 import { allowedHostList, startHttp } from './transports/http.js';
 import { startStdio } from './transports/stdio.js';
 
@@ -68,13 +67,32 @@ async function serve(config: Config): Promise<void> {
   if (!config.sandbox) credentialsOrExit(config);
   if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
 
-  const db = openStateDb(config.sandbox ? undefined : config.stateDir);
+  let state: SharedState;
+  try {
+    state = await openState({
+      stateDir: config.sandbox ? undefined : config.stateDir,
+      redisUrl: config.redisUrl,
+      redisReadsWhenDown: config.redisReadsWhenDown,
+      logger,
+    });
+  } catch (e) {
+    if (e instanceof StateUnavailableError) {
+      fail(
+        `keap-mcp: ${e.message}. Shared state is required when KEAP_MCP_REDIS_URL is set, so the server does not start; start Redis or fix the URL (or unset KEAP_MCP_REDIS_URL for the embedded store).`,
+        1,
+      );
+    }
+    throw e;
+  }
+  const db = state.db;
+  if (state.kind === 'redis') logger.info({ redis: state.where }, 'shared state on Redis');
   const safety = createSafety({
     policyFile: config.policyFile,
     readOnly: config.readOnly,
     sandbox: config.sandbox,
     auditLogPath: config.auditLog,
     db,
+    ...(state.kind === 'redis' ? { state } : {}),
     logger,
     catalog: SERVER_TOOLS,
     operatorTokenSha256: config.console.operatorTokenSha256,
@@ -98,7 +116,7 @@ async function serve(config: Config): Promise<void> {
       clientId: config.oauth.clientId,
       clientSecret: config.oauth.clientSecret,
       tokenUrl: config.oauth.tokenUrl,
-      tokens: openTokenStore(db),
+      tokens: state.tokens,
     };
     // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
     if ((await credential.tokens.load()) === undefined)
@@ -197,7 +215,7 @@ async function serve(config: Config): Promise<void> {
     await client.close().catch(() => undefined);
     await closeSandbox?.().catch(() => undefined);
     safety.audit.close();
-    db.close();
+    await state.close().catch(() => undefined);
     process.exit(code);
   }
   process.once('SIGINT', () => void shutdown(0));

@@ -16,6 +16,7 @@ import { STAGES } from './pipeline/stages.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { stripSafetyFields } from './safety/canonical.js';
 import { type AuditDecision, AuditUnavailableError } from './safety/types.js';
+import { StateUnavailableError } from './state/errors.js';
 
 export type { CallExtra, PipelineContext } from './pipeline/call.js';
 
@@ -47,7 +48,16 @@ function logFailure(call: Call, err: unknown): void {
 async function failed(call: Call, caught: unknown): Promise<CallToolResult> {
   const { spec, ctx } = call;
   let err = caught;
-  if (err instanceof AuditUnavailableError) {
+  if (err instanceof StateUnavailableError) {
+    // The shared state (Redis) could not be read or written: stop before Keap, say it passes.
+    err = new ToolError({
+      category: 'unavailable',
+      message: `${err.message}${/nothing was sent/.test(err.message) ? '' : '; nothing was sent to Keap'}`,
+      nextStep:
+        'Retry in a few seconds (the server reconnects by itself); if it keeps failing tell the user the server cannot reach its shared state store',
+      retryable: true,
+    });
+  } else if (err instanceof AuditUnavailableError) {
     // The intent could not be made durable, so the request was never sent.
     err = new ToolError({
       category: 'unavailable',
@@ -132,6 +142,10 @@ export async function runTool(
     sent: false,
   };
   try {
+    // The shared state store (Redis) is down: refused before anything is sent (writes always; reads unless the
+    // operator opted in), never run without idempotency, confirmation or the refresh lock.
+    const down = ctx.safety.stateUnavailable?.(spec.access === 'write' ? 'write' : 'read');
+    if (down !== undefined) throw down;
     for (const stage of STAGES) {
       const before = call.decision;
       const result = await stage(call);

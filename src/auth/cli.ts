@@ -13,6 +13,7 @@ import { sanitize } from '../keap/errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { openStateDb } from '../state/db.js';
+import { openState, type SharedState } from '../state/index.js';
 import {
   buildAuthorizeUrl,
   exchangeCode,
@@ -29,6 +30,8 @@ export interface AuthCliOptions {
     readonly oauth: OAuthConfig | undefined;
     readonly apiKey: string | undefined;
     readonly stateDir: string;
+    /** KEAP_MCP_REDIS_URL: the pair is stored in the shared state (every replica uses it). */
+    readonly redisUrl?: string | undefined;
   };
   readonly stdout?: { write(s: string): unknown };
   readonly stderr?: { write(s: string): unknown };
@@ -115,12 +118,24 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     return 2;
   }
   let db: ReturnType<typeof openStateDb> | undefined;
-  const store = (): TokenStore => {
+  let shared: SharedState | undefined;
+  const redisUrl = opts.config.redisUrl;
+  let tokenStore: TokenStore | undefined;
+  const openStore = async (): Promise<TokenStore> => {
     if (opts.tokens) return opts.tokens;
+    if (redisUrl !== undefined) {
+      shared ??= await openState({ stateDir: undefined, redisUrl });
+      return shared.tokens;
+    }
     db ??= openStateDb(opts.config.stateDir);
     return openTokenStore(db);
   };
+  const store = (): TokenStore => {
+    if (tokenStore === undefined) throw new Error('token store not opened');
+    return tokenStore;
+  };
   try {
+    tokenStore = await openStore();
     if (p.cmd === 'status') {
       const t = await store().load();
       const lines: string[] = [];
@@ -172,6 +187,7 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     return 1;
   } finally {
     db?.close();
+    await shared?.close().catch(() => undefined);
   }
 }
 

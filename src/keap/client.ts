@@ -9,6 +9,7 @@ import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { type FetchLike, OAuthGrantError, refreshTokens } from '../auth/oauth.js';
 import type { StoredTokens, TokenStore } from '../auth/token-store.js';
 import type { Logger } from '../logger.js';
+import { StateUnavailableError } from '../state/errors.js';
 import { type CredentialKind, errorFromResponse, OUTCOME_UNKNOWN_MESSAGE, sanitize } from './errors.js';
 import { type ClientLimits, CredentialLimiter } from './limiter.js';
 import {
@@ -527,6 +528,15 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         auth = await authHeaders(req, emit);
       } catch (e) {
         if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
+        if (e instanceof StateUnavailableError) {
+          // The shared token store (Redis) is down: no token, no request (and never a refresh without its lock).
+          throw new KeapError({
+            category: 'unavailable',
+            message: e.message,
+            retryable: !mayBeApplied,
+            notSent: !mayBeApplied,
+          });
+        }
         throw e;
       }
       const slot = await acquireSlot(req, deadline, attempt, !mayBeApplied, emit);

@@ -243,4 +243,9 @@ export interface SafetyApi {
   readonly idempotency: IdempotencyApi;
   readonly audit: AuditApi;
   readonly approvals?: ApprovalsSetting;
+  /**
+   * The shared state store (Redis) is down: why a call of this access may not run now (refused before anything is
+   * sent, retryable), or undefined. Absent with the embedded store.
+   */
+  readonly stateUnavailable?: (access: 'read' | 'write') => Error | undefined;
 }
