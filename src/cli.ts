@@ -27,6 +27,7 @@ ${SETTINGS.filter((s) => s.flag !== undefined)
   .join('\n')}
   --sandbox        run against the built-in Keap sandbox (nothing real happens)
   --http           serve Streamable HTTP at /mcp instead of stdio
+  --stateless      (with --http) no MCP sessions: any replica serves any request (see README, Deployment)
 Credentials: KEAP_API_KEY, or KEAP_OAUTH_CLIENT_ID + KEAP_OAUTH_CLIENT_SECRET (then \`keap-mcp auth login\`).`;
 
 export class UsageError extends Error {
@@ -43,6 +44,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     http: { type: 'boolean' },
     sandbox: { type: 'boolean' },
+    stateless: { type: 'boolean' },
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
@@ -65,7 +67,11 @@ export function parseCommand(argv: readonly string[]): Command {
     const x = v[s.flag.slice(2)];
     if (x !== undefined) values[s.env] = String(x);
   }
-  return { kind: 'serve', flags: { http: v.http === true, sandbox: v.sandbox === true, values } };
+  if (v.stateless === true && v.http !== true) throw new UsageError('--stateless needs --http');
+  return {
+    kind: 'serve',
+    flags: { http: v.http === true, sandbox: v.sandbox === true, stateless: v.stateless === true, values },
+  };
 }
 
 /** A listen failure in words, with the setting that fixes it; undefined for other errors. */

@@ -209,6 +209,8 @@ export type { OAuthConfig } from './auth/oauth.js';
 
 export interface Config {
   readonly transport: 'stdio' | 'http';
+  /** --stateless: HTTP without MCP sessions (any replica serves any request). */
+  readonly stateless: boolean;
   /** Run against the in-process Keap sandbox instead of Keap. */
   readonly sandbox: boolean;
   readonly baseUrl: string;
@@ -252,6 +254,8 @@ export class ConfigError extends Error {
 /** Flags of the server command (subcommands parse their own). */
 export interface ServeFlags {
   readonly http?: boolean;
+  /** --stateless (HTTP only): no MCP sessions, a fresh server per request. */
+  readonly stateless?: boolean;
   readonly sandbox?: boolean;
   readonly values?: Partial<Record<SettingName, string>>;
 }
@@ -362,6 +366,7 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
       : undefined;
   return Object.freeze({
     transport: flags.http ? 'http' : 'stdio',
+    stateless: flags.http === true && flags.stateless === true,
     sandbox: flags.sandbox === true,
     baseUrl: c.KEAP_API_BASE_URL,
     apiKey: c.KEAP_API_KEY,

@@ -175,6 +175,7 @@ async function serve(config: Config): Promise<void> {
       audit: safety.audit,
       allowedHosts: config.allowedHosts,
       sessions: config.sessions,
+      stateless: config.stateless,
     });
     listSessions = () => http.sessionList();
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
