@@ -23,6 +23,7 @@ import type { Logger } from '../logger.js';
 import { type AnyToolSpec, RESOURCES, type Resource } from '../registry/define.js';
 import type { Approval, ApprovalsApi } from '../safety/approvals.js';
 import type { AuditApi, ConfirmationMode, Grant, PolicyApi } from '../safety/types.js';
+import { StateUnavailableError } from '../state/errors.js';
 import { normalizeHost } from '../transports/http.js';
 import { PAGE_SIZE, readAuditPage } from './audit-view.js';
 import {
@@ -696,7 +697,16 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
         await route(req, res, path);
       } catch (e) {
         opts.logger?.error({ err: e instanceof Error ? e.message : String(e) }, 'console request failed');
-        send(res, 500, 'text/plain; charset=utf-8', 'Internal error');
+        if (e instanceof StateUnavailableError) {
+          // Approvals live in the shared state store (Redis), which is unreachable right now.
+          send(
+            res,
+            503,
+            'text/plain; charset=utf-8',
+            'The shared state store (Redis) is unreachable, so approvals cannot be shown or decided right now. Reload in a few seconds.',
+            { 'retry-after': '5' },
+          );
+        } else send(res, 500, 'text/plain; charset=utf-8', 'Internal error');
       }
       return true;
     },

@@ -235,15 +235,9 @@ export class RedisInbox implements InboxApi {
 
   private start(): void {
     // Events stored before the first listener are history, not news.
+    // (Until the position is known — Redis may be down — catch-ups try to read it first.)
     this.cursor = Number.POSITIVE_INFINITY;
-    void this.conn
-      .run('reading the hook inbox position', (c) => c.get(this.keys.seq))
-      .then((v) => {
-        if (this.cursor === Number.POSITIVE_INFINITY) this.cursor = Number(v ?? 0);
-      })
-      .catch(() => {
-        this.cursor = 0;
-      });
+    this.catchUp();
     const sub = this.conn.subscriber();
     this.sub = sub;
     sub.on('message', (channel: string) => {
@@ -284,7 +278,12 @@ export class RedisInbox implements InboxApi {
   }
 
   private async readNew(): Promise<void> {
-    while (this.listeners.size > 0 && Number.isFinite(this.cursor)) {
+    if (!Number.isFinite(this.cursor)) {
+      const v = await this.conn.run('reading the hook inbox position', (c) => c.get(this.keys.seq));
+      this.cursor = Number(v ?? 0);
+      return;
+    }
+    while (this.listeners.size > 0) {
       const chunk = await this.conn.run('reading hook events', (c) =>
         c.zrangebyscore(this.keys.events, `(${this.cursor}`, '+inf', 'LIMIT', 0, CATCH_UP_CHUNK),
       );
