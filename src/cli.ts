@@ -29,6 +29,7 @@ ${SETTINGS.filter((s) => s.flag !== undefined)
   --sandbox        run against the built-in Keap sandbox (nothing real happens)
   --http           serve Streamable HTTP at /mcp instead of stdio
   --hooks-only     with --http: serve only the REST hooks receiver (/hooks/keap/<id>), no /mcp, no console
+  --stateless      (with --http) no MCP sessions: any replica serves any request (see README, Deployment)
 Credentials: KEAP_API_KEY, or KEAP_OAUTH_CLIENT_ID + KEAP_OAUTH_CLIENT_SECRET (then \`keap-mcp auth login\`).`;
 
 export class UsageError extends Error {
@@ -46,6 +47,7 @@ export function parseCommand(argv: readonly string[]): Command {
     http: { type: 'boolean' },
     sandbox: { type: 'boolean' },
     'hooks-only': { type: 'boolean' },
+    stateless: { type: 'boolean' },
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
@@ -68,12 +70,14 @@ export function parseCommand(argv: readonly string[]): Command {
     const x = v[s.flag.slice(2)];
     if (x !== undefined) values[s.env] = String(x);
   }
+  if (v.stateless === true && v.http !== true) throw new UsageError('--stateless needs --http');
   return {
     kind: 'serve',
     flags: {
       http: v.http === true,
       sandbox: v.sandbox === true,
       hooksOnly: v['hooks-only'] === true,
+      stateless: v.stateless === true,
       values,
     },
   };

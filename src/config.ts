@@ -110,6 +110,19 @@ export const SETTINGS = [
     '600',
     'Most requests per minute to one hook receiver (beyond: HTTP 429)',
   ),
+  // Scale-out (src/state/index.ts): shared state on Redis instead of the embedded store.
+  setting(
+    'KEAP_MCP_REDIS_URL',
+    undefined,
+    '',
+    'Redis URL (redis:// or rediss://): all shared state on Redis so several replicas can serve one account',
+  ),
+  setting(
+    'KEAP_MCP_REDIS_READS_WHEN_DOWN',
+    undefined,
+    'false',
+    'While Redis is unreachable, still serve read tools (writes are always refused)',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -228,12 +241,20 @@ const schema = z.object({
   KEAP_HOOKS_RETENTION_DAYS: int(1, 3650),
   KEAP_HOOKS_RETENTION_EVENTS: int(1, 100_000_000),
   KEAP_HOOKS_MAX_REQUESTS_PER_MIN: int(1, 1_000_000),
+  KEAP_MCP_REDIS_URL: z
+    .string()
+    .trim()
+    .refine((s) => s === '' || /^rediss?:\/\/[^\s]+$/.test(s), 'must be a redis:// or rediss:// URL')
+    .transform((s) => (s === '' ? undefined : s)),
+  KEAP_MCP_REDIS_READS_WHEN_DOWN: bool,
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
 
 export interface Config {
   readonly transport: 'stdio' | 'http';
+  /** --stateless: HTTP without MCP sessions (any replica serves any request). */
+  readonly stateless: boolean;
   /** Run against the in-process Keap sandbox instead of Keap. */
   readonly sandbox: boolean;
   readonly baseUrl: string;
@@ -273,6 +294,10 @@ export interface Config {
     /** Requests per minute per receiver. */
     readonly ratePerMin: number;
   };
+  /** KEAP_MCP_REDIS_URL: shared state on Redis (never logged as is: see redactRedisUrl). */
+  readonly redisUrl: string | undefined;
+  /** KEAP_MCP_REDIS_READS_WHEN_DOWN: read tools keep working while Redis is unreachable. */
+  readonly redisReadsWhenDown: boolean;
 }
 
 export class ConfigError extends Error {
@@ -285,6 +310,8 @@ export class ConfigError extends Error {
 /** Flags of the server command (subcommands parse their own). */
 export interface ServeFlags {
   readonly http?: boolean;
+  /** --stateless (HTTP only): no MCP sessions, a fresh server per request. */
+  readonly stateless?: boolean;
   readonly sandbox?: boolean;
   /** `--hooks-only`: only the REST hooks receiver (needs --http). */
   readonly hooksOnly?: boolean;
@@ -402,6 +429,7 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
       : undefined;
   return Object.freeze({
     transport: flags.http ? 'http' : 'stdio',
+    stateless: flags.http === true && flags.stateless === true,
     sandbox: flags.sandbox === true,
     baseUrl: c.KEAP_API_BASE_URL,
     apiKey: c.KEAP_API_KEY,
@@ -437,6 +465,8 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
       }),
       ratePerMin: c.KEAP_HOOKS_MAX_REQUESTS_PER_MIN,
     }),
+    redisUrl: c.KEAP_MCP_REDIS_URL,
+    redisReadsWhenDown: c.KEAP_MCP_REDIS_READS_WHEN_DOWN,
   });
 }
 

@@ -16,6 +16,7 @@ import { STAGES } from './pipeline/stages.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { stripSafetyFields } from './safety/canonical.js';
 import { type AuditDecision, AuditUnavailableError } from './safety/types.js';
+import { StateUnavailableError } from './state/errors.js';
 
 export type { CallExtra, PipelineContext } from './pipeline/call.js';
 
@@ -44,10 +45,19 @@ function logFailure(call: Call, err: unknown): void {
 }
 
 /** A stage threw: bookkeeping (idempotency, custom field cache), one audit record, the model-facing error. */
-function failed(call: Call, caught: unknown): CallToolResult {
+async function failed(call: Call, caught: unknown): Promise<CallToolResult> {
   const { spec, ctx } = call;
   let err = caught;
-  if (err instanceof AuditUnavailableError) {
+  if (err instanceof StateUnavailableError) {
+    // The shared state (Redis) could not be read or written: stop before Keap, say it passes.
+    err = new ToolError({
+      category: 'unavailable',
+      message: `${err.message}${/nothing was sent/.test(err.message) ? '' : '; nothing was sent to Keap'}`,
+      nextStep:
+        'Retry in a few seconds (the server reconnects by itself); if it keeps failing tell the user the server cannot reach its shared state store',
+      retryable: true,
+    });
+  } else if (err instanceof AuditUnavailableError) {
     // The intent could not be made durable, so the request was never sent.
     err = new ToolError({
       category: 'unavailable',
@@ -99,8 +109,9 @@ function failed(call: Call, caught: unknown): CallToolResult {
   }
   if (call.claimed && call.idemKey !== undefined) {
     try {
-      if (!call.sent || definitelyNotApplied(err)) ctx.safety.idempotency.release(ctx.agent, call.idemKey);
-      else ctx.safety.idempotency.markUnknown(ctx.agent, call.idemKey);
+      if (!call.sent || definitelyNotApplied(err))
+        await ctx.safety.idempotency.release(ctx.agent, call.idemKey);
+      else await ctx.safety.idempotency.markUnknown(ctx.agent, call.idemKey);
     } catch (e) {
       ctx.logger.error({ err: String(e), tool: spec.name }, 'idempotency bookkeeping failed');
     }
@@ -139,6 +150,10 @@ export async function runTool(
 
 async function runStages(call: Call): Promise<CallToolResult> {
   try {
+    // The shared state store (Redis) is down: refused before anything is sent (writes always; reads unless the
+    // operator opted in), never run without idempotency, confirmation or the refresh lock.
+    const down = call.ctx.safety.stateUnavailable?.(call.spec.access === 'write' ? 'write' : 'read');
+    if (down !== undefined) throw down;
     for (const stage of STAGES) {
       const before = call.decision;
       const result = await stage(call);

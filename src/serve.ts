@@ -5,18 +5,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SERVER_TOOLS } from '../tools/index.js';
-import { openTokenStore } from './auth/token-store.js';
 import { type Config, hasCredentials, MISSING_CREDENTIALS_MESSAGE } from './config.js';
 import type { BudgetSnapshot, ConsoleOptions, SessionSnapshot } from './console/console.js';
 import type { RunningConsole } from './console/server.js';
 import { credentialsOrExit, fail } from './exit.js';
 import { openSqliteHooks } from './hooks/inbox.js';
+import type { HookRegistryApi, InboxApi } from './hooks/types.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
 import { type KeapClientApi, KeapError } from './keap/types.js';
 import { createLogger, type Logger } from './logger.js';
 import { createSafety } from './safety/index.js';
 import { createServer } from './server.js';
-import { openStateDb } from './state/db.js';
+import { openState, type SharedState, StateUnavailableError } from './state/index.js';
 import { startStdio } from './transports/stdio.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -88,13 +88,45 @@ function stateDirOf(config: Config): string | undefined {
   return config.sandbox ? config.sandboxStateDir : config.stateDir;
 }
 
+/** The state store (embedded SQLite, or Redis with KEAP_MCP_REDIS_URL); Redis unreachable → refuse to start. */
+async function openStateOrExit(config: Config, logger: Logger): Promise<SharedState> {
+  try {
+    const state = await openState({
+      stateDir: stateDirOf(config),
+      redisUrl: config.redisUrl,
+      redisReadsWhenDown: config.redisReadsWhenDown,
+      hooksRetention: config.hooks.retention,
+      sqliteHooks: (db) => openSqliteHooks(db, { retention: config.hooks.retention, logger }),
+      logger,
+    });
+    if (state.kind === 'redis') logger.info({ redis: state.where }, 'shared state on Redis');
+    return state;
+  } catch (e) {
+    if (e instanceof StateUnavailableError) {
+      fail(
+        `keap-mcp: ${e.message}. Shared state is required when KEAP_MCP_REDIS_URL is set, so the server does not start; start Redis or fix the URL (or unset KEAP_MCP_REDIS_URL for the embedded store).`,
+        1,
+      );
+    }
+    throw e;
+  }
+}
+
+/** The hooks inbox and registry of the state (both backends build them). */
+function hooksOf(state: SharedState): { inbox: InboxApi; registry: HookRegistryApi } {
+  if (state.hookInbox === undefined || state.hookRegistry === undefined)
+    throw new Error('the state store has no hooks inbox');
+  return { inbox: state.hookInbox, registry: state.hookRegistry };
+}
+
 /**
  * `--http --hooks-only`: the REST hooks receiver alone, for a public edge — no /mcp, no console, no Keap credential.
  * It writes to the same state store (KEAP_MCP_STATE_DIR) that the MCP server reads.
  */
 async function serveHooksOnly(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const db = openStateDb(stateDirOf(config));
+  const state = await openStateOrExit(config, logger);
+  const db = state.db;
   const safety = createSafety({
     policyFile: config.policyFile,
     readOnly: config.readOnly,
@@ -104,8 +136,9 @@ async function serveHooksOnly(config: Config): Promise<void> {
     logger,
     catalog: SERVER_TOOLS,
     operatorTokenSha256: config.console.operatorTokenSha256,
+    ...(state.kind === 'redis' ? { state } : {}),
   });
-  const hooks = openSqliteHooks(db, { retention: config.hooks.retention, logger });
+  const hooks = hooksOf(state);
   const [{ createReceiver }, { startHttp }] = await Promise.all([
     import('./hooks/receiver.js'),
     import('./transports/http.js'),
@@ -143,9 +176,8 @@ async function serveHooksOnly(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     await http.close().catch(() => undefined);
-    await hooks.inbox.close();
     safety.audit.close();
-    db.close();
+    await state.close().catch(() => undefined);
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());
@@ -158,7 +190,8 @@ export async function serve(config: Config): Promise<void> {
   if (!config.sandbox) credentialsOrExit(config);
   if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
 
-  const db = openStateDb(stateDirOf(config));
+  const state = await openStateOrExit(config, logger);
+  const db = state.db;
   const safety = createSafety({
     policyFile: config.policyFile,
     readOnly: config.readOnly,
@@ -169,9 +202,10 @@ export async function serve(config: Config): Promise<void> {
     catalog: SERVER_TOOLS,
     operatorTokenSha256: config.console.operatorTokenSha256,
     approvalWaitMs: config.console.approvalWaitS * 1000,
+    ...(state.kind === 'redis' ? { state } : {}),
   });
-  // REST hooks: the inbox and the subscription registry on the state DB (src/hooks/inbox.ts).
-  const hooks = openSqliteHooks(db, { retention: config.hooks.retention, logger });
+  // REST hooks: the inbox and the subscription registry (src/hooks/inbox.ts, or Redis).
+  const hooks = hooksOf(state);
 
   const baseUrl = config.baseUrl;
   let client: KeapClientApi;
@@ -187,10 +221,10 @@ export async function serve(config: Config): Promise<void> {
         clientId: config.oauth.clientId,
         clientSecret: config.oauth.clientSecret,
         tokenUrl: config.oauth.tokenUrl,
-        tokens: openTokenStore(db),
+        tokens: state.tokens,
       };
       // Not fatal (`auth login` may run while the server is up: the client reads the store on every call).
-      if (credential.tokens.load() === undefined)
+      if ((await credential.tokens.load()) === undefined)
         process.stderr.write(`keap-mcp: warning: ${NOT_LOGGED_IN_MESSAGE}\n`);
     } else {
       fail(MISSING_CREDENTIALS_MESSAGE, 1);
@@ -262,6 +296,7 @@ export async function serve(config: Config): Promise<void> {
       audit: safety.audit,
       allowedHosts: config.allowedHosts,
       sessions: config.sessions,
+      stateless: config.stateless,
     });
     listSessions = () => http.sessionList();
     localBase = new URL(http.url).origin;
@@ -303,9 +338,8 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     await stop().catch(() => undefined);
     await client.close().catch(() => undefined);
-    await hooks.inbox.close();
     safety.audit.close();
-    db.close();
+    await state.close().catch(() => undefined);
     process.exit(code);
   }
   process.once('SIGINT', () => void shutdown(0));

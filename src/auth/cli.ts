@@ -13,6 +13,7 @@ import { sanitize } from '../keap/errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { openStateDb } from '../state/db.js';
+import { openState, type SharedState } from '../state/index.js';
 import {
   buildAuthorizeUrl,
   exchangeCode,
@@ -29,6 +30,8 @@ export interface AuthCliOptions {
     readonly oauth: OAuthConfig | undefined;
     readonly apiKey: string | undefined;
     readonly stateDir: string;
+    /** KEAP_MCP_REDIS_URL: the pair is stored in the shared state (every replica uses it). */
+    readonly redisUrl?: string | undefined;
   };
   readonly stdout?: { write(s: string): unknown };
   readonly stderr?: { write(s: string): unknown };
@@ -115,14 +118,26 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     return 2;
   }
   let db: ReturnType<typeof openStateDb> | undefined;
-  const store = (): TokenStore => {
+  let shared: SharedState | undefined;
+  const redisUrl = opts.config.redisUrl;
+  let tokenStore: TokenStore | undefined;
+  const openStore = async (): Promise<TokenStore> => {
     if (opts.tokens) return opts.tokens;
+    if (redisUrl !== undefined) {
+      shared ??= await openState({ stateDir: undefined, redisUrl });
+      return shared.tokens;
+    }
     db ??= openStateDb(opts.config.stateDir);
     return openTokenStore(db);
   };
+  const store = (): TokenStore => {
+    if (tokenStore === undefined) throw new Error('token store not opened');
+    return tokenStore;
+  };
   try {
+    tokenStore = await openStore();
     if (p.cmd === 'status') {
-      const t = store().load();
+      const t = await store().load();
       const lines: string[] = [];
       if (opts.config.apiKey !== undefined) {
         lines.push(
@@ -141,8 +156,8 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     }
     if (p.cmd === 'logout') {
       const s = store();
-      const had = s.load() !== undefined;
-      s.clear();
+      const had = (await s.load()) !== undefined;
+      await s.clear();
       out.write(had ? 'Removed the stored Keap OAuth tokens.\n' : 'No stored Keap OAuth tokens.\n');
       return 0;
     }
@@ -155,7 +170,7 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     const tokens = p.manual
       ? await loginManual(cfg, p.redirectUri ?? 'http://127.0.0.1/callback', opts, out)
       : await loginLoopback(cfg, p.redirectUri, p.open, opts, out);
-    store().save(tokens);
+    await store().save(tokens);
     out.write(`Logged in to Keap. ${describe(tokens, Date.now()).slice(1, 2).join('')}\n`);
     return 0;
   } catch (e) {
@@ -172,6 +187,7 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
     return 1;
   } finally {
     db?.close();
+    await shared?.close().catch(() => undefined);
   }
 }
 

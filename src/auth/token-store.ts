@@ -22,9 +22,16 @@ export interface StoredTokens {
 export interface TokenStore {
   /** Store name (one row per name; default 'default'). */
   readonly name: string;
-  load(): StoredTokens | undefined;
-  save(tokens: StoredTokens): void;
-  clear(): void;
+  load(): Promise<StoredTokens | undefined>;
+  /** Resolves once the pair is durable (SQLite: committed; Redis: acknowledged). */
+  save(tokens: StoredTokens): Promise<void>;
+  clear(): Promise<void>;
+  /**
+   * Runs `fn` holding this store's refresh lock. A shared store (Redis) makes it a lock across processes with an
+   * expiry, so one refresh happens for all replicas and a crashed holder blocks no one; `fn` re-reads the pair
+   * before refreshing. Absent: the in-process single flight is the only one needed (embedded store).
+   */
+  withRefreshLock?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** StoredTokens field → SQL column: the one place both directions of the mapping come from. */
@@ -84,14 +91,14 @@ export function openTokenStore(db: StateDb, name = 'default'): TokenStore {
   });
   return {
     name,
-    load() {
+    async load() {
       const r = select.get(name);
       return r ? fromRow(r) : undefined;
     },
-    save(tokens) {
+    async save(tokens) {
       saveTx.immediate(tokens);
     },
-    clear() {
+    async clear() {
       del.run(name);
     },
   };

@@ -23,6 +23,7 @@ import type { Logger } from '../logger.js';
 import { type AnyToolSpec, RESOURCES, type Resource } from '../registry/define.js';
 import type { Approval, ApprovalsApi } from '../safety/approvals.js';
 import type { AuditApi, ConfirmationMode, Grant, PolicyApi } from '../safety/types.js';
+import { StateUnavailableError } from '../state/errors.js';
 import { normalizeHost } from '../transports/http.js';
 import { PAGE_SIZE, readAuditPage } from './audit-view.js';
 import {
@@ -270,8 +271,10 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
     }
   }
 
+  /** The pending count shown in the navigation, read once per request (route()) from the approvals store. */
+  let pendingNow = 0;
   function pendingCount(): number {
-    return opts.approvals.listPending().length;
+    return pendingNow;
   }
 
   // ---- pages -----------------------------------------------------------------------------------
@@ -328,8 +331,8 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
 </section>`;
   }
 
-  function pendingFragment(csrf: string): { html: string; version: string; count: number } {
-    const list = opts.approvals.listPending();
+  async function pendingFragment(csrf: string): Promise<{ html: string; version: string; count: number }> {
+    const list = await opts.approvals.listPending();
     const html =
       list.length === 0
         ? '<p class="status" id="none-pending">No approvals are waiting.</p>'
@@ -364,13 +367,13 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
   setInterval(tick, ${POLL_MS});
 })();`;
 
-  function approvalsPage(req: Req, res: Res, s: ConsoleSession): void {
+  async function approvalsPage(req: Req, res: Res, s: ConsoleSession): Promise<void> {
     const done = queryOf(req).get('done') ?? '';
     const note = Object.hasOwn(DONE_MESSAGES, done)
       ? `<p class="status" role="status">${esc(DONE_MESSAGES[done])}</p>`
       : '';
-    const frag = pendingFragment(s.csrf);
-    const recent = opts.approvals.listRecent(20).filter((a) => a.status !== 'pending');
+    const frag = await pendingFragment(s.csrf);
+    const recent = (await opts.approvals.listRecent(20)).filter((a) => a.status !== 'pending');
     const history =
       recent.length === 0
         ? '<p class="meta">No decisions yet.</p>'
@@ -599,7 +602,10 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
   async function decide(req: Req, res: Res, s: ConsoleSession, id: string, action: string) {
     if ((await checkedForm(req, res, s)) === undefined) return;
     const operator = `operator:${s.ref}`;
-    const r = action === 'approve' ? opts.approvals.approve(id, operator) : opts.approvals.deny(id, operator);
+    const r =
+      action === 'approve'
+        ? await opts.approvals.approve(id, operator)
+        : await opts.approvals.deny(id, operator);
     opts.logger?.info(
       { approval: id.slice(0, 8), action, ok: r.ok, operator },
       r.ok ? 'console decision' : 'console decision not applied',
@@ -649,6 +655,7 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
       }
       return redirect(res, '/console/login');
     }
+    pendingNow = (await opts.approvals.listPending()).length;
     if (method === 'POST') {
       const m = /^\/console\/approvals\/([A-Za-z0-9_-]{1,64})\/(approve|deny)$/.exec(path);
       if (m !== null) return decide(req, res, s, m[1] as string, m[2] as string);
@@ -665,7 +672,7 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
       case '/console/approvals':
         return approvalsPage(req, res, s);
       case '/console/api/approvals':
-        return json(res, 200, pendingFragment(s.csrf));
+        return json(res, 200, await pendingFragment(s.csrf));
       case '/console/audit':
         return auditPage(req, res, s);
       case '/console/agents':
@@ -690,7 +697,16 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
         await route(req, res, path);
       } catch (e) {
         opts.logger?.error({ err: e instanceof Error ? e.message : String(e) }, 'console request failed');
-        send(res, 500, 'text/plain; charset=utf-8', 'Internal error');
+        if (e instanceof StateUnavailableError) {
+          // Approvals live in the shared state store (Redis), which is unreachable right now.
+          send(
+            res,
+            503,
+            'text/plain; charset=utf-8',
+            'The shared state store (Redis) is unreachable, so approvals cannot be shown or decided right now. Reload in a few seconds.',
+            { 'retry-after': '5' },
+          );
+        } else send(res, 500, 'text/plain; charset=utf-8', 'Internal error');
       }
       return true;
     },

@@ -12,6 +12,7 @@ import type { Agent, Dispatcher } from 'undici';
 import type { FetchLike } from '../auth/oauth.js';
 import type { StoredTokens, TokenStore } from '../auth/token-store.js';
 import type { Logger } from '../logger.js';
+import { StateUnavailableError } from '../state/errors.js';
 import { type CredentialKind, errorFromResponse, OUTCOME_UNKNOWN_MESSAGE, sanitize } from './errors.js';
 import { type ClientLimits, CredentialLimiter } from './limiter.js';
 import {
@@ -271,10 +272,17 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   const basePath = base.pathname.replace(/\/+$/, '');
   const cred = opts.credential;
   const kind: CredentialKind = cred.kind;
+  /** The OAuth pair this client last read or stored (kept for redaction: secrets() is synchronous). */
+  let lastPair: StoredTokens | undefined;
+  async function loadPair(c: { readonly tokens: TokenStore }): Promise<StoredTokens | undefined> {
+    const t = await c.tokens.load();
+    if (t !== undefined) lastPair = t;
+    return t;
+  }
   /** Everything that must never reach an error or a log line: the key or client secret and the OAuth pair in use. */
   function secrets(extra: readonly (string | undefined)[] = []): string[] {
     if (cred.kind === 'pat') return [cred.apiKey];
-    const stored = cred.tokens.load();
+    const stored = lastPair;
     return [cred.clientSecret, stored?.accessToken, stored?.refreshToken, ...extra].filter(
       (s): s is string => s !== undefined,
     );
@@ -330,8 +338,10 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
     if (cred.kind !== 'oauth') throw new Error('not an OAuth credential');
     if (sh.refreshFlight) return sh.refreshFlight;
     const c = cred;
-    const flight = (async (): Promise<StoredTokens> => {
-      const cur = c.tokens.load();
+    const locked = <T>(fn: () => Promise<T>): Promise<T> =>
+      c.tokens.withRefreshLock !== undefined ? c.tokens.withRefreshLock(fn) : fn();
+    const flight = locked(async (): Promise<StoredTokens> => {
+      const cur = await loadPair(c);
       if (!cur) throw authError(NOT_LOGGED_IN_MESSAGE);
       // Another client (or process) already rotated the pair: use it.
       if (cur.accessToken !== staleAccess && isFresh(cur, Date.now())) return cur;
@@ -349,7 +359,8 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           cur,
           tokenFetch,
         );
-        c.tokens.save(next); // persisted atomically before anyone uses it
+        await c.tokens.save(next); // persisted atomically before anyone uses it
+        lastPair = next;
         log.info(
           { expiresAt: new Date(next.expiresAt).toISOString(), ms: Date.now() - started },
           'oauth tokens refreshed',
@@ -361,9 +372,9 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           e instanceof oauth.OAuthGrantError &&
           (e.error === 'invalid_grant' || e.error === 'invalid_client')
         ) {
-          const again = c.tokens.load();
+          const again = await loadPair(c);
           if (again && again.refreshToken !== cur.refreshToken) return again; // rotated by someone else meanwhile
-          if (e.error === 'invalid_grant') c.tokens.clear();
+          if (e.error === 'invalid_grant') await c.tokens.clear();
           log.warn({ error: e.error }, 'oauth refresh rejected');
           throw authError(
             e.error === 'invalid_grant'
@@ -389,7 +400,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
           notSent: true,
         });
       }
-    })();
+    });
     sh.refreshFlight = flight;
     flight.then(
       () => {
@@ -427,7 +438,7 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
       const t = await refreshFor(sh.refreshFlight, req, emit);
       return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
     }
-    let t = cred.tokens.load();
+    let t = await loadPair(cred);
     if (!t) throw authError(NOT_LOGGED_IN_MESSAGE);
     if (!isFresh(t, Date.now())) t = await refreshFor(refresh(t.accessToken), req, emit);
     return { headers: { authorization: `Bearer ${t.accessToken}` }, accessToken: t.accessToken };
@@ -570,6 +581,15 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         auth = await authHeaders(req, emit);
       } catch (e) {
         if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
+        if (e instanceof StateUnavailableError) {
+          // The shared token store (Redis) is down: no token, no request (and never a refresh without its lock).
+          throw new KeapError({
+            category: 'unavailable',
+            message: e.message,
+            retryable: !mayBeApplied,
+            notSent: !mayBeApplied,
+          });
+        }
         throw e;
       }
       const slot = await acquireSlot(req, deadline, attempt, !mayBeApplied, emit);

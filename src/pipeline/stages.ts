@@ -134,14 +134,14 @@ function settled(call: Call, begun: IdempotencyBegin): StageResult {
  * 4. Replay: a key already used returns the stored result (or refuses a conflict) without sending anything,
  * so it needs no new confirmation.
  */
-export const replay: Stage = (call) => {
+export const replay: Stage = async (call) => {
   const key = call.input.idempotency_key;
   if (!call.spec.idempotencyKey || typeof key !== 'string' || key === '') return undefined;
   call.idemKey = key;
   call.argsHash = argsHash(call.args);
   return settled(
     call,
-    call.ctx.safety.idempotency.peek(call.ctx.agent, key, toolScope(call.spec), call.argsHash),
+    await call.ctx.safety.idempotency.peek(call.ctx.agent, key, toolScope(call.spec), call.argsHash),
   );
 };
 
@@ -247,7 +247,7 @@ export const approval: Stage = async (call) => {
   const id =
     typeof input.approval_id === 'string' && input.approval_id !== '' ? input.approval_id : undefined;
   if (id !== undefined) {
-    const used = store.consume(id, ctx.agent, spec.name, hash);
+    const used = await store.consume(id, ctx.agent, spec.name, hash);
     if (!used.ok && used.reason === 'pending') {
       return refuse(
         call,
@@ -265,7 +265,7 @@ export const approval: Stage = async (call) => {
     return runApproved(call, used.approval);
   }
   const { request } = call;
-  const created = store.create({
+  const created = await store.create({
     agent: ctx.agent,
     tool: spec.name,
     request: {
@@ -283,10 +283,10 @@ export const approval: Stage = async (call) => {
     const until = Math.min(Date.now() + setting.waitMs, created.expiresAt);
     let n = 0;
     while (Date.now() < until && !signal?.aborted) {
-      const now = store.get(created.id);
+      const now = await store.get(created.id);
       if (now === undefined || now.status === 'expired') break;
       if (now.status === 'approved') {
-        const used = store.consume(created.id, ctx.agent, spec.name, hash);
+        const used = await store.consume(created.id, ctx.agent, spec.name, hash);
         if (!used.ok) return refuseApproval(call, used.message);
         return runApproved(call, used.approval);
       }
@@ -395,12 +395,17 @@ export const confirm: Stage = async (call) => {
 };
 
 /** 8. Claim the idempotency key (written before the Keap call, so a crash reads as outcome unknown). */
-export const claim: Stage = (call) => {
+export const claim: Stage = async (call) => {
   if (call.idemKey === undefined) return undefined;
   const { agent, safety } = call.ctx;
   const early = settled(
     call,
-    safety.idempotency.begin(agent, call.idemKey, toolScope(call.spec), call.argsHash ?? argsHash(call.args)),
+    await safety.idempotency.begin(
+      agent,
+      call.idemKey,
+      toolScope(call.spec),
+      call.argsHash ?? argsHash(call.args),
+    ),
   );
   if (early) return early;
   call.claimed = true;
@@ -437,13 +442,20 @@ export const send: Stage = async (call) => {
 };
 
 /** 11. Shape (and remember custom field definitions the model just read). */
-export const shape: Stage = (call) => {
+export const shape: Stage = async (call) => {
   const { request, response } = call;
   if (!request || !response) throw new Error('shape without a response');
   observeModelResponse(call.ctx.client, request.method, request.path, response.body);
   call.data = withNotes(shapeData(call.spec, response), call.notes);
-  if (call.claimed && call.idemKey !== undefined)
-    call.ctx.safety.idempotency.complete(call.ctx.agent, call.idemKey, call.data);
+  if (call.claimed && call.idemKey !== undefined) {
+    try {
+      await call.ctx.safety.idempotency.complete(call.ctx.agent, call.idemKey, call.data);
+    } catch (e) {
+      // Keap applied the call: answer with its result. The key stays claimed, so a repeat reads as
+      // outcome unknown and is never sent again.
+      call.ctx.logger.error({ err: String(e), tool: call.spec.name }, 'idempotency bookkeeping failed');
+    }
+  }
   return undefined;
 };
 

@@ -77,19 +77,20 @@ export type ConsumeResult =
   | { readonly ok: false; readonly reason: ConsumeRefusal; readonly message: string };
 
 export interface ApprovalsApi {
-  create(input: NewApproval): Approval;
-  get(id: string): Approval | undefined;
+  create(input: NewApproval): Promise<Approval>;
+  get(id: string): Promise<Approval | undefined>;
   /** Pending (undecided, unexpired) approvals, oldest first. */
-  listPending(): Approval[];
+  listPending(): Promise<Approval[]>;
   /** Most recent approvals of any status, newest first (console history). */
-  listRecent(limit: number): Approval[];
-  approve(id: string, operator: string): DecideResult;
-  deny(id: string, operator: string): DecideResult;
+  listRecent(limit: number): Promise<Approval[]>;
+  approve(id: string, operator: string): Promise<DecideResult>;
+  deny(id: string, operator: string): Promise<DecideResult>;
   /** Single use: succeeds once, for an approved, unexpired approval of the same agent, tool and arguments. */
-  consume(id: string, agent: string, tool: string, argsHash: string): ConsumeResult;
+  consume(id: string, agent: string, tool: string, argsHash: string): Promise<ConsumeResult>;
 }
 
-interface Row {
+/** One approval as stored (SQLite columns; the Redis store keeps the same fields). */
+export interface ApprovalRow {
   id: string;
   agent: string;
   tool: string;
@@ -142,29 +143,10 @@ export class Approvals implements ApprovalsApi {
     `);
   }
 
-  create(input: NewApproval): Approval {
+  async create(input: NewApproval): Promise<Approval> {
     const now = this.now();
     this.db.prepare('DELETE FROM safety_approvals WHERE expires_at < ?').run(now - APPROVAL_RETENTION_MS);
-    const row: Row = {
-      id: randomBytes(16).toString('base64url'),
-      agent: input.agent,
-      tool: input.tool,
-      request: JSON.stringify({
-        method: input.request.method,
-        path: input.request.path,
-        ...(input.request.query !== undefined ? { query: input.request.query } : {}),
-        ...(input.request.body !== undefined ? { body: input.request.body } : {}),
-      }),
-      preview: input.preview,
-      args_hash: input.argsHash,
-      session: input.session ?? null,
-      created_at: now,
-      expires_at: now + this.ttlMs,
-      status: 'pending',
-      decided_by: null,
-      decided_at: null,
-      consumed_at: null,
-    };
+    const row = newApprovalRow(input, now, this.ttlMs);
     this.db
       .prepare(
         `INSERT INTO safety_approvals (id, agent, tool, request, preview, args_hash, session, created_at, expires_at,
@@ -173,38 +155,38 @@ export class Approvals implements ApprovalsApi {
            @status, @decided_by, @decided_at, @consumed_at)`,
       )
       .run(row);
-    return this.toApproval(row, now);
+    return approvalFromRow(row, now);
   }
 
-  get(id: string): Approval | undefined {
+  async get(id: string): Promise<Approval | undefined> {
     const row = this.row(id);
-    return row === undefined ? undefined : this.toApproval(row, this.now());
+    return row === undefined ? undefined : approvalFromRow(row, this.now());
   }
 
-  listPending(): Approval[] {
+  async listPending(): Promise<Approval[]> {
     const now = this.now();
     const rows = this.db
       .prepare(
         "SELECT * FROM safety_approvals WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, rowid",
       )
-      .all(now) as Row[];
-    return rows.map((r) => this.toApproval(r, now));
+      .all(now) as ApprovalRow[];
+    return rows.map((r) => approvalFromRow(r, now));
   }
 
-  listRecent(limit: number): Approval[] {
+  async listRecent(limit: number): Promise<Approval[]> {
     const now = this.now();
     const n = Math.max(0, Math.min(1000, Math.floor(limit)));
     const rows = this.db
       .prepare('SELECT * FROM safety_approvals ORDER BY created_at DESC, rowid DESC LIMIT ?')
-      .all(n) as Row[];
-    return rows.map((r) => this.toApproval(r, now));
+      .all(n) as ApprovalRow[];
+    return rows.map((r) => approvalFromRow(r, now));
   }
 
-  approve(id: string, operator: string): DecideResult {
+  async approve(id: string, operator: string): Promise<DecideResult> {
     return this.decide(id, operator, 'approved');
   }
 
-  deny(id: string, operator: string): DecideResult {
+  async deny(id: string, operator: string): Promise<DecideResult> {
     return this.decide(id, operator, 'denied');
   }
 
@@ -217,25 +199,11 @@ export class Approvals implements ApprovalsApi {
       )
       .run(to, operator, now, id, now);
     const row = this.row(id);
-    if (r.changes === 1 && row !== undefined) return { ok: true, approval: this.toApproval(row, now) };
-    if (row === undefined) {
-      return { ok: false, reason: 'unknown', message: 'No such approval.' };
-    }
-    if (row.status === 'pending') {
-      return {
-        ok: false,
-        reason: 'expired',
-        message: 'This approval expired before it was decided; the agent must ask again.',
-      };
-    }
-    return {
-      ok: false,
-      reason: 'already_decided',
-      message: `This approval was already ${row.status}${row.decided_by !== null ? ` by ${row.decided_by}` : ''}.`,
-    };
+    if (r.changes === 1 && row !== undefined) return { ok: true, approval: approvalFromRow(row, now) };
+    return decideRefusal(row);
   }
 
-  consume(id: string, agent: string, tool: string, argsHash: string): ConsumeResult {
+  async consume(id: string, agent: string, tool: string, argsHash: string): Promise<ConsumeResult> {
     const now = this.now();
     // The claim: one conditional UPDATE, so a concurrent consumer (another connection or process) loses.
     const r = this.db
@@ -245,77 +213,118 @@ export class Approvals implements ApprovalsApi {
       )
       .run(now, id, agent, tool, argsHash, now);
     const row = this.row(id);
-    if (r.changes === 1 && row !== undefined) return { ok: true, approval: this.toApproval(row, now) };
-    return this.refusal(row, agent, tool, argsHash, now);
+    if (r.changes === 1 && row !== undefined) return { ok: true, approval: approvalFromRow(row, now) };
+    return consumeRefusal(row, agent, tool, argsHash, now);
   }
 
-  private refusal(
-    row: Row | undefined,
-    agent: string,
-    tool: string,
-    argsHash: string,
-    now: number,
-  ): ConsumeResult {
-    const no = (reason: ConsumeRefusal, message: string): ConsumeResult => ({ ok: false, reason, message });
-    // Checked in this order so another agent learns nothing about the approval beyond "not yours".
-    if (row === undefined) return no('unknown', 'No approval with this id exists. Nothing was done.');
-    if (row.agent !== agent) {
-      return no(
-        'other_agent',
-        'This approval was requested by another agent; it cannot be used by this one.',
-      );
-    }
-    if (row.tool !== tool) {
-      return no('other_tool', `This approval is for ${row.tool}, not ${tool}. Nothing was done.`);
-    }
-    if (row.args_hash !== argsHash) {
-      return no(
-        'changed_args',
-        'The arguments differ from the ones the operator was asked to approve. Call again with exactly the same arguments, or without approval_id to request a new approval.',
-      );
-    }
-    if (row.status === 'consumed') {
-      return no('consumed', 'This approval was already used; each approval runs one call. Nothing was done.');
-    }
-    if (row.status === 'denied') {
-      return no(
-        'denied',
-        `The operator denied this action${row.decided_by !== null ? ` (${row.decided_by})` : ''}. Nothing was done; do not retry unless the user asks again.`,
-      );
-    }
-    if (row.expires_at <= now) {
-      return no(
-        'expired',
-        'This approval expired (approvals last 10 minutes). Call again without approval_id to request a new one.',
-      );
-    }
-    return no(
-      'pending',
-      'The operator has not approved this action yet. Ask the user to approve it in the operator console, then call again with the same approval_id.',
-    );
-  }
-
-  private row(id: string): Row | undefined {
+  private row(id: string): ApprovalRow | undefined {
     if (!isApprovalId(id)) return undefined;
-    return this.db.prepare('SELECT * FROM safety_approvals WHERE id = ?').get(id) as Row | undefined;
+    return this.db.prepare('SELECT * FROM safety_approvals WHERE id = ?').get(id) as ApprovalRow | undefined;
   }
+}
 
-  private toApproval(r: Row, now: number): Approval {
-    const expired = (r.status === 'pending' || r.status === 'approved') && r.expires_at <= now;
+/** Why a decision was not applied (the approval is unknown, expired or already decided). */
+export function decideRefusal(row: ApprovalRow | undefined): DecideResult {
+  if (row === undefined) {
+    return { ok: false, reason: 'unknown', message: 'No such approval.' };
+  }
+  if (row.status === 'pending') {
     return {
-      id: r.id,
-      agent: r.agent,
-      tool: r.tool,
-      request: JSON.parse(r.request) as ApprovalRequest,
-      preview: r.preview,
-      argsHash: r.args_hash,
-      session: r.session ?? undefined,
-      createdAt: r.created_at,
-      expiresAt: r.expires_at,
-      status: expired ? 'expired' : r.status,
-      decidedBy: r.decided_by ?? undefined,
-      decidedAt: r.decided_at ?? undefined,
-      consumedAt: r.consumed_at ?? undefined,
+      ok: false,
+      reason: 'expired',
+      message: 'This approval expired before it was decided; the agent must ask again.',
     };
   }
+  return {
+    ok: false,
+    reason: 'already_decided',
+    message: `This approval was already ${row.status}${row.decided_by !== null ? ` by ${row.decided_by}` : ''}.`,
+  };
+}
+
+/** Why a consume was refused, checked in an order that tells another agent nothing beyond "not yours". */
+export function consumeRefusal(
+  row: ApprovalRow | undefined,
+  agent: string,
+  tool: string,
+  argsHash: string,
+  now: number,
+): ConsumeResult {
+  const no = (reason: ConsumeRefusal, message: string): ConsumeResult => ({ ok: false, reason, message });
+  // Checked in this order so another agent learns nothing about the approval beyond "not yours".
+  if (row === undefined) return no('unknown', 'No approval with this id exists. Nothing was done.');
+  if (row.agent !== agent) {
+    return no('other_agent', 'This approval was requested by another agent; it cannot be used by this one.');
+  }
+  if (row.tool !== tool) {
+    return no('other_tool', `This approval is for ${row.tool}, not ${tool}. Nothing was done.`);
+  }
+  if (row.args_hash !== argsHash) {
+    return no(
+      'changed_args',
+      'The arguments differ from the ones the operator was asked to approve. Call again with exactly the same arguments, or without approval_id to request a new approval.',
+    );
+  }
+  if (row.status === 'consumed') {
+    return no('consumed', 'This approval was already used; each approval runs one call. Nothing was done.');
+  }
+  if (row.status === 'denied') {
+    return no(
+      'denied',
+      `The operator denied this action${row.decided_by !== null ? ` (${row.decided_by})` : ''}. Nothing was done; do not retry unless the user asks again.`,
+    );
+  }
+  if (row.expires_at <= now) {
+    return no(
+      'expired',
+      'This approval expired (approvals last 10 minutes). Call again without approval_id to request a new one.',
+    );
+  }
+  return no(
+    'pending',
+    'The operator has not approved this action yet. Ask the user to approve it in the operator console, then call again with the same approval_id.',
+  );
+}
+
+export function approvalFromRow(r: ApprovalRow, now: number): Approval {
+  const expired = (r.status === 'pending' || r.status === 'approved') && r.expires_at <= now;
+  return {
+    id: r.id,
+    agent: r.agent,
+    tool: r.tool,
+    request: JSON.parse(r.request) as ApprovalRequest,
+    preview: r.preview,
+    argsHash: r.args_hash,
+    session: r.session ?? undefined,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    status: expired ? 'expired' : r.status,
+    decidedBy: r.decided_by ?? undefined,
+    decidedAt: r.decided_at ?? undefined,
+    consumedAt: r.consumed_at ?? undefined,
+  };
+}
+
+/** The stored form of a new, pending approval (a 128-bit random id). */
+export function newApprovalRow(input: NewApproval, now: number, ttlMs: number): ApprovalRow {
+  return {
+    id: randomBytes(16).toString('base64url'),
+    agent: input.agent,
+    tool: input.tool,
+    request: JSON.stringify({
+      method: input.request.method,
+      path: input.request.path,
+      ...(input.request.query !== undefined ? { query: input.request.query } : {}),
+      ...(input.request.body !== undefined ? { body: input.request.body } : {}),
+    }),
+    preview: input.preview,
+    args_hash: input.argsHash,
+    session: input.session ?? null,
+    created_at: now,
+    expires_at: now + ttlMs,
+    status: 'pending',
+    decided_by: null,
+    decided_at: null,
+    consumed_at: null,
+  };
 }

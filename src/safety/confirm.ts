@@ -35,8 +35,127 @@ interface TokenPayload {
   e: number;
 }
 
+/**
+ * The Confirmer's shared state: the HMAC key (one per deployment, so a token issued by one replica verifies on
+ * another; never logged), single-use token marks, human-secret failures and lockouts, and a human's "no".
+ * Embedded: tables in the state DB (SqliteConfirmState); shared: Redis (src/state/redis/confirm-state.ts).
+ */
+export interface ConfirmStateApi {
+  /** The HMAC key, created once by whoever comes first and then the same for everyone sharing the store. */
+  hmacKey(): Promise<Buffer>;
+  isUsed(id: string): Promise<boolean>;
+  /** Marks the token id used; true for exactly one caller (a concurrent replay gets false). */
+  claimToken(id: string, expiresAt: number, now: number): Promise<boolean>;
+  declinedUntil(agent: string, tool: string, argsHash: string, now: number): Promise<number | undefined>;
+  recordDecline(agent: string, tool: string, argsHash: string, until: number, now: number): Promise<void>;
+  clearDecline(agent: string, tool: string, argsHash: string): Promise<void>;
+  lockedUntil(agent: string, tool: string, now: number): Promise<number | undefined>;
+  /**
+   * Counts one wrong secret in the window; at MAX_SECRET_FAILURES the (agent, tool) is locked for LOCKOUT_MS and
+   * the count restarts. Resolves with the count including this failure.
+   */
+  recordSecretFailure(agent: string, tool: string, now: number): Promise<number>;
+}
+
+/** The embedded confirmation state: tables in the SQLite state DB. */
+export class SqliteConfirmState implements ConfirmStateApi {
+  private readonly key: Buffer;
+
+  constructor(private readonly db: StateDb) {
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS safety_kv (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS safety_used_tokens (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS safety_secret_failures (agent TEXT NOT NULL, tool TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS safety_secret_failures_i ON safety_secret_failures (agent, tool, at);
+      CREATE TABLE IF NOT EXISTS safety_lockouts (
+        agent TEXT NOT NULL, tool TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (agent, tool));
+      CREATE TABLE IF NOT EXISTS safety_declines (
+        agent TEXT NOT NULL, tool TEXT NOT NULL, args_hash TEXT NOT NULL, until INTEGER NOT NULL,
+        PRIMARY KEY (agent, tool, args_hash));
+    `);
+    this.db
+      .prepare('INSERT OR IGNORE INTO safety_kv (k, v) VALUES (?, ?)')
+      .run('confirm_hmac_key', randomBytes(32));
+    const row = this.db.prepare('SELECT v FROM safety_kv WHERE k = ?').get('confirm_hmac_key') as
+      | { v: Buffer }
+      | undefined;
+    if (row === undefined) throw new Error('confirmation key missing from the state store');
+    this.key = Buffer.from(row.v);
+  }
+
+  async hmacKey(): Promise<Buffer> {
+    return this.key;
+  }
+
+  async isUsed(id: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM safety_used_tokens WHERE id = ?').get(id) !== undefined;
+  }
+
+  async claimToken(id: string, expiresAt: number, now: number): Promise<boolean> {
+    const r = this.db
+      .prepare('INSERT OR IGNORE INTO safety_used_tokens (id, expires_at) VALUES (?, ?)')
+      .run(id, expiresAt);
+    this.db.prepare('DELETE FROM safety_used_tokens WHERE expires_at < ?').run(now - TOKEN_TTL_MS);
+    return r.changes === 1;
+  }
+
+  async declinedUntil(agent: string, tool: string, hash: string, now: number): Promise<number | undefined> {
+    const row = this.db
+      .prepare('SELECT until FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
+      .get(agent, tool, hash) as { until: number } | undefined;
+    return row !== undefined && row.until > now ? row.until : undefined;
+  }
+
+  async recordDecline(agent: string, tool: string, hash: string, until: number, now: number): Promise<void> {
+    this.db.prepare('DELETE FROM safety_declines WHERE until <= ?').run(now);
+    this.db
+      .prepare(
+        'INSERT INTO safety_declines (agent, tool, args_hash, until) VALUES (?, ?, ?, ?) ON CONFLICT (agent, tool, args_hash) DO UPDATE SET until = excluded.until',
+      )
+      .run(agent, tool, hash, until);
+  }
+
+  async clearDecline(agent: string, tool: string, hash: string): Promise<void> {
+    this.db
+      .prepare('DELETE FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
+      .run(agent, tool, hash);
+  }
+
+  async lockedUntil(agent: string, tool: string, now: number): Promise<number | undefined> {
+    const row = this.db
+      .prepare('SELECT until FROM safety_lockouts WHERE agent = ? AND tool = ?')
+      .get(agent, tool) as { until: number } | undefined;
+    return row !== undefined && row.until > now ? row.until : undefined;
+  }
+
+  async recordSecretFailure(agent: string, tool: string, now: number): Promise<number> {
+    const tx = this.db.transaction(() => {
+      this.db.prepare('DELETE FROM safety_secret_failures WHERE at <= ?').run(now - LOCKOUT_WINDOW_MS);
+      this.db
+        .prepare('INSERT INTO safety_secret_failures (agent, tool, at) VALUES (?, ?, ?)')
+        .run(agent, tool, now);
+      const { n } = this.db
+        .prepare('SELECT COUNT(*) AS n FROM safety_secret_failures WHERE agent = ? AND tool = ? AND at > ?')
+        .get(agent, tool, now - LOCKOUT_WINDOW_MS) as { n: number };
+      if (n >= MAX_SECRET_FAILURES) {
+        this.db
+          .prepare(
+            'INSERT INTO safety_lockouts (agent, tool, until) VALUES (?, ?, ?) ON CONFLICT (agent, tool) DO UPDATE SET until = excluded.until',
+          )
+          .run(agent, tool, now + LOCKOUT_MS);
+        this.db.prepare('DELETE FROM safety_secret_failures WHERE agent = ? AND tool = ?').run(agent, tool);
+      }
+      return n;
+    });
+    return tx();
+  }
+}
+
 export interface ConfirmerOptions {
-  db: StateDb;
+  /** The embedded store (SqliteConfirmState over it); or `state`. */
+  db?: StateDb | undefined;
+  /** The shared state (e.g. Redis); takes precedence over `db`. */
+  state?: ConfirmStateApi | undefined;
   /** SHA-256 hex of the operator's secret (policy human_secret_sha256). */
   humanSecretSha256?: string | undefined;
   now?: () => number;
@@ -69,36 +188,24 @@ function isPayload(x: unknown): x is TokenPayload {
 }
 
 export class Confirmer implements ConfirmerApi {
-  private readonly db: StateDb;
-  private readonly key: Buffer;
+  private readonly state: ConfirmStateApi;
+  private key: Buffer | undefined;
   private readonly secretHash: string | undefined;
   private readonly now: () => number;
   private readonly channel: ((agent: string, spec: AnyToolSpec) => ConfirmChannel) | undefined;
 
   constructor(opts: ConfirmerOptions) {
-    this.db = opts.db;
+    if (opts.state !== undefined) this.state = opts.state;
+    else if (opts.db !== undefined) this.state = new SqliteConfirmState(opts.db);
+    else throw new Error('Confirmer needs a state store (db or state)');
     this.channel = opts.channel;
     this.secretHash = opts.humanSecretSha256?.toLowerCase();
     this.now = opts.now ?? Date.now;
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS safety_kv (k TEXT PRIMARY KEY, v BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS safety_used_tokens (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS safety_secret_failures (agent TEXT NOT NULL, tool TEXT NOT NULL, at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS safety_secret_failures_i ON safety_secret_failures (agent, tool, at);
-      CREATE TABLE IF NOT EXISTS safety_lockouts (
-        agent TEXT NOT NULL, tool TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (agent, tool));
-      CREATE TABLE IF NOT EXISTS safety_declines (
-        agent TEXT NOT NULL, tool TEXT NOT NULL, args_hash TEXT NOT NULL, until INTEGER NOT NULL,
-        PRIMARY KEY (agent, tool, args_hash));
-    `);
-    this.db
-      .prepare('INSERT OR IGNORE INTO safety_kv (k, v) VALUES (?, ?)')
-      .run('confirm_hmac_key', randomBytes(32));
-    const row = this.db.prepare('SELECT v FROM safety_kv WHERE k = ?').get('confirm_hmac_key') as
-      | { v: Buffer }
-      | undefined;
-    if (row === undefined) throw new Error('confirmation key missing from the state store');
-    this.key = Buffer.from(row.v);
+  }
+
+  private async hmacKey(): Promise<Buffer> {
+    this.key ??= await this.state.hmacKey();
+    return this.key;
   }
 
   async confirm(call: ConfirmCall): Promise<ConfirmOutcome> {
@@ -110,7 +217,7 @@ export class Confirmer implements ConfirmerApi {
           reason: 'This tool needs a human secret but the policy sets no human_secret_sha256.',
         };
       }
-      const until = this.lockedUntil(call.agent, toolScope(call.spec), now);
+      const until = await this.state.lockedUntil(call.agent, toolScope(call.spec), now);
       if (until !== undefined) {
         return {
           kind: 'rejected',
@@ -122,7 +229,12 @@ export class Confirmer implements ConfirmerApi {
     if (this.channel?.(call.agent, call.spec) === 'human') {
       return { kind: 'rejected', reason: HUMAN_REQUIRED_REASON, nextStep: HUMAN_REQUIRED_NEXT_STEP };
     }
-    const declinedUntil = this.declinedUntil(call, now);
+    const declinedUntil = await this.state.declinedUntil(
+      call.agent,
+      toolScope(call.spec),
+      argsHash(call.args),
+      now,
+    );
     if (declinedUntil !== undefined) {
       return {
         kind: 'rejected',
@@ -131,32 +243,9 @@ export class Confirmer implements ConfirmerApi {
           'Do not retry. Only if the user now clearly wants it, ask them to approve it in the form of an MCP client that supports elicitation',
       };
     }
-    if (call.token === undefined || call.token === '') return this.issue(call, now);
-    return this.viaToken(call, now);
-  }
-
-  // ---- a human's "no" holds across sessions -----------------------------------------------------
-
-  private declinedUntil(call: ConfirmCall, now: number): number | undefined {
-    const row = this.db
-      .prepare('SELECT until FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
-      .get(call.agent, toolScope(call.spec), argsHash(call.args)) as { until: number } | undefined;
-    return row !== undefined && row.until > now ? row.until : undefined;
-  }
-
-  private recordDecline(call: ConfirmCall, now: number): void {
-    this.db.prepare('DELETE FROM safety_declines WHERE until <= ?').run(now);
-    this.db
-      .prepare(
-        'INSERT INTO safety_declines (agent, tool, args_hash, until) VALUES (?, ?, ?, ?) ON CONFLICT (agent, tool, args_hash) DO UPDATE SET until = excluded.until',
-      )
-      .run(call.agent, toolScope(call.spec), argsHash(call.args), now + TOKEN_TTL_MS);
-  }
-
-  private clearDecline(call: ConfirmCall): void {
-    this.db
-      .prepare('DELETE FROM safety_declines WHERE agent = ? AND tool = ? AND args_hash = ?')
-      .run(call.agent, toolScope(call.spec), argsHash(call.args));
+    const key = await this.hmacKey();
+    if (call.token === undefined || call.token === '') return this.issue(call, now, key);
+    return this.viaToken(call, now, key);
   }
 
   // ---- elicitation -------------------------------------------------------------------------
@@ -205,13 +294,19 @@ export class Confirmer implements ConfirmerApi {
     // An explicit "no" (decline, or accept without ticking yes) holds for every session of the agent;
     // a cancel (form dismissed) is not an answer and blocks nothing.
     if (res.action === 'decline' || (res.action === 'accept' && res.content?.confirm !== true)) {
-      this.recordDecline(call, now);
+      await this.state.recordDecline(
+        call.agent,
+        toolScope(call.spec),
+        argsHash(call.args),
+        now + TOKEN_TTL_MS,
+        now,
+      );
       return { kind: 'declined', action: 'decline' };
     }
     if (res.action !== 'accept') return { kind: 'declined', action: res.action };
     if (needSecret) {
       const s = res.content?.human_secret;
-      const bad = this.checkSecret(
+      const bad = await this.checkSecret(
         call.agent,
         toolScope(call.spec),
         typeof s === 'string' ? s : undefined,
@@ -219,17 +314,17 @@ export class Confirmer implements ConfirmerApi {
       );
       if (bad !== undefined) return { kind: 'rejected', reason: bad };
     }
-    this.clearDecline(call);
+    await this.state.clearDecline(call.agent, toolScope(call.spec), argsHash(call.args));
     return { kind: 'proceed', via: 'elicitation' };
   }
 
   // ---- two-step token ----------------------------------------------------------------------
 
-  private sign(payloadB64: string): string {
-    return b64u(createHmac('sha256', this.key).update(`keap-mcp-confirm.${payloadB64}`).digest());
+  private sign(payloadB64: string, key: Buffer): string {
+    return b64u(createHmac('sha256', key).update(`keap-mcp-confirm.${payloadB64}`).digest());
   }
 
-  private issue(call: ConfirmCall, now: number): ConfirmOutcome {
+  private issue(call: ConfirmCall, now: number, key: Buffer): ConfirmOutcome {
     const expires = now + TOKEN_TTL_MS;
     const payload: TokenPayload = {
       v: 1,
@@ -242,13 +337,13 @@ export class Confirmer implements ConfirmerApi {
     const p = b64u(JSON.stringify(payload));
     return {
       kind: 'required',
-      token: `${p}.${this.sign(p)}`,
+      token: `${p}.${this.sign(p, key)}`,
       expiresAt: new Date(expires).toISOString(),
       needsHumanSecret: call.mode === 'human_secret',
     };
   }
 
-  private viaToken(call: ConfirmCall, now: number): ConfirmOutcome {
+  private async viaToken(call: ConfirmCall, now: number, key: Buffer): Promise<ConfirmOutcome> {
     const token = call.token ?? '';
     const parts = token.split('.');
     const reject = (reason: string): ConfirmOutcome => ({ kind: 'rejected', reason });
@@ -258,7 +353,7 @@ export class Confirmer implements ConfirmerApi {
       );
     }
     const [p, mac] = parts as [string, string];
-    const want = Buffer.from(this.sign(p));
+    const want = Buffer.from(this.sign(p, key));
     const got = Buffer.from(mac);
     if (want.length !== got.length || !timingSafeEqual(want, got)) {
       return reject(
@@ -288,46 +383,31 @@ export class Confirmer implements ConfirmerApi {
         'The confirmation token expired (tokens last 10 minutes). Call again without a token, show the preview to the user and ask again.',
       );
     }
-    if (this.isUsed(payload.i)) {
+    if (await this.state.isUsed(payload.i)) {
       return reject(
         'The confirmation token was already used; each token confirms one call. Call again without a token to confirm a new call.',
       );
     }
     if (call.mode === 'human_secret') {
-      const bad = this.checkSecret(call.agent, toolScope(call.spec), call.humanSecret, now);
+      const bad = await this.checkSecret(call.agent, toolScope(call.spec), call.humanSecret, now);
       if (bad !== undefined) return reject(bad);
     }
-    // Claim the token atomically: a concurrent replay loses here.
-    const r = this.db
-      .prepare('INSERT OR IGNORE INTO safety_used_tokens (id, expires_at) VALUES (?, ?)')
-      .run(payload.i, payload.e);
-    if (r.changes !== 1) {
+    // Claim the token atomically: a concurrent replay (here or on another replica) loses here.
+    if (!(await this.state.claimToken(payload.i, payload.e, now))) {
       return reject('The confirmation token was already used; each token confirms one call.');
     }
-    this.db.prepare('DELETE FROM safety_used_tokens WHERE expires_at < ?').run(now - TOKEN_TTL_MS);
     return { kind: 'proceed', via: 'token' };
-  }
-
-  private isUsed(id: string): boolean {
-    return this.db.prepare('SELECT 1 FROM safety_used_tokens WHERE id = ?').get(id) !== undefined;
   }
 
   // ---- human secret and lockout --------------------------------------------------------------
 
-  private lockedUntil(agent: string, tool: string, now: number): number | undefined {
-    const row = this.db
-      .prepare('SELECT until FROM safety_lockouts WHERE agent = ? AND tool = ?')
-      .get(agent, tool) as { until: number } | undefined;
-    return row !== undefined && row.until > now ? row.until : undefined;
-  }
-
   /** undefined when the secret is right; otherwise the rejection reason (and the failure is recorded). */
-  private checkSecret(
+  private async checkSecret(
     agent: string,
     tool: string,
     secret: string | undefined,
     now: number,
-  ): string | undefined {
+  ): Promise<string | undefined> {
     if (this.secretHash === undefined) return 'No human secret is configured.';
     if (secret === undefined || secret === '') {
       return 'This action also needs the confirmation secret that the operator gave the user. Ask the user to type it and pass it as human_secret (do not guess it).';
@@ -335,25 +415,7 @@ export class Confirmer implements ConfirmerApi {
     const want = Buffer.from(this.secretHash, 'hex');
     const got = Buffer.from(sha256Hex(secret), 'hex');
     if (want.length === got.length && timingSafeEqual(want, got)) return undefined;
-    const tx = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM safety_secret_failures WHERE at <= ?').run(now - LOCKOUT_WINDOW_MS);
-      this.db
-        .prepare('INSERT INTO safety_secret_failures (agent, tool, at) VALUES (?, ?, ?)')
-        .run(agent, tool, now);
-      const { n } = this.db
-        .prepare('SELECT COUNT(*) AS n FROM safety_secret_failures WHERE agent = ? AND tool = ? AND at > ?')
-        .get(agent, tool, now - LOCKOUT_WINDOW_MS) as { n: number };
-      if (n >= MAX_SECRET_FAILURES) {
-        this.db
-          .prepare(
-            'INSERT INTO safety_lockouts (agent, tool, until) VALUES (?, ?, ?) ON CONFLICT (agent, tool) DO UPDATE SET until = excluded.until',
-          )
-          .run(agent, tool, now + LOCKOUT_MS);
-        this.db.prepare('DELETE FROM safety_secret_failures WHERE agent = ? AND tool = ?').run(agent, tool);
-      }
-      return n;
-    });
-    const n = tx();
+    const n = await this.state.recordSecretFailure(agent, tool, now);
     if (n >= MAX_SECRET_FAILURES) {
       return `Wrong confirmation secret. ${tool} is now locked for agent "${agent}" for 15 minutes after ${MAX_SECRET_FAILURES} wrong secrets.`;
     }

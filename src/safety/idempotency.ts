@@ -47,7 +47,7 @@ export class Idempotency implements IdempotencyApi {
     `);
   }
 
-  begin(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin {
+  async begin(agent: string, key: string, tool: string, argsHash: string): Promise<IdempotencyBegin> {
     const now = this.now();
     const tx = this.db.transaction((): IdempotencyBegin => {
       this.db.prepare('DELETE FROM safety_idempotency WHERE created_at <= ?').run(now - IDEMPOTENCY_TTL_MS);
@@ -63,7 +63,7 @@ export class Idempotency implements IdempotencyApi {
     return tx.immediate();
   }
 
-  peek(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin {
+  async peek(agent: string, key: string, tool: string, argsHash: string): Promise<IdempotencyBegin> {
     return (
       classify(this.row(agent, key, this.now() - IDEMPOTENCY_TTL_MS), tool, argsHash) ?? { state: 'new' }
     );
@@ -77,19 +77,19 @@ export class Idempotency implements IdempotencyApi {
       .get(agent, key, notBefore) as Row | undefined;
   }
 
-  complete(agent: string, key: string, result: unknown): void {
+  async complete(agent: string, key: string, result: unknown): Promise<void> {
     this.db
       .prepare(`UPDATE safety_idempotency SET state = 'completed', result = ? WHERE agent = ? AND key = ?`)
       .run(JSON.stringify(result ?? null), agent, key);
   }
 
-  release(agent: string, key: string): void {
+  async release(agent: string, key: string): Promise<void> {
     this.db
       .prepare(`DELETE FROM safety_idempotency WHERE agent = ? AND key = ? AND state = 'pending'`)
       .run(agent, key);
   }
 
-  markUnknown(agent: string, key: string): void {
+  async markUnknown(agent: string, key: string): Promise<void> {
     this.db
       .prepare(
         `UPDATE safety_idempotency SET state = 'unknown' WHERE agent = ? AND key = ? AND state = 'pending'`,

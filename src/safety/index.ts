@@ -2,12 +2,12 @@
 import { operationFacts } from '../facts/index.js';
 import type { Logger } from '../logger.js';
 import type { StateDb } from '../state/db.js';
-import { Approvals } from './approvals.js';
+import { Approvals, type ApprovalsApi } from './approvals.js';
 import { AuditLog, loadAuditKey } from './audit.js';
-import { Confirmer } from './confirm.js';
+import { Confirmer, type ConfirmStateApi } from './confirm.js';
 import { Idempotency } from './idempotency.js';
 import { defaultPolicy, type LintTool, loadPolicyFile, Policy, PolicyError } from './policy.js';
-import type { ApprovalsSetting, SafetyApi } from './types.js';
+import type { ApprovalsSetting, IdempotencyApi, SafetyApi } from './types.js';
 
 export { AuditLog, hashValue, loadAuditKey, REDACT_LIMITS, redactArgs, toOutcome } from './audit.js';
 export { argsHash, canonicalJson, stripSafetyFields } from './canonical.js';
@@ -31,6 +31,17 @@ export interface CreateSafetyOptions {
   /** KEAP_AUDIT_LOG; absent → audit records go to the logger. */
   auditLogPath?: string | undefined;
   db: StateDb;
+  /**
+   * Shared stores (src/state/index.ts openState, e.g. Redis); absent → the embedded ones over `db`.
+   */
+  state?:
+    | {
+        readonly idempotency: IdempotencyApi;
+        readonly confirmState: ConfirmStateApi;
+        readonly approvals: ApprovalsApi;
+        unavailable(access: 'read' | 'write'): Error | undefined;
+      }
+    | undefined;
   logger: Logger;
   now?: () => number;
   /** Names of all catalog tools; when given, unknown tool names in the policy file are errors. */
@@ -97,24 +108,29 @@ export function createSafety(opts: CreateSafetyOptions): SafetyApi & {
     policy,
     policyWarnings,
     confirmer: new Confirmer({
-      db: opts.db,
+      ...(opts.state !== undefined ? { state: opts.state.confirmState } : { db: opts.db }),
       humanSecretSha256: policy.humanSecretSha256(),
       now,
       channel: (agent, spec) => policy.confirmChannel(agent, spec),
     }),
-    idempotency: new Idempotency({ db: opts.db, now }),
+    idempotency: opts.state?.idempotency ?? new Idempotency({ db: opts.db, now }),
     audit: new AuditLog({
       path: opts.auditLogPath,
       logger: opts.logger,
       now,
       hashKey: loadAuditKey(opts.db),
     }),
+    ...(opts.state !== undefined
+      ? { stateUnavailable: (access: 'read' | 'write') => opts.state?.unavailable(access) }
+      : {}),
     approvals: {
-      store: new Approvals({
-        db: opts.db,
-        now,
-        ...(opts.approvalTtlMs !== undefined ? { ttlMs: opts.approvalTtlMs } : {}),
-      }),
+      store:
+        opts.state?.approvals ??
+        new Approvals({
+          db: opts.db,
+          now,
+          ...(opts.approvalTtlMs !== undefined ? { ttlMs: opts.approvalTtlMs } : {}),
+        }),
       consoleEnabled: operatorTokenSha256 !== undefined,
       waitMs: opts.approvalWaitMs ?? DEFAULT_APPROVAL_WAIT_MS,
       pollMs: opts.approvalPollMs ?? 500,

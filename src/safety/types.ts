@@ -97,15 +97,15 @@ export type IdempotencyBegin =
 
 export interface IdempotencyApi {
   /** Atomically claims (agent, key) for this tool + arguments hash, 24 h. */
-  begin(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin;
+  begin(agent: string, key: string, tool: string, argsHash: string): Promise<IdempotencyBegin>;
   /** Reads without claiming ('new' = no record): lets a replay skip confirmation, since it sends nothing. */
-  peek(agent: string, key: string, tool: string, argsHash: string): IdempotencyBegin;
+  peek(agent: string, key: string, tool: string, argsHash: string): Promise<IdempotencyBegin>;
   /** Stores the result for replays. */
-  complete(agent: string, key: string, result: unknown): void;
+  complete(agent: string, key: string, result: unknown): Promise<void>;
   /** The call definitely did not happen (rejected before Keap / 4xx): forget the claim. */
-  release(agent: string, key: string): void;
+  release(agent: string, key: string): Promise<void>;
   /** Ambiguous failure: keep the record as outcome-unknown. */
-  markUnknown(agent: string, key: string): void;
+  markUnknown(agent: string, key: string): Promise<void>;
 }
 
 export type AuditDecision =
@@ -249,4 +249,9 @@ export interface SafetyApi {
   readonly idempotency: IdempotencyApi;
   readonly audit: AuditApi;
   readonly approvals?: ApprovalsSetting;
+  /**
+   * The shared state store (Redis) is down: why a call of this access may not run now (refused before anything is
+   * sent, retryable), or undefined. Absent with the embedded store.
+   */
+  readonly stateUnavailable?: (access: 'read' | 'write') => Error | undefined;
 }

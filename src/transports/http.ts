@@ -80,6 +80,12 @@ export interface HttpOptions {
   readonly publicUrls?: readonly string[] | undefined;
   readonly maxBodyBytes?: number | undefined;
   readonly sessions?: SessionSettings | undefined;
+  /**
+   * No MCP sessions (--stateless): every POST gets a fresh server for its agent and a session-less transport, so
+   * any replica behind a load balancer can serve any request. No GET stream and no DELETE (nothing to resume or
+   * end); server-initiated requests (elicitation) and resource subscriptions need a session, so they are absent.
+   */
+  readonly stateless?: boolean | undefined;
   /** The operator console, mounted at /console after the Host/Origin checks (src/console/). */
   readonly console?: { handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } | undefined;
   /**
@@ -573,6 +579,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
         return rpcError(res, 400, 'Parse error: the request body is not valid JSON', {}, -32700);
       }
     }
+    if (opts.stateless === true) return handleStateless(req, res, agent, body);
     const sid = req.headers['mcp-session-id'];
     const sessionId = typeof sid === 'string' ? sid : undefined;
     if (sessionId !== undefined) {
@@ -652,6 +659,48 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       const id = transport?.sessionId;
       if (srv !== undefined && (id === undefined || !sessions.has(id)))
         await srv.close().catch(() => undefined);
+    }
+  }
+
+  /** Requests being served in stateless mode (capped like sessions: beyond the cap, 503). */
+  let statelessInFlight = 0;
+
+  async function handleStateless(req: Req, res: Res, agent: string, body: unknown): Promise<void> {
+    if (req.method !== 'POST') {
+      return rpcError(
+        res,
+        405,
+        'Method not allowed: this server is stateless (--stateless): no sessions, so no GET stream and no DELETE; send each JSON-RPC request as a POST',
+        { allow: 'POST' },
+      );
+    }
+    if (statelessInFlight >= maxSessions) {
+      return rpcError(
+        res,
+        503,
+        `Server busy: ${maxSessions} requests in progress (KEAP_MCP_MAX_SESSIONS); retry shortly`,
+        { 'retry-after': '5' },
+        -32000,
+      );
+    }
+    statelessInFlight++;
+    const server = opts.makeServer(agent);
+    const t = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      statelessInFlight--;
+      void t.close().catch(() => undefined);
+      void server.close().catch(() => undefined);
+    };
+    res.on('close', finish);
+    try {
+      await server.connect(t);
+      await t.handleRequest(req, res, body);
+    } catch (e) {
+      finish();
+      throw e;
     }
   }
 

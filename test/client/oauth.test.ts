@@ -152,7 +152,7 @@ describe('OAuth', () => {
     expect((await tokenPosts(sb.baseUrl)) - before).toBe(1);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(stateDir, 'state.sqlite')).mode & 0o777).toBe(0o600);
-    const t = store().load();
+    const t = await store().load();
     expect(t?.accessToken).toMatch(/^sbx_at_/);
     for (const f of readdirSync(stateDir))
       expect(`${f} ${(statSync(join(stateDir, f)).mode & 0o777).toString(8)}`).toBe(`${f} 600`);
@@ -183,7 +183,7 @@ describe('OAuth', () => {
     expect((await login()).code).toBe(0);
     await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 3600 });
     const s = store();
-    const expiredPair = s.load();
+    const expiredPair = await s.load();
     remember(expiredPair);
     await new Promise((r) => setTimeout(r, 1200)); // the access token is now expired at the sandbox too
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
@@ -199,7 +199,7 @@ describe('OAuth', () => {
     expect(n.routes['POST /token']).toMatchObject({ count: 1, effective: 1, byStatus: { '200': 1 } });
     expect(n.totals.authFailed).toBe(0);
     expect(n.totals.rateLimited).toBe(0);
-    const after = s.load();
+    const after = await s.load();
     remember(after);
     expect(after?.refreshToken).not.toBe(expiredPair?.refreshToken);
     expect(after?.lastRefreshAt).toBeTypeOf('number');
@@ -208,7 +208,7 @@ describe('OAuth', () => {
 
     // Reused refresh token: put the pre-race pair (its refresh token is burnt) back, expired.
     if (!expiredPair) throw new Error('no pair');
-    s.save({ ...expiredPair, expiresAt: Date.now() - 1000 });
+    await s.save({ ...expiredPair, expiresAt: Date.now() - 1000 });
     const before2 = await tokenPosts(sb.baseUrl);
     const c2 = client(s);
     const r1 = await settle([get(c2)]);
@@ -218,7 +218,7 @@ describe('OAuth', () => {
     expect(e.category).toBe('authentication');
     expect(e.message).toMatch(/invalid_grant/);
     expect(e.message).toMatch(/keap-mcp auth login/);
-    expect(s.load()).toBeUndefined(); // pair cleared
+    expect(await s.load()).toBeUndefined(); // pair cleared
     // No loop: a second call fails at once without another token request.
     const r2 = await settle([get(c2), get(c2)]);
     expect(r2.errors.map((x) => x.category)).toEqual(['authentication', 'authentication']);
@@ -232,7 +232,7 @@ describe('OAuth', () => {
     expect((await login()).code).toBe(0);
     await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 3600 });
     const s = store();
-    const old = s.load();
+    const old = await s.load();
     remember(old);
     await new Promise((r) => setTimeout(r, 1200));
     // A proxy in front of the API (not of /token): for every bearer it forwards, it reads the token store through
@@ -244,7 +244,8 @@ describe('OAuth', () => {
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (bearer) {
         seen.push(bearer);
-        if (onDisk.load()?.accessToken !== bearer) violations.push(`used before persisted (#${seen.length})`);
+        if ((await onDisk.load())?.accessToken !== bearer)
+          violations.push(`used before persisted (#${seen.length})`);
       }
       const up = await fetch(`${sb.baseUrl}${req.url}`, {
         method: req.method,
@@ -271,7 +272,7 @@ describe('OAuth', () => {
       const { ok, errors } = await settle(Array.from({ length: 5 }, () => get(c)));
       expect(errors.map((e) => e.message)).toEqual([]);
       expect(ok).toHaveLength(5);
-      const now = onDisk.load();
+      const now = await onDisk.load();
       remember(now);
       expect(now?.accessToken).not.toBe(old?.accessToken);
       expect(seen.length).toBeGreaterThanOrEqual(5);
@@ -287,10 +288,10 @@ describe('OAuth', () => {
     expect((await login()).code).toBe(0);
     await control(sb.baseUrl, 'POST', '/__sandbox/config', { accessTokenTtlSec: 3600 });
     const s = store();
-    const t = s.load();
+    const t = await s.load();
     remember(t);
     if (!t) throw new Error('no pair');
-    s.save({ ...t, expiresAt: Date.now() + 3_600_000 }); // our clock says fresh; the sandbox will say 401
+    await s.save({ ...t, expiresAt: Date.now() + 3_600_000 }); // our clock says fresh; the sandbox will say 401
     await new Promise((r) => setTimeout(r, 1200));
     await control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
     const before = await tokenPosts(sb.baseUrl);
@@ -300,7 +301,7 @@ describe('OAuth', () => {
     expect(ok).toHaveLength(20);
     expect((await tokenPosts(sb.baseUrl)) - before).toBe(1);
     expect((await counters(sb.baseUrl)).totals.authFailed).toBeGreaterThanOrEqual(1);
-    remember(s.load());
+    remember(await s.load());
   });
 
   it('auth login --manual reads the pasted redirect URL', async () => {
@@ -323,7 +324,7 @@ describe('OAuth', () => {
     const code = await run;
     expect(err.text()).toBe('');
     expect(code).toBe(0);
-    remember(store().load());
+    remember(await store().load());
   });
 
   it('a forged state is refused', async () => {
@@ -346,7 +347,7 @@ describe('OAuth', () => {
     const out = sink();
     expect(await runAuthCli(['logout'], { config: config(), stdout: out, stderr: sink() })).toBe(0);
     expect(out.text()).toMatch(/Removed/);
-    expect(store().load()).toBeUndefined();
+    expect(await store().load()).toBeUndefined();
     const st = sink();
     expect(await runAuthCli(['status'], { config: config(), stdout: st, stderr: sink() })).toBe(1);
     expect(st.text()).toMatch(/not logged in/);

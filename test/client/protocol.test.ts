@@ -404,9 +404,9 @@ describe('OAuth', () => {
       logger: cap.logger,
     });
     expect(code).toBe(0);
-    const pair = tokens.load();
+    const pair = await tokens.load();
     if (!pair) throw new Error('no pair stored');
-    tokens.save({ ...pair, expiresAt: Date.now() - 1000 }); // expired locally: the next call refreshes first
+    await tokens.save({ ...pair, expiresAt: Date.now() - 1000 }); // expired locally: the next call refreshes first
     const { r, events } = await run(oauthClient(db), getTags);
     expect(r).not.toBeInstanceOf(KeapError);
     expect(events.map((e) => e.kind)).toEqual(['token_refresh', 'sent']);

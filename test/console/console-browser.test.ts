@@ -66,7 +66,7 @@ describe.skipIf(!available)('operator console in Chromium', () => {
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   it('logs in (a wrong token is refused), approves a pending approval, reads the audit timeline, logs out', async () => {
-    const payment = createPaymentApproval(fx.approvals);
+    const payment = await createPaymentApproval(fx.approvals);
 
     // No session: the console sends the browser to the login page.
     await page.goto(`${fx.base}/console`);
@@ -97,7 +97,7 @@ describe.skipIf(!available)('operator console in Chromium', () => {
     await shot('approvals');
 
     // Live refresh: an approval created while the page is open appears without a reload.
-    const second = fx.approvals.create({
+    const second = await fx.approvals.create({
       agent: 'ops',
       tool: 'delete_contact',
       request: { method: 'DELETE', path: '/v2/contacts/7' },
@@ -123,21 +123,23 @@ describe.skipIf(!available)('operator console in Chromium', () => {
       });
     expect((await crossSite({ origin: 'https://attacker.example' }, `csrf=${csrf}`)).status).toBe(403);
     expect((await crossSite({ origin: fx.base }, '')).status).toBe(403);
-    expect(fx.approvals.get(payment.id)?.status).toBe('pending');
+    expect((await fx.approvals.get(payment.id))?.status).toBe('pending');
 
     // Approve the payment with the button.
     await card.getByRole('button', { name: 'Approve: create_payment requested by ops' }).click();
     await page.waitForURL(/done=approved/);
     expect(await page.getByRole('status').first().textContent()).toContain('Approved');
     await expect(page.locator(`section.approval[data-id="${payment.id}"]`).count()).resolves.toBe(0);
-    expect(fx.approvals.get(payment.id)?.status).toBe('approved');
-    expect(fx.approvals.consume(payment.id, 'ops', 'create_payment', argsHash(PAYMENT_ARGS)).ok).toBe(true);
+    expect((await fx.approvals.get(payment.id))?.status).toBe('approved');
+    expect((await fx.approvals.consume(payment.id, 'ops', 'create_payment', argsHash(PAYMENT_ARGS))).ok).toBe(
+      true,
+    );
 
     // Deny the other one from the keyboard only.
     await page.locator(`section.approval[data-id="${second.id}"] button.deny`).focus();
     await page.keyboard.press('Enter');
     await page.waitForURL(/done=denied/);
-    expect(fx.approvals.get(second.id)?.status).toBe('denied');
+    expect((await fx.approvals.get(second.id))?.status).toBe('denied');
     await page.locator('#none-pending').waitFor();
     await shot('approvals-decided');
 

@@ -142,7 +142,7 @@ describe('operator console over HTTP', () => {
 
   it('shows a pending approval as escaped text with the exact request; approving it needs the CSRF token', async () => {
     fx = await startConsoleFixture();
-    const a = createPaymentApproval(fx.approvals);
+    const a = await createPaymentApproval(fx.approvals);
     const { cookie, csrf } = await login(fx.base);
     const html = await (await fetch(`${fx.base}/console/approvals`, { headers: { cookie } })).text();
     expect(html).toContain(
@@ -177,7 +177,7 @@ describe('operator console over HTTP', () => {
       body: form({ csrf }),
     });
     expect(noOrigin.status).toBe(403);
-    expect(fx.approvals.get(a.id)?.status).toBe('pending');
+    expect((await fx.approvals.get(a.id))?.status).toBe('pending');
 
     // the API lists it (for live refresh)
     const api = (await (await fetch(`${fx.base}/console/api/approvals`, { headers: { cookie } })).json()) as {
@@ -189,20 +189,20 @@ describe('operator console over HTTP', () => {
     const ok = await post(`/console/approvals/${a.id}/approve`, { csrf });
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/console/approvals?done=approved');
-    expect(fx.approvals.get(a.id)).toMatchObject({
+    expect(await fx.approvals.get(a.id)).toMatchObject({
       status: 'approved',
       decidedBy: expect.stringMatching(/^operator:[0-9a-f]{8}$/),
     });
-    expect(fx.approvals.consume(a.id, 'ops', 'create_payment', argsHash(PAYMENT_ARGS)).ok).toBe(true);
+    expect((await fx.approvals.consume(a.id, 'ops', 'create_payment', argsHash(PAYMENT_ARGS))).ok).toBe(true);
     // deciding again changes nothing
     const again = await post(`/console/approvals/${a.id}/deny`, { csrf });
     expect(again.headers.get('location')).toBe('/console/approvals?done=already_decided');
-    expect(fx.approvals.get(a.id)?.status).toBe('consumed');
+    expect((await fx.approvals.get(a.id))?.status).toBe('consumed');
   });
 
   it('deny, then logout: the old cookie no longer opens anything; logout needs the CSRF token too', async () => {
     fx = await startConsoleFixture();
-    const a = createPaymentApproval(fx.approvals);
+    const a = await createPaymentApproval(fx.approvals);
     const { cookie, csrf } = await login(fx.base);
     const post = (path: string, fields: Record<string, string>) =>
       fetch(`${fx?.base}${path}`, {
@@ -212,7 +212,7 @@ describe('operator console over HTTP', () => {
         body: form(fields),
       });
     expect((await post(`/console/approvals/${a.id}/deny`, { csrf })).status).toBe(303);
-    expect(fx.approvals.consume(a.id, 'ops', 'create_payment', argsHash(PAYMENT_ARGS))).toMatchObject({
+    expect(await fx.approvals.consume(a.id, 'ops', 'create_payment', argsHash(PAYMENT_ARGS))).toMatchObject({
       ok: false,
       reason: 'denied',
     });

@@ -127,8 +127,8 @@ export async function startConsoleFixture(
   };
 }
 
-export function createPaymentApproval(approvals: Approvals) {
-  return approvals.create({
+export async function createPaymentApproval(approvals: Approvals) {
+  return await approvals.create({
     agent: 'ops',
     tool: 'create_payment',
     request: { method: 'POST', path: '/v2/orders/9/payments', body: { payment_method_id: 12, amount: 25 } },

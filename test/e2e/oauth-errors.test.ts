@@ -55,7 +55,7 @@ afterAll(async () => {
 describe('OAuth client errors', () => {
   it('invalid_client on refresh names the real settings and keeps the stored pair', async () => {
     const store = openTokenStore(db, 'invalid-client');
-    store.save(tokens(-1_000)); // expired: the first call refreshes
+    await store.save(tokens(-1_000)); // expired: the first call refreshes
     const client = createKeapClient({
       baseUrl: sb.baseUrl,
       credential: {
@@ -76,7 +76,7 @@ describe('OAuth client errors', () => {
       expect(e.message).toContain('KEAP_OAUTH_CLIENT_ID');
       expect(e.message).toContain('KEAP_OAUTH_CLIENT_SECRET');
       expect(e.message).not.toContain('not-the-sandbox-secret');
-      expect(store.load()?.refreshToken).toBe(REFRESH);
+      expect((await store.load())?.refreshToken).toBe(REFRESH);
     } finally {
       await client.close();
     }
@@ -84,7 +84,7 @@ describe('OAuth client errors', () => {
 
   it('an upstream error that echoes the access or refresh token is redacted', async () => {
     const store = openTokenStore(db, 'echo');
-    store.save(tokens(3_600_000));
+    await store.save(tokens(3_600_000));
     const client = createKeapClient({
       baseUrl: sb.baseUrl,
       credential: {

@@ -374,7 +374,7 @@ describe('idempotency keys', () => {
     const args = { given_name: 'Crash', email_addresses: [{ email: 'crash@example.com', field: 'EMAIL1' }] };
     const { argsHash } = await import('../../src/safety/canonical.js');
     // what a process that died mid-call leaves behind
-    conn.safety.idempotency.begin('a', 'crash-key', 'create_contact', argsHash(args));
+    await conn.safety.idempotency.begin('a', 'crash-key', 'create_contact', argsHash(args));
     const r = await conn.call('create_contact', { ...args, idempotency_key: 'crash-key' });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/may or may not|unknown/i);

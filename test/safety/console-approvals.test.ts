@@ -142,7 +142,7 @@ describe('console approvals: pending → approved in the console → the repeat 
     expect(Date.parse(first.expires_at)).toBeGreaterThan(Date.now());
     expect(await written()).toBe(0);
 
-    const stored = storeOf(conn.safety).get(first.approval_id);
+    const stored = await storeOf(conn.safety).get(first.approval_id);
     expect(stored?.request).toEqual({ method: 'DELETE', path: `/v2/contacts/${id}` });
     expect(stored?.preview.split('\n')[1]).toContain(`${contact.given_name} ${contact.family_name} <`);
     // the operator sees the resolved preview in the console
@@ -255,15 +255,21 @@ describe('a held call: with a progressToken the server waits for the operator', 
     const id = fresh();
     const progress: string[] = [];
     let approving: Promise<void> | undefined;
+    let looking = false;
     const result = (await conn.client.callTool(
       { name: 'delete_contact', arguments: { contact_id: id } },
       undefined,
       {
         onprogress: (p) => {
           progress.push(String(p.message));
-          if (approving === undefined) {
-            const pending = storeOf(conn.safety).listPending()[0];
-            if (pending) approving = op.approve(pending.id);
+          if (approving === undefined && !looking) {
+            looking = true;
+            void storeOf(conn.safety)
+              .listPending()
+              .then((list) => {
+                looking = false;
+                if (list[0] && approving === undefined) approving = op.approve(list[0].id);
+              });
           }
         },
         timeout: 30_000,
@@ -283,13 +289,21 @@ describe('a held call: with a progressToken the server waits for the operator', 
     const conn = await agentConn('ops', db, { safety: { approvalWaitMs: 30_000, approvalPollMs: 20 } });
     const op = await operator(storeOf(conn.safety));
     let denying: Promise<void> | undefined;
+    let looking = false;
     const result = (await conn.client.callTool(
       { name: 'delete_contact', arguments: { contact_id: fresh() } },
       undefined,
       {
         onprogress: () => {
-          const pending = storeOf(conn.safety).listPending()[0];
-          if (denying === undefined && pending) denying = op.deny(pending.id);
+          if (denying === undefined && !looking) {
+            looking = true;
+            void storeOf(conn.safety)
+              .listPending()
+              .then((list) => {
+                looking = false;
+                if (list[0] && denying === undefined) denying = op.deny(list[0].id);
+              });
+          }
         },
         timeout: 30_000,
       },
@@ -330,7 +344,7 @@ describe('routing and start-up', () => {
     await conn.close();
   });
 
-  it('refuses to start when an agent confirms via the console but no operator token is configured', () => {
+  it('refuses to start when an agent confirms via the console but no operator token is configured', async () => {
     const { operator_token_sha256: _, ...noToken } = policy;
     const file = writeJson(tmpDir(), 'p.json', noToken);
     const make = (operatorTokenSha256?: string) =>
@@ -364,7 +378,7 @@ describe('spoofing: the console approval preview keeps the facts first', () => {
         user_id: '1',
       }),
     );
-    const p = storeOf(conn.safety).get(r.approval_id)?.preview ?? '';
+    const p = (await storeOf(conn.safety).get(r.approval_id))?.preview ?? '';
     const lines = p.split('\n');
     expect(lines[0]).toBe(`Email contacts ${to} from user 1`);
     expect(lines[1]).toBe('1 contact:');

@@ -103,14 +103,15 @@ describe('chokepoint', () => {
     const inFlight = h.call('create_contact', { ...args, idempotency_key: 'midcall-1' });
     // Half a second in, the call has claimed its key and is waiting inside Keap (which answers after 2 s).
     await new Promise((r) => setTimeout(r, 500));
-    const seen = h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)).state;
+    const seen = (await h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)))
+      .state;
     // While Keap holds the request, a second call (another process after a crash) must not repeat it.
     expect(seen).toBe('unknown');
     const done = await inFlight;
     expect(done.isError, JSON.stringify(done.content)).toBeFalsy();
-    expect(h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args)).state).toBe(
-      'replay',
-    );
+    expect(
+      (await h.safety.idempotency.peek(agent, 'midcall-1', 'create_contact', argsHash(args))).state,
+    ).toBe('replay');
   });
 
   it('a call with invalid arguments is refused as an input error and audited', async () => {

@@ -269,9 +269,9 @@ describe('cancellation (notifications/cancelled)', () => {
       /create_contact\s+cancelled\s.*\scancelled\s+POST \/v2\/contacts\s+cancelled \(nothing changed at Keap\)/,
     );
     const agent = h.safety.policy.defaultAgent();
-    expect(h.safety.idempotency.peek(agent, 'cancel-queued-1', 'create_contact', argsHash(args)).state).toBe(
-      'new',
-    );
+    expect(
+      (await h.safety.idempotency.peek(agent, 'cancel-queued-1', 'create_contact', argsHash(args))).state,
+    ).toBe('new');
   }, 30_000);
 
   it('a write cancelled while inside Keap: audited as cancelled with outcome unknown', async () => {
