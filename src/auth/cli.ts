@@ -13,7 +13,7 @@ import { sanitize } from '../keap/errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { openStateDb } from '../state/db.js';
-import { openState, type SharedState } from '../state/index.js';
+import type { SharedState } from '../state/index.js';
 import {
   buildAuthorizeUrl,
   exchangeCode,
@@ -124,6 +124,8 @@ export async function runAuthCli(argv: string[], opts: AuthCliOptions): Promise<
   const openStore = async (): Promise<TokenStore> => {
     if (opts.tokens) return opts.tokens;
     if (redisUrl !== undefined) {
+      // The shared state (and ioredis) loads only when KEAP_MCP_REDIS_URL is set.
+      const { openState } = await import('../state/index.js');
       shared ??= await openState({ stateDir: undefined, redisUrl });
       return shared.tokens;
     }

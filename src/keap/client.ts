@@ -583,6 +583,8 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
         if (e instanceof Aborted) throw cancelledError(!mayBeApplied, attempt);
         if (e instanceof StateUnavailableError) {
           // The shared token store (Redis) is down: no token, no request (and never a refresh without its lock).
+          // Before anything was sent the pipeline says so in its own words (retryable, Redis named).
+          if (!mayBeApplied) throw e;
           throw new KeapError({
             category: 'unavailable',
             message: e.message,
