@@ -79,6 +79,12 @@ export const SETTINGS = [
   ),
   setting('KEAP_MCP_MAX_SESSIONS', undefined, '200', 'Most open HTTP MCP sessions (beyond: HTTP 503)'),
   setting(
+    'KEAP_MCP_REDIS_URL',
+    undefined,
+    '',
+    'Redis (redis:// or rediss://) shared by replicas: one Keap rate-limit budget per credential for all of them',
+  ),
+  setting(
     'KEAP_MCP_MAX_SESSIONS_PER_AGENT',
     undefined,
     '0',
@@ -184,6 +190,14 @@ const schema = z.object({
   KEAP_MCP_SESSION_IDLE_S: int(1, 604_800),
   KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
   KEAP_MCP_MAX_SESSIONS_PER_AGENT: int(0, 100_000),
+  KEAP_MCP_REDIS_URL: z
+    .string()
+    .trim()
+    .refine(
+      (s) => s === '' || (/^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s)),
+      'must be a redis:// or rediss:// URL',
+    )
+    .transform((s) => (s === '' ? undefined : s)),
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -205,6 +219,8 @@ export interface Config {
   readonly auditLog: string | undefined;
   readonly readOnly: boolean;
   readonly maxWaitMs: number;
+  /** KEAP_MCP_REDIS_URL: state and the rate-limit budget shared by replicas (undefined: embedded, per process). */
+  readonly redisUrl: string | undefined;
   readonly http: { readonly host: string; readonly port: number };
   /** KEAP_MCP_ALLOWED_HOSTS (HTTP Host/Origin allow-list); empty → the default list (src/transports/http.ts). */
   readonly allowedHosts: readonly string[];
@@ -351,6 +367,7 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     auditLog: c.KEAP_AUDIT_LOG !== undefined ? expandHome(c.KEAP_AUDIT_LOG) : defaultAuditLog(stateDir),
     readOnly: c.KEAP_READ_ONLY,
     maxWaitMs: c.KEAP_MAX_WAIT_MS,
+    redisUrl: c.KEAP_MCP_REDIS_URL,
     http: Object.freeze({ host: c.KEAP_MCP_HTTP_HOST, port: c.KEAP_MCP_HTTP_PORT }),
     allowedHosts: Object.freeze([...c.KEAP_MCP_ALLOWED_HOSTS]),
     console: Object.freeze({

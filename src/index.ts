@@ -106,7 +106,13 @@ async function serve(config: Config): Promise<void> {
   } else {
     fail(MISSING_CREDENTIALS_MESSAGE, 1);
   }
-  const client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
+  const client = createKeapClient({
+    baseUrl,
+    credential,
+    maxWaitMs: config.maxWaitMs,
+    logger,
+    ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
+  });
   const make = (agent: string) =>
     createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
   const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
