@@ -17,6 +17,18 @@
  *
  * When the wait for a slot would exceed `maxWaitMs`, `acquire()` fails fast with KeapError 'rate_limited'
  * ("rate limited: retry after N s") and nothing is sent.
+ *
+ * Several processes on one key, no shared state (issue 13): Keap's counters (used − our own accepted sends) show
+ * other consumers' calls; they join the per-second window, and an AIMD rate (AimdRate) lowers our pace when they
+ * fill it with us or Keap answers 429, then grows it back slowly while we send.
+ *
+ * Replicas with KEAP_MCP_REDIS_URL (issue 15): once a slot is free locally, it is also reserved in Redis
+ * (shared-limit.ts, loaded lazily), so all replicas keep to one budget per credential. Bottleneck's own Redis
+ * clustering (datastore 'ioredis', same id per credential) works with ioredis 5 for `minTime` spacing, but shares
+ * only minTime / maxConcurrent / reservoir: not the sliding 1 s / 60 s windows, not this module's arrival-time
+ * correction, not the read/write lanes (its queues and priorities stay per process), and it cannot say how long a
+ * call would wait (the fail-fast bound); it is also unmaintained since 2019. Redis lost → SharedLimiterUnavailableError
+ * (retryable, nothing sent), never unpaced sends.
  */
 import Bottleneck from 'bottleneck';
 import { rateLimitedError } from './errors.js';

@@ -9,9 +9,9 @@
  * the same windows as the local limiter, shared. Slots may lie in the future: the caller sleeps until its slot.
  * When the slot would be further than `maxWaitMs` away nothing is reserved.
  *
- * Why not Bottleneck's own Redis clustering (datastore 'ioredis'): see the README "Deployment" notes and
- * limiter.ts — in short, it shares only minTime / maxConcurrent / reservoir, not sliding windows, priorities
- * or a "how long would I wait" answer, and it has been unmaintained since 2019.
+ * Why not Bottleneck's own Redis clustering (datastore 'ioredis'): see limiter.ts and the README's rate-limit
+ * section — in short, it shares only minTime / maxConcurrent / reservoir, not sliding windows, priorities or a
+ * "how long would I wait" answer, and it has been unmaintained since 2019.
  *
  * Redis lost: commands fail at once (no offline queue) or after `commandTimeoutMs`; the limiter turns that into
  * SharedLimiterUnavailableError (retryable, nothing sent) — never unlimited pacing. ioredis reconnects by itself;
