@@ -117,7 +117,13 @@ describe.skipIf(skip !== undefined)('one budget per credential in Redis (KEAP_MC
       redisUrl: redis.url,
     });
     const read = () =>
-      client.request({ method: 'GET', path: '/v2/tags', query: { page_size: 1 }, idempotent: true, priority: 'read' });
+      client.request({
+        method: 'GET',
+        path: '/v2/tags',
+        query: { page_size: 1 },
+        idempotent: true,
+        priority: 'read',
+      });
     try {
       expect((await read()).status).toBe(200);
       await redis.stop();
