@@ -244,7 +244,10 @@ const schema = z.object({
   KEAP_MCP_REDIS_URL: z
     .string()
     .trim()
-    .refine((s) => s === '' || /^rediss?:\/\/[^\s]+$/.test(s), 'must be a redis:// or rediss:// URL')
+    .refine(
+      (s) => s === '' || (/^rediss?:\/\/[^\s]+$/.test(s) && URL.canParse(s)),
+      'must be a redis:// or rediss:// URL',
+    )
     .transform((s) => (s === '' ? undefined : s)),
   KEAP_MCP_REDIS_READS_WHEN_DOWN: bool,
 });
@@ -294,7 +297,7 @@ export interface Config {
     /** Requests per minute per receiver. */
     readonly ratePerMin: number;
   };
-  /** KEAP_MCP_REDIS_URL: shared state on Redis (never logged as is: see redactRedisUrl). */
+  /** KEAP_MCP_REDIS_URL: shared state and the rate-limit budget on Redis (never logged as is: see redactRedisUrl). */
   readonly redisUrl: string | undefined;
   /** KEAP_MCP_REDIS_READS_WHEN_DOWN: read tools keep working while Redis is unreachable. */
   readonly redisReadsWhenDown: boolean;

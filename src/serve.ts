@@ -229,7 +229,13 @@ export async function serve(config: Config): Promise<void> {
     } else {
       fail(MISSING_CREDENTIALS_MESSAGE, 1);
     }
-    client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
+    client = createKeapClient({
+      baseUrl,
+      credential,
+      maxWaitMs: config.maxWaitMs,
+      logger,
+      ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
+    });
   }
   const make = (agent: string) =>
     createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });

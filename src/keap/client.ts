@@ -59,6 +59,8 @@ export interface CreateKeapClientOptions {
   readonly baseUrl: string;
   readonly credential: KeapCredential;
   readonly limits?: Partial<ClientLimits>;
+  /** KEAP_MCP_REDIS_URL: one rate-limit budget per credential for all replicas, in this Redis. */
+  readonly redisUrl?: string;
   /** Longest wait for a rate-limit slot before failing fast (default 20 s). */
   readonly maxWaitMs?: number;
   readonly timeouts?: ClientTimeouts;
@@ -309,7 +311,21 @@ export function createKeapClient(opts: CreateKeapClientOptions): KeapClientApi {
   let shared = sharedByCredential.get(key);
   if (!shared) {
     shared = {
-      limiter: new CredentialLimiter(kind, opts.limits, opts.maxWaitMs ?? 20_000),
+      limiter: new CredentialLimiter(
+        kind,
+        opts.limits,
+        opts.maxWaitMs ?? 20_000,
+        Date.now,
+        opts.redisUrl
+          ? // The Redis keys name the credential by a hash of its key (never the secret).
+            {
+              shared: {
+                redisUrl: opts.redisUrl,
+                id: createHash('sha256').update(key).digest('hex').slice(0, 32),
+              },
+            }
+          : {},
+      ),
       refreshFlight: undefined,
       refs: 0,
     };

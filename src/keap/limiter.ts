@@ -17,10 +17,57 @@
  *
  * When the wait for a slot would exceed `maxWaitMs`, `acquire()` fails fast with KeapError 'rate_limited'
  * ("rate limited: retry after N s") and nothing is sent.
+ *
+ * Several processes on one key, no shared state (issue 13): Keap's counters (used − our own accepted sends) show
+ * other consumers' calls; they join the per-second window, and an AIMD rate (AimdRate) lowers our pace when they
+ * fill it with us or Keap answers 429, then grows it back slowly while we send.
+ *
+ * Replicas with KEAP_MCP_REDIS_URL (issue 15): once a slot is free locally, it is also reserved in Redis
+ * (shared-limit.ts, loaded lazily), so all replicas keep to one budget per credential. Bottleneck's own Redis
+ * clustering (datastore 'ioredis', same id per credential) works with ioredis 5 for `minTime` spacing, but shares
+ * only minTime / maxConcurrent / reservoir: not the sliding 1 s / 60 s windows, not this module's arrival-time
+ * correction, not the read/write lanes (its queues and priorities stay per process), and it cannot say how long a
+ * call would wait (the fail-fast bound); it is also unmaintained since 2019. Redis lost → SharedLimiterUnavailableError
+ * (retryable, nothing sent), never unpaced sends.
  */
 import Bottleneck from 'bottleneck';
 import { rateLimitedError } from './errors.js';
-import type { KeapBudget, RateWaitReason } from './types.js';
+import type { RedisBudget, SharedSlot } from './shared-limit.js';
+import { type KeapBudget, KeapError, type RateWaitReason } from './types.js';
+
+/**
+ * The shared budget in Redis (KEAP_MCP_REDIS_URL) could not be used: nothing was sent to Keap, and nothing will
+ * be sent unpaced. Retryable: ioredis reconnects by itself and calls go through again once Redis is back.
+ */
+export class SharedLimiterUnavailableError extends KeapError {
+  constructor(attempts = 0) {
+    super({
+      category: 'unavailable',
+      message:
+        'the shared rate limiter (Redis, KEAP_MCP_REDIS_URL) is unreachable, so no Keap call can be paced; nothing was sent to Keap. Try again shortly.',
+      reason: 'shared rate limiter (Redis) unreachable',
+      retryable: true,
+      retryAfterSec: 2,
+      attempts,
+      notSent: true,
+    });
+    this.name = 'SharedLimiterUnavailableError';
+  }
+}
+
+/** One budget per credential for all replicas: Redis at `url`, keys named by `id` (a hash, never the secret). */
+export interface SharedLimitConfig {
+  readonly redisUrl: string;
+  readonly id: string;
+  /** Redis command timeout (default 1 s) and wait for a (re)connection (default 2 s). */
+  readonly commandTimeoutMs?: number;
+  readonly connectWaitMs?: number;
+}
+
+export interface LimiterOptions {
+  readonly aimd?: Partial<AimdOptions>;
+  readonly shared?: SharedLimitConfig;
+}
 
 /** Told when a caller must wait for a slot: once at the start, then about every second (remaining wait). */
 export type WaitListener = (waitMs: number, reason: RateWaitReason) => void;
@@ -272,6 +319,10 @@ export class CredentialLimiter {
   private readonly dayCounter: SharedCounter;
   /** Estimated arrival times (ascending) of other consumers' calls in the last second or so. */
   private others: number[] = [];
+  private readonly sharedConfig: SharedLimitConfig | undefined;
+  private sharedBudget: Promise<RedisBudget> | undefined;
+  /** Shared reservations by local slot time, until their answer tells when Keap counted them (arrived()). */
+  private readonly sharedSlots = new Map<number, SharedSlot>();
   /** Estimated arrival of the last request whose answer carried counters. */
   private lastObservedAt = Number.NEGATIVE_INFINITY;
 
@@ -280,10 +331,11 @@ export class CredentialLimiter {
     overrides: Partial<ClientLimits> | undefined,
     private readonly maxWaitMs: number,
     private readonly now: () => number = Date.now,
-    aimd?: Partial<AimdOptions>,
+    options: LimiterOptions = {},
   ) {
     this.limits = { ...defaultLimits(kind), ...stripUndefined(overrides ?? {}) };
-    this.aimd = new AimdRate({ ...defaultAimd(this.perSecond), ...(aimd ?? {}) });
+    this.aimd = new AimdRate({ ...defaultAimd(this.perSecond), ...(options.aimd ?? {}) });
+    this.sharedConfig = options.shared;
     this.minuteCounter = new SharedCounter(60_000, this.limits.windowMarginMs);
     this.dayCounter = new SharedCounter(DAY_MS, this.limits.windowMarginMs);
     this.lanes = {
@@ -403,7 +455,7 @@ export class CredentialLimiter {
     // Fast path: nobody queued ahead in this lane (nor a write, for a read) and a slot is free now — take it
     // synchronously. bottleneck costs a few event-loop turns per job, which is most of the client's overhead.
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-    if (this.ahead(priority) === 0) {
+    if (this.ahead(priority) === 0 && !this.sharedConfig) {
       this.prune(start);
       if (
         this.earliest(start, this.sends, this.dayCount, (since) => countSince(this.sends, since)) <= start
@@ -451,6 +503,25 @@ export class CredentialLimiter {
             why = e.reason;
           }
           expectedAt = at;
+          if (at <= now && this.sharedConfig) {
+            // Locally free: now the slot in the budget all replicas share (Redis's clock, atomic).
+            const r = await this.reserveShared(Math.max(0, deadline - now));
+            if (!r.ok) throw rateLimitedError(r.waitMs / 1000, 0, this.lastBudget);
+            if (r.waitMs > 0) {
+              expectedAt = now + r.waitMs;
+              why = 'queue';
+              await sleep(r.waitMs, signal);
+              // Woken late (a busy event loop): the slot the others planned around is gone. Leave it booked
+              // (it only costs capacity) and reserve again rather than send into someone else's window.
+              if (this.now() - (now + r.waitMs) > this.limits.windowMarginMs / 2) continue;
+            }
+            const sent = this.now();
+            this.record(sent);
+            this.sharedSlots.set(sent, r.slot);
+            if (this.sharedSlots.size > 256)
+              this.sharedSlots.delete(this.sharedSlots.keys().next().value as number);
+            return sent;
+          }
           if (at <= now) {
             this.record(now); // synchronous with the check above: two lanes can never take the same slot
             return now;
@@ -463,6 +534,31 @@ export class CredentialLimiter {
     } finally {
       this.waiting[priority] -= 1;
       if (ticker) clearInterval(ticker);
+    }
+  }
+
+  private async reserveShared(maxWaitMs: number): ReturnType<RedisBudget['reserve']> {
+    const cfg = this.sharedConfig as SharedLimitConfig;
+    this.sharedBudget ??= import('./shared-limit.js').then(
+      (m) =>
+        new m.RedisBudget({
+          url: cfg.redisUrl,
+          id: cfg.id,
+          perSecond: this.perSecond,
+          perMinute: this.limits.perMinute,
+          perDay: this.limits.perDay,
+          windowMarginMs: this.limits.windowMarginMs,
+          minGapMs: this.minGap,
+          ...(cfg.commandTimeoutMs !== undefined ? { commandTimeoutMs: cfg.commandTimeoutMs } : {}),
+          ...(cfg.connectWaitMs !== undefined ? { connectWaitMs: cfg.connectWaitMs } : {}),
+        }),
+    );
+    const budget = await this.sharedBudget;
+    try {
+      return await budget.reserve(0, maxWaitMs);
+    } catch {
+      // Never unlimited pacing: without the shared budget nothing is sent.
+      throw new SharedLimiterUnavailableError();
     }
   }
 
@@ -494,6 +590,12 @@ export class CredentialLimiter {
     if (rtt < this.minRtt) this.minRtt = rtt;
     const slot = this.slots.find((x) => x.sent === sentAt && x.responded === undefined);
     if (slot) slot.responded = respondedAt;
+    const shared = this.sharedSlots.get(sentAt);
+    if (shared) {
+      this.sharedSlots.delete(sentAt);
+      const late = respondedAt - this.minRtt - sentAt;
+      if (late > 0) void this.sharedBudget?.then((b) => b.moved(shared, late)).catch(() => undefined);
+    }
     const horizon = respondedAt - 2000 - this.limits.windowMarginMs;
     this.slots = this.slots.filter((x) => x.sent > horizon);
     for (const x of this.slots) {
@@ -594,6 +696,9 @@ export class CredentialLimiter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const shared = this.sharedBudget;
+    this.sharedBudget = undefined;
+    if (shared) await shared.then((b) => b.close()).catch(() => undefined);
     await Promise.all(
       [this.lanes.read, this.lanes.write].map((l) =>
         l.stop({ dropWaitingJobs: true }).catch(() => undefined),
