@@ -5,6 +5,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SERVER_TOOLS } from '../tools/index.js';
 import type { Config } from './config.js';
+import type { HooksRuntime } from './hooks/agent.js';
+import { installEventResources } from './hooks/resources.js';
 import type { KeapClientApi } from './keap/types.js';
 import type { Logger } from './logger.js';
 import { installSessionLogger } from './notify.js';
@@ -26,6 +28,8 @@ export interface CreateServerOptions {
   readonly sandbox?: boolean;
   /** The catalog (default SERVER_TOOLS: the catalog and the long-tail tools); tests may pass a few specs. */
   readonly tools?: readonly AnyToolSpec[];
+  /** The REST hooks inbox, registry and public address (the event tools and keap://events resources). */
+  readonly hooks?: HooksRuntime;
 }
 
 const KEAP_MAP = [
@@ -59,12 +63,17 @@ export function createServer(opts: CreateServerOptions): McpServer {
     },
   );
   installSessionLogger(server.server);
-  registerTools(server, opts.tools ?? SERVER_TOOLS, {
+  const tools = opts.tools ?? SERVER_TOOLS;
+  registerTools(server, tools, {
     agent: opts.agent,
     client: opts.client,
     safety: opts.safety,
     logger: opts.logger,
     server: server.server,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
   });
+  // The keap://events resources (capability `resources: { subscribe: true }`) where the server keeps an inbox.
+  if (opts.hooks)
+    installEventResources(server, { ...opts, policy: opts.safety.policy, hooks: opts.hooks, catalog: tools });
   return server;
 }

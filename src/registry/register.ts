@@ -22,6 +22,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
+import { createHooksFront } from '../hooks/agent.js';
 import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
 import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
 import { describeValue, parseJsonText } from '../inputs/validate.js';
@@ -51,6 +52,15 @@ export const MACHINE_FIELDS = {
     .optional()
     .describe('From an approval_pending result, once the operator approved; repeat identical arguments'),
 } as const;
+
+/** A hooks tool on a server that keeps no hooks inbox (a test server, or one built without the receiver). */
+function noHooks(spec: AnyToolSpec): ToolError {
+  return new ToolError({
+    category: 'unavailable',
+    message: `${spec.name}: this server keeps no REST hooks inbox`,
+    nextStep: 'Nothing was done. Tell the user the server must run with its hooks receiver (keap-mcp --http)',
+  });
+}
 
 function defType(schema: z.ZodType): string {
   return (schema as unknown as { _zod: { def: { type: string } } })._zod.def.type;
@@ -228,8 +238,18 @@ export function registerTools(
     ctx,
     inputShapeFor,
   );
-  const handle = (spec: AnyToolSpec, args: Record<string, unknown>, extra: CallExtra) =>
-    spec.longtail !== undefined ? longtail.run(spec, args, extra) : runTool(spec, args, ctx, extra);
+  // The hooks tools (subscribe_events, …) run through theirs (src/hooks/agent.ts), ending in runTool too.
+  const hooksFront = ctx.hooks ? createHooksFront(tools, ctx, ctx.hooks) : undefined;
+  const handle = (spec: AnyToolSpec, args: Record<string, unknown>, extra: CallExtra) => {
+    if (spec.longtail !== undefined) return longtail.run(spec, args, extra);
+    if (spec.hooks !== undefined && spec.hooks !== 'health') {
+      if (hooksFront) return hooksFront.run(spec, args, extra);
+      return rejectInput(spec, args, noHooks(spec), ctx, extra);
+    }
+    return spec.hooks !== undefined && hooksFront
+      ? hooksFront.run(spec, args, extra)
+      : runTool(spec, args, ctx, extra);
+  };
   const registered = new Map<string, InputChecker>();
   const listed = new Map<string, Record<string, unknown>>();
   const byName = new Map<string, AnyToolSpec>();
