@@ -7,8 +7,7 @@ export const hookTools = [
   defineTool({
     name: 'list_hooks',
     title: 'List REST hook subscriptions',
-    description:
-      "List REST hook subscriptions and their status; this server's own add last delivery and events stored.",
+    description: "List REST hook subscriptions; this server's own show last delivery and events stored.",
     resource: 'hooks',
     access: 'read',
     method: 'GET',
@@ -82,17 +81,13 @@ export const eventTools = [
     name: 'subscribe_events',
     title: 'Subscribe this server to Keap events',
     description:
-      "Have Keap push events (e.g. contact.add) to this server; read them with list_events. Creates and verifies one hook per key; returns each key's status.",
+      "Have Keap push events (e.g. contact.add) to this server for list_events. Returns each key's hook status.",
     resource: 'hooks',
     access: 'write',
     method: 'POST',
     path: '/events',
     input: {
-      event_keys: z
-        .array(z.string().min(1).max(100))
-        .min(1)
-        .max(20)
-        .describe('From list_hook_event_keys, e.g. ["contact.add"]'),
+      event_keys: z.array(z.string().min(1).max(100)).min(1).max(20).describe('From list_hook_event_keys'),
     },
     checkWith: 'list_hooks',
     hooks: 'subscribe',
@@ -100,12 +95,12 @@ export const eventTools = [
   defineTool({
     name: 'unsubscribe_events',
     title: 'Unsubscribe this server from a Keap event',
-    description: "Delete this server's hook for an event key; its events stop arriving.",
+    description: "Delete this server's hook for an event key.",
     resource: 'hooks',
     access: 'write',
     method: 'DELETE',
     path: '/events/{event_key}',
-    input: { event_key: z.string().min(1).max(100).describe('As given to subscribe_events') },
+    input: { event_key: z.string().min(1).max(100).describe('e.g. contact.add') },
     confirm: true,
     checkWith: 'list_hooks',
     findWith: 'list_hooks',
@@ -115,19 +110,18 @@ export const eventTools = [
   defineTool({
     name: 'list_events',
     title: 'List events Keap pushed',
-    description:
-      "Events received from Keap (ids only), oldest first. expand: true adds each object's current state where you may read it.",
+    description: 'Events Keap pushed (ids), oldest first. expand: true adds each object you may read.',
     resource: 'hooks',
     access: 'read',
     method: 'GET',
     path: '/events',
     input: {
-      event_key: z.string().min(1).max(100).optional().describe('Only this event, e.g. contact.add'),
-      object_type: z.string().min(1).max(50).optional().describe('Only this object type, e.g. contact'),
-      since: z.string().max(40).optional().describe('Received at or after (ISO date-time, Z or offset)'),
-      expand: z.boolean().optional().describe('Read each object (page_size ≤ 25)'),
+      event_key: z.string().min(1).max(100).optional().describe('e.g. contact.add'),
+      object_type: z.string().min(1).max(50).optional().describe('e.g. contact'),
+      since: z.string().max(40).optional().describe('Received since (ISO date-time)'),
+      expand: z.boolean().optional().describe('page_size ≤ 25'),
       page_size: z.number().int().min(1).max(100).optional().describe('Default 25'),
-      page_token: z.string().max(40).optional().describe('next_page_token of the previous page'),
+      page_token: z.string().max(40).optional().describe('From next_page_token'),
     },
     listKey: 'events',
     hooks: 'events',
