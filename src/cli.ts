@@ -3,6 +3,7 @@
  *   keap-mcp [flags]                 MCP over stdio (what Claude Desktop launches)
  *   keap-mcp --http [--host H] [--port P] [flags]   Streamable HTTP at /mcp
  *   keap-mcp --sandbox …             against the in-process Keap sandbox
+ *   keap-mcp --http --hooks-only …   only the REST hooks receiver (a public edge)
  *   keap-mcp sandbox …               run the Keap sandbox alone
  *   keap-mcp auth …                  OAuth login / status / logout
  *   keap-mcp audit …                 print the audit log
@@ -27,6 +28,7 @@ ${SETTINGS.filter((s) => s.flag !== undefined)
   .join('\n')}
   --sandbox        run against the built-in Keap sandbox (nothing real happens)
   --http           serve Streamable HTTP at /mcp instead of stdio
+  --hooks-only     with --http: serve only the REST hooks receiver (/hooks/keap/<id>), no /mcp, no console
 Credentials: KEAP_API_KEY, or KEAP_OAUTH_CLIENT_ID + KEAP_OAUTH_CLIENT_SECRET (then \`keap-mcp auth login\`).`;
 
 export class UsageError extends Error {
@@ -43,6 +45,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     http: { type: 'boolean' },
     sandbox: { type: 'boolean' },
+    'hooks-only': { type: 'boolean' },
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
@@ -65,7 +68,15 @@ export function parseCommand(argv: readonly string[]): Command {
     const x = v[s.flag.slice(2)];
     if (x !== undefined) values[s.env] = String(x);
   }
-  return { kind: 'serve', flags: { http: v.http === true, sandbox: v.sandbox === true, values } };
+  return {
+    kind: 'serve',
+    flags: {
+      http: v.http === true,
+      sandbox: v.sandbox === true,
+      hooksOnly: v['hooks-only'] === true,
+      values,
+    },
+  };
 }
 
 /** A listen failure in words, with the setting that fixes it; undefined for other errors. */

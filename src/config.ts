@@ -84,6 +84,32 @@ export const SETTINGS = [
     '0',
     'Most open HTTP MCP sessions per agent (beyond: HTTP 429); 0 = max(10, max sessions ÷ agents with tokens)',
   ),
+  setting(
+    'KEAP_MCP_SANDBOX_STATE_DIR',
+    '--sandbox-state-dir',
+    '',
+    'State store of a --sandbox run (default: in memory, nothing kept)',
+  ),
+  // REST hooks receiver (src/hooks/).
+  setting(
+    'KEAP_HOOKS_PUBLIC_URL',
+    '--hooks-public-url',
+    '',
+    "Base URL Keap calls for REST hooks (receiver: <base>/hooks/keap/<id>; default: this HTTP server's URL)",
+  ),
+  setting('KEAP_HOOKS_RETENTION_DAYS', undefined, '7', 'Keep received hook events this many days'),
+  setting(
+    'KEAP_HOOKS_RETENTION_EVENTS',
+    undefined,
+    '100000',
+    'Keep at most this many hook events (oldest dropped)',
+  ),
+  setting(
+    'KEAP_HOOKS_MAX_REQUESTS_PER_MIN',
+    undefined,
+    '600',
+    'Most requests per minute to one hook receiver (beyond: HTTP 429)',
+  ),
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
@@ -184,6 +210,17 @@ const schema = z.object({
   KEAP_MCP_SESSION_IDLE_S: int(1, 604_800),
   KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
   KEAP_MCP_MAX_SESSIONS_PER_AGENT: int(0, 100_000),
+  KEAP_MCP_SANDBOX_STATE_DIR: optionalText,
+  KEAP_HOOKS_PUBLIC_URL: z.union([
+    z.literal('').transform(() => undefined),
+    url.refine((s) => {
+      const u = URL.canParse(s) ? new URL(s) : undefined;
+      return u !== undefined && u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+    }, 'must be a base URL without query, fragment or credentials'),
+  ]),
+  KEAP_HOOKS_RETENTION_DAYS: int(1, 3650),
+  KEAP_HOOKS_RETENTION_EVENTS: int(1, 100_000_000),
+  KEAP_HOOKS_MAX_REQUESTS_PER_MIN: int(1, 1_000_000),
 });
 
 export type { OAuthConfig } from './auth/oauth.js';
@@ -217,6 +254,18 @@ export interface Config {
   };
   /** HTTP sessions: idle timeout (s), cap, per-agent cap (0 = automatic; src/transports/http.ts). */
   readonly sessions: { readonly idleS: number; readonly max: number; readonly perAgent: number };
+  /** KEAP_MCP_SANDBOX_STATE_DIR: a --sandbox run keeps its state here (undefined: in memory). */
+  readonly sandboxStateDir: string | undefined;
+  /** The REST hooks receiver (src/hooks/receiver.ts). */
+  readonly hooks: {
+    /** `--hooks-only` (with --http): serve only the receiver — no /mcp, no console. */
+    readonly only: boolean;
+    /** KEAP_HOOKS_PUBLIC_URL without trailing slash; undefined: the HTTP server's own URL. */
+    readonly publicUrl: string | undefined;
+    readonly retention: { readonly maxAgeMs: number; readonly maxEvents: number };
+    /** Requests per minute per receiver. */
+    readonly ratePerMin: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -230,6 +279,8 @@ export class ConfigError extends Error {
 export interface ServeFlags {
   readonly http?: boolean;
   readonly sandbox?: boolean;
+  /** `--hooks-only`: only the REST hooks receiver (needs --http). */
+  readonly hooksOnly?: boolean;
   readonly values?: Partial<Record<SettingName, string>>;
 }
 
@@ -327,6 +378,11 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
     (name) => flags.values?.[name as SettingName] !== undefined || env[name] !== undefined,
     c.KEAP_OAUTH_CLIENT_ID !== undefined,
   );
+  if (flags.hooksOnly === true && flags.http !== true) {
+    throw new ConfigError(
+      'Invalid configuration:\n  --hooks-only serves the REST hooks receiver over HTTP: use it with --http',
+    );
+  }
   const stateDir = expandHome(c.KEAP_MCP_STATE_DIR);
   const oauth =
     c.KEAP_OAUTH_CLIENT_ID !== undefined && c.KEAP_OAUTH_CLIENT_SECRET !== undefined
@@ -362,6 +418,17 @@ export function loadConfig(flags: ServeFlags, env: Readonly<Record<string, strin
       idleS: c.KEAP_MCP_SESSION_IDLE_S,
       max: c.KEAP_MCP_MAX_SESSIONS,
       perAgent: c.KEAP_MCP_MAX_SESSIONS_PER_AGENT,
+    }),
+    sandboxStateDir:
+      c.KEAP_MCP_SANDBOX_STATE_DIR !== undefined ? expandHome(c.KEAP_MCP_SANDBOX_STATE_DIR) : undefined,
+    hooks: Object.freeze({
+      only: flags.hooksOnly === true,
+      publicUrl: c.KEAP_HOOKS_PUBLIC_URL,
+      retention: Object.freeze({
+        maxAgeMs: c.KEAP_HOOKS_RETENTION_DAYS * 24 * 60 * 60_000,
+        maxEvents: c.KEAP_HOOKS_RETENTION_EVENTS,
+      }),
+      ratePerMin: c.KEAP_HOOKS_MAX_REQUESTS_PER_MIN,
     }),
   });
 }

@@ -19,6 +19,8 @@ import {
 } from './config.js';
 import { type BudgetSnapshot, createConsole, type SessionSnapshot } from './console/console.js';
 import { type RunningConsole, startConsoleServer } from './console/server.js';
+import { openSqliteHooks } from './hooks/inbox.js';
+import { createReceiver } from './hooks/receiver.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
 import { createLogger } from './logger.js';
 import { createSafety, runAuditCli } from './safety/index.js';
@@ -63,12 +65,78 @@ function connectHelp(url: string, sandbox: boolean): string {
   ].join('\n');
 }
 
+/** The state directory in force: --sandbox keeps state in memory unless KEAP_MCP_SANDBOX_STATE_DIR names one. */
+function stateDirOf(config: Config): string | undefined {
+  return config.sandbox ? config.sandboxStateDir : config.stateDir;
+}
+
+/**
+ * `--http --hooks-only`: the REST hooks receiver alone, for a public edge — no /mcp, no console, no Keap credential.
+ * It writes to the same state store (KEAP_MCP_STATE_DIR) that the MCP server reads.
+ */
+async function serveHooksOnly(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const db = openStateDb(stateDirOf(config));
+  const safety = createSafety({
+    policyFile: config.policyFile,
+    readOnly: config.readOnly,
+    sandbox: config.sandbox,
+    auditLogPath: config.auditLog,
+    db,
+    logger,
+    catalog: SERVER_TOOLS,
+    operatorTokenSha256: config.console.operatorTokenSha256,
+  });
+  const hooks = openSqliteHooks(db, { retention: config.hooks.retention, logger });
+  let localBase = '';
+  const receiver = createReceiver({
+    inbox: hooks.inbox,
+    registry: hooks.registry,
+    logger,
+    publicBaseUrl: config.hooks.publicUrl ?? (() => localBase),
+    ratePerMin: config.hooks.ratePerMin,
+  });
+  const http = await startHttp({
+    hooks: receiver,
+    hooksOnly: true,
+    host: config.http.host,
+    port: config.http.port,
+    policy: safety.policy,
+    makeServer: () => {
+      throw new Error('--hooks-only serves no MCP');
+    },
+    logger,
+    sandbox: config.sandbox,
+    audit: safety.audit,
+    allowedHosts: config.allowedHosts,
+    publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
+  });
+  localBase = new URL(http.url).origin;
+  process.stderr.write(
+    `keap-mcp ${SERVER_VERSION}: REST hooks receiver only at ${receiver.urlFor('<receiver id>')}\n  listening on ${localBase}; Keap calls ${receiver.baseUrl()} (KEAP_HOOKS_PUBLIC_URL)\n  Ctrl-C stops the server.\n`,
+  );
+  logger.info({ url: localBase, public: receiver.baseUrl() }, 'keap-mcp hooks receiver listening');
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await http.close().catch(() => undefined);
+    await hooks.inbox.close();
+    safety.audit.close();
+    db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
 async function serve(config: Config): Promise<void> {
+  if (config.hooks.only) return serveHooksOnly(config);
   const logger = createLogger(config.logLevel);
   if (!config.sandbox) credentialsOrExit(config);
   if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
 
-  const db = openStateDb(config.sandbox ? undefined : config.stateDir);
+  const db = openStateDb(stateDirOf(config));
   const safety = createSafety({
     policyFile: config.policyFile,
     readOnly: config.readOnly,
@@ -80,6 +148,8 @@ async function serve(config: Config): Promise<void> {
     operatorTokenSha256: config.console.operatorTokenSha256,
     approvalWaitMs: config.console.approvalWaitS * 1000,
   });
+  // REST hooks: the inbox and the subscription registry on the state DB (src/hooks/inbox.ts).
+  const hooks = openSqliteHooks(db, { retention: config.hooks.retention, logger });
 
   let baseUrl = config.baseUrl;
   let credential: KeapCredential;
@@ -146,7 +216,17 @@ async function serve(config: Config): Promise<void> {
       ...consoleOptions,
       allowedHosts: allowedHostList(config.http.host, config.allowedHosts, undefined),
     });
+    let localBase = '';
+    const receiver = createReceiver({
+      inbox: hooks.inbox,
+      registry: hooks.registry,
+      logger,
+      publicBaseUrl: config.hooks.publicUrl ?? (() => localBase),
+      ratePerMin: config.hooks.ratePerMin,
+    });
     const http = await startHttp({
+      hooks: receiver,
+      publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
       console: operatorConsole,
       host: config.http.host,
       port: config.http.port,
@@ -159,9 +239,11 @@ async function serve(config: Config): Promise<void> {
       sessions: config.sessions,
     });
     listSessions = () => http.sessionList();
+    localBase = new URL(http.url).origin;
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     if (operatorConsole.enabled)
       process.stderr.write(`  console:    ${http.url.replace(/\/mcp$/, '/console')}\n`);
+    process.stderr.write(`  hooks:      ${receiver.urlFor('<receiver id>')}\n`);
     logger.info({ url: http.url, keap: where }, 'keap-mcp listening');
     stop = () => http.close();
   } else {
@@ -196,6 +278,7 @@ async function serve(config: Config): Promise<void> {
     await stop().catch(() => undefined);
     await client.close().catch(() => undefined);
     await closeSandbox?.().catch(() => undefined);
+    await hooks.inbox.close();
     safety.audit.close();
     db.close();
     process.exit(code);

@@ -25,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { maskHookPath } from '../hooks/receiver.js';
 import type { Logger } from '../logger.js';
 import { bindWarnings } from '../safety/policy.js';
 import type { AuditApi, PolicyApi, RefusalReason } from '../safety/types.js';
@@ -74,6 +75,13 @@ export interface HttpOptions {
   readonly sessions?: SessionSettings | undefined;
   /** The operator console, mounted at /console after the Host/Origin checks (src/console/). */
   readonly console?: { handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } | undefined;
+  /**
+   * The REST hooks receiver (src/hooks/receiver.ts), mounted at /hooks/ after the Host/Origin checks and before
+   * the agent bearer check (Keap sends no token).
+   */
+  readonly hooks?: { handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> } | undefined;
+  /** `--hooks-only`: serve the hooks receiver (and /healthz) only — /mcp answers 404; no agent token needed. */
+  readonly hooksOnly?: boolean | undefined;
 }
 
 /** One open session as the operator console lists it (id shortened). */
@@ -280,7 +288,7 @@ interface Session {
 export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   const { policy, logger } = opts;
   const loopback = isLoopbackHost(opts.host);
-  if (!loopback && !policy.requiresTokens()) {
+  if (!loopback && !policy.requiresTokens() && opts.hooksOnly !== true) {
     throw new HttpConfigError(
       `Refusing to listen on ${opts.host}: a non-loopback bind needs a policy file (KEAP_POLICY) whose agents have token_sha256 set. Use --host 127.0.0.1 or configure agent tokens.`,
     );
@@ -386,7 +394,8 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     } catch {
       logged = true;
     }
-    if (logged) logger.info({ reason, remote, path: pathOf(req).slice(0, 100) }, 'HTTP request refused');
+    if (logged)
+      logger.info({ reason, remote, path: maskHookPath(pathOf(req)).slice(0, 100) }, 'HTTP request refused');
   }
 
   function hostAllowed(value: string): boolean {
@@ -530,6 +539,12 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     if (typeof origin === 'string' && !originAllowed(origin)) {
       refuse(req, 'foreign_origin', `Origin: ${origin}`);
       return err(res, 403, 'Invalid Origin');
+    }
+
+    // The REST hooks receiver answers /hooks/… (its own 404/405/413/429; no agent token).
+    if (opts.hooks && (await opts.hooks.handle(req, res))) return;
+    if (opts.hooksOnly === true && route !== 'healthz') {
+      return httpError(res, 404, 'not_found', 'Not found: this server only receives Keap REST hooks');
     }
 
     // The operator console answers its own paths (login, CSRF, its own 404 when no operator token is set).
