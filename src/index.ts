@@ -19,6 +19,7 @@ import {
 } from './config.js';
 import { type BudgetSnapshot, createConsole, type SessionSnapshot } from './console/console.js';
 import { type RunningConsole, startConsoleServer } from './console/server.js';
+import type { HooksRuntime } from './hooks/agent.js';
 import { openSqliteHooks } from './hooks/inbox.js';
 import { createReceiver } from './hooks/receiver.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
@@ -177,8 +178,16 @@ async function serve(config: Config): Promise<void> {
     fail(MISSING_CREDENTIALS_MESSAGE, 1);
   }
   const client = createKeapClient({ baseUrl, credential, maxWaitMs: config.maxWaitMs, logger });
+  // What the event tools and keap://events resources use: the same store, and the URL Keap must call (the
+  // receiver's, once the HTTP server listens; over stdio only KEAP_HOOKS_PUBLIC_URL, e.g. a --hooks-only edge).
+  let hooksBase: () => string | undefined = () => config.hooks.publicUrl;
+  const hooksRuntime: HooksRuntime = {
+    inbox: hooks.inbox,
+    registry: hooks.registry,
+    publicUrl: () => hooksBase(),
+  };
   const make = (agent: string) =>
-    createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
+    createServer({ config, agent, client, safety, logger, sandbox: config.sandbox, hooks: hooksRuntime });
   const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
 
   // The operator console: its pages read the approvals store, the audit log, the policy, Keap's budget and the
@@ -240,6 +249,7 @@ async function serve(config: Config): Promise<void> {
     });
     listSessions = () => http.sessionList();
     localBase = new URL(http.url).origin;
+    hooksBase = () => receiver.baseUrl();
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     if (operatorConsole.enabled)
       process.stderr.write(`  console:    ${http.url.replace(/\/mcp$/, '/console')}\n`);

@@ -13,6 +13,7 @@ import { rejectInput, runTool } from '../pipeline.js';
 import type { AnyToolSpec } from '../registry/define.js';
 import { keapDataResult, okResult } from '../results.js';
 import { objectReaders } from './objects.js';
+import { RECEIVER_PATH } from './receiver.js';
 import type { HookEvent, HookRegistryApi, HookSubscription, InboxApi } from './types.js';
 
 /** The receiver's stores and address, as the tools need them. */
@@ -29,9 +30,6 @@ export interface HooksRuntime {
 export interface HooksFront {
   run(spec: AnyToolSpec, args: Readonly<Record<string, unknown>>, extra: CallExtra): Promise<CallToolResult>;
 }
-
-/** The path of a subscription's receiver under the public base URL. */
-export const RECEIVER_PATH = '/hooks/keap/';
 
 export function receiverUrl(base: string, receiverId: string): string {
   return `${base.replace(/\/+$/, '')}${RECEIVER_PATH}${receiverId}`;
