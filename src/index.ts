@@ -20,6 +20,7 @@ import {
 import { type BudgetSnapshot, createConsole, type SessionSnapshot } from './console/console.js';
 import { type RunningConsole, startConsoleServer } from './console/server.js';
 import type { HooksRuntime } from './hooks/agent.js';
+import { createConsoleHooks } from './hooks/console-hooks.js';
 import { openSqliteHooks } from './hooks/inbox.js';
 import { createReceiver } from './hooks/receiver.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
@@ -217,6 +218,7 @@ async function serve(config: Config): Promise<void> {
     operatorTokenSha256: config.console.operatorTokenSha256 ?? safety.policy.operatorTokenSha256(),
     audit: safety.audit,
     logger,
+    hooks: createConsoleHooks({ client, registry: hooks.registry, audit: safety.audit, logger }),
   };
 
   let stop: () => Promise<void>;

@@ -6,12 +6,13 @@
  *    that id in list_events; a subscribed session receives resources/updated; a session whose agent cannot read
  *    contacts receives nothing for it.
  *  - each of the 15 events in the catalog's `event` fields reaches the inbox when its tool is called.
- *  - a receiver that is down makes the sandbox retry and mark the hook Inactive; list_hooks shows it;
- *    verify_hook brings it back and later events arrive.
+ *  - a receiver that is down makes the sandbox retry and mark the hooks Inactive; list_hooks and the console's
+ *    Hooks page show it; verify_hook (one hook) and the console's re-verify (another, CSRF-checked, audited as
+ *    the operator) bring them back and later events arrive.
  * Waiting for a delivery polls until the event is there (bounded by the test timeout); nothing asserts a time.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -29,7 +30,9 @@ const TOKENS = { admin: 'admin-token-e2e-hooks-0123456789', tagger: 'tagger-toke
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Tools with a ✋ the acceptance calls: waived for admin (confirmation has its own tests). */
 const WAIVED = ['delete_contact', 'create_order', 'create_subscription', 'cancel_subscription'];
+const OPERATOR = 'operator-token-hooks-e2e-0123456789';
 const POLICY = {
+  operator_token_sha256: sha(OPERATOR),
   agents: {
     admin: { token_sha256: sha(TOKENS.admin), grants: { '*': 'write' }, no_confirm_tools: WAIVED },
     // Reads events and tags; not contacts.
@@ -351,7 +354,7 @@ describe('REST hooks end to end', () => {
     expect(JSON.stringify(hooks)).not.toMatch(/\/hooks\/keap\/[A-Za-z0-9_-]{22,}/);
   });
 
-  it('a receiver that is down: the sandbox retries, marks the hook Inactive; list_hooks shows it; verify_hook brings it back', async () => {
+  it('a receiver that is down: the sandbox retries, marks the hook Inactive; list_hooks and the console show it; verify_hook or the console bring it back', async () => {
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     await proc?.stop();
     const attemptsBefore = hookEngine(sandbox.api).attempts.filter(
@@ -367,8 +370,20 @@ describe('REST hooks end to end', () => {
       }),
     });
     expect(r.status).toBe(201);
+    const co = await fetch(`${sandbox.baseUrl}/v2/companies`, {
+      method: 'POST',
+      headers: { 'x-keap-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ company_name: 'Missed Ltd' }),
+    });
+    expect(co.status).toBe(201);
+    const companyHook = (await sandboxHooks()).find((h) => h.eventKey === 'company.add') as Data;
     await until(async () =>
       (await sandboxHooks()).find((h) => String(h.key) === s.contactHookKey && h.status === 'Inactive'),
+    );
+    await until(async () =>
+      (await sandboxHooks()).find(
+        (h) => String(h.key) === String(companyHook.key) && h.status === 'Inactive',
+      ),
     );
     const failed = hookEngine(sandbox.api).attempts.filter(
       (a) => String(a.hookId) === s.contactHookKey && !a.ok,
@@ -386,6 +401,59 @@ describe('REST hooks end to end', () => {
     const verified = await admin.call('verify_hook', { key: s.contactHookKey });
     expect(verified.status).toBe('Verified');
     expect((await sandboxHooks()).find((h) => String(h.key) === s.contactHookKey)?.status).toBe('Verified');
+
+    // The console's Hooks page shows the other one Inactive, with a re-verify button (CSRF-protected POST).
+    const base = new URL(mcpUrl).origin;
+    const loginRes = await fetch(`${base}/console/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+      body: new URLSearchParams({ token: OPERATOR }).toString(),
+    });
+    expect(loginRes.status).toBe(303);
+    const cookie = (loginRes.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const pageHtml = await (await fetch(`${base}/console/hooks`, { headers: { cookie } })).text();
+    const rowOf = (html: string) =>
+      html
+        .split('<tr>')
+        .find((row) => row.includes('company.add') && row.includes(String(companyHook.key))) ?? '';
+    expect(rowOf(pageHtml)).toContain('Inactive');
+    const action = `/console/hooks/${companyHook.key}/verify`;
+    expect(rowOf(pageHtml)).toContain(`action="${action}"`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(pageHtml)?.[1] as string;
+    const forged = await fetch(`${base}${action}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base },
+      body: new URLSearchParams({ csrf: 'wrong' }).toString(),
+    });
+    expect(forged.status).toBe(403);
+    expect((await sandboxHooks()).find((h) => String(h.key) === String(companyHook.key))?.status).toBe(
+      'Inactive',
+    );
+    const posted = await fetch(`${base}${action}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base },
+      body: new URLSearchParams({ csrf }).toString(),
+    });
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get('location')).toBe('/console/hooks?done=verified');
+    expect((await sandboxHooks()).find((h) => String(h.key) === String(companyHook.key))?.status).toBe(
+      'Verified',
+    );
+    expect(rowOf(await (await fetch(`${base}/console/hooks`, { headers: { cookie } })).text())).toContain(
+      'Verified',
+    );
+    const audited = readFileSync(join(root, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"verify_hook"'))
+      .map((l) => JSON.parse(l) as Data);
+    expect(
+      audited.some((x) => String(x.agent).startsWith('operator:') && x.path === '/v1/hooks/{key}/verify'),
+    ).toBe(true);
+    const laterCompany = await admin.call('create_company', { company_name: 'Later Ltd' });
+    await eventFor(admin, 'company.add', String(laterCompany.id));
 
     const later = await admin.call('create_contact', {
       given_name: 'Later',
