@@ -211,13 +211,20 @@ const schema = z.object({
   KEAP_MCP_MAX_SESSIONS: int(1, 100_000),
   KEAP_MCP_MAX_SESSIONS_PER_AGENT: int(0, 100_000),
   KEAP_MCP_SANDBOX_STATE_DIR: optionalText,
-  KEAP_HOOKS_PUBLIC_URL: z.union([
-    z.literal('').transform(() => undefined),
-    url.refine((s) => {
-      const u = URL.canParse(s) ? new URL(s) : undefined;
-      return u !== undefined && u.search === '' && u.hash === '' && u.username === '' && u.password === '';
-    }, 'must be a base URL without query, fragment or credentials'),
-  ]),
+  KEAP_HOOKS_PUBLIC_URL: z
+    .string()
+    .trim()
+    .refine((s) => s === '' || (/^https?:\/\/[^\s]+$/.test(s) && URL.canParse(s)), 'must be an http(s) URL')
+    .refine(
+      (s) => s === '' || !URL.canParse(s) || s.startsWith('https://') || isLoopbackUrl(s),
+      'must use https (plain http only for a loopback address); Keap does not sign deliveries',
+    )
+    .refine((s) => {
+      if (s === '' || !URL.canParse(s)) return true;
+      const u = new URL(s);
+      return u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+    }, 'must be a base URL without query, fragment or credentials')
+    .transform((s) => (s === '' ? undefined : s.replace(/\/+$/, ''))),
   KEAP_HOOKS_RETENTION_DAYS: int(1, 3650),
   KEAP_HOOKS_RETENTION_EVENTS: int(1, 100_000_000),
   KEAP_HOOKS_MAX_REQUESTS_PER_MIN: int(1, 1_000_000),

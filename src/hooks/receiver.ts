@@ -9,11 +9,13 @@
  * 3. Per-receiver request-rate cap (token bucket; → 429 with Retry-After) — before any body is read.
  * 4. Handshake: a request carrying `X-Hook-Secret` → the subscription is marked verified locally, then 200 echoing
  *    the header (Keap's "Immediate Confirmation"). Its body is ignored.
- * 5. Delivery `{event_key, object_type, object_keys: [{id, apiUrl, timestamp}]}`: body at most 1 MiB (→ 413, reading
- *    stops at the limit), JSON (→ 400), validated (→ 400: types, ≤ 1,000 keys, ids digit strings or integers → decimal
+ * 5. Delivery `{event_key, object_type, object_keys: [{id, apiUrl, timestamp}]}`: body at most 1 MiB (→ 413 at
+ *    once: a declared length over it is refused unread, a streamed body stops being buffered at the limit), JSON (→ 400), validated (→ 400: types, ≤ 1,000 keys, ids digit strings or integers → decimal
  *    strings, event_key the subscription's), written to the inbox in one durable transaction, then 200. The
  *    acknowledgement waits on nothing else (not Keap, not an agent); bookkeeping runs after the response. A store
  *    failure → 503 (Keap retries). Nothing partial is ever stored.
+ * A request answered before its body was read keeps its connection for a short "lingering close" (the rest of the
+ * body is discarded, at most 2 s / 8 MiB) so the client can read the answer rather than a reset.
  * Every rejection is logged (pino, at info; store failures at error) with the status, a reason, the remote address
  * and the first characters of the receiver id — never a body, never the whole id.
  */
@@ -144,6 +146,35 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Body> {
   });
 }
 
+/** After an early answer, what the client still sends is discarded (never buffered) this long / this much. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Lingering close: a request answered before its body was read (413, 404, 429 …) has its remaining body discarded
+ * for a short while, so the client — still writing — gets to read the answer instead of a connection reset (closing
+ * a socket with unread data makes the kernel send RST, and the peer then loses the answer). Past LINGER_MS or
+ * LINGER_BYTES the connection is destroyed.
+ */
+function linger(req: IncomingMessage): void {
+  let discarded = 0;
+  const stop = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    if (!req.complete) req.socket.destroy();
+  };
+  const onData = (chunk: Buffer): void => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) stop();
+  };
+  const timer = setTimeout(stop, LINGER_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
 const HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
 function send(
@@ -235,7 +266,6 @@ export function createReceiver(opts: ReceiverOptions): HooksReceiver {
       },
       'REST hook request rejected',
     );
-    // A body that is not read is not drained: the connection closes after the answer.
     const body =
       status === 404
         ? { error: 'not_found', message }
@@ -248,8 +278,8 @@ export function createReceiver(opts: ReceiverOptions): HooksReceiver {
               : status === 503
                 ? { error: 'unavailable', message }
                 : { error: 'bad_request', message };
-    send(res, status, body, { connection: 'close', ...headers });
-    if (status === 413) res.once('finish', () => req.socket.destroySoon());
+    send(res, status, body, headers);
+    if (!req.complete) linger(req);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {

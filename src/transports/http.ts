@@ -12,6 +12,8 @@
  * 5. POST /mcp: Content-Type JSON (415), body at most maxBodyBytes (413), valid JSON (400, -32700).
  * Rejected logins (1, 2, 4) are audited as refusals (rate-limited, with the remote address, never the token)
  * and logged at info. Every session gets its own McpServer for its agent and is bound to that agent.
+ * The REST hooks receiver (`hooks`, src/hooks/receiver.ts) answers `/hooks/…` between 2 and 3, with no agent token
+ * (Keap sends none); with `hooksOnly` every other path but /healthz is 404. Logged paths shorten receiver ids.
  *
  * Sessions end on DELETE, on a transport close, or after `idleS` seconds without a request (no request in
  * flight: a tool call waiting for a human or an open GET stream keeps its session). Ending a session closes its

@@ -38,7 +38,7 @@ export async function startServer(
     },
     home,
   );
-  const m = await proc.waitFor(/(?:MCP over Streamable HTTP at|listening on) (http:\/\/[^\s/]+)/);
+  const m = await proc.waitFor(/(?:MCP over Streamable HTTP at|listening on) (http:\/\/[^\s/;]+)/);
   return { proc, origin: m[1] as string, stateDir };
 }
 
