@@ -46,6 +46,13 @@ function isPlain(v: unknown): v is Data {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The machinery fields of a call (confirmation, approval, dry run) that an inner chokepoint call carries on. */
+function machineOf(args: Readonly<Data>, keys: readonly string[]): Data {
+  const out: Data = {};
+  for (const k of keys) if (args[k] !== undefined) out[k] = args[k];
+  return out;
+}
+
 function inputError(message: string, nextStep: string): ToolError {
   return new ToolError({ category: 'input', message, nextStep });
 }
@@ -254,14 +261,27 @@ export function createHooksFront(
       sub ??= await hooks.registry.create({ eventKey, agent: ctx.agent });
       if (hookKey === undefined) {
         madeCall = true;
+        // A confirmation the policy asks for (confirm_tools) travels with a one-key call: its repeat reuses this
+        // receiver id (the entry is kept while a human decides), so the confirmed request is the same.
+        const confirmable =
+          keys.length === 1 ? machineOf(args, ['confirmation_token', 'human_secret', 'approval_id']) : {};
         const created = innerOf(
-          await runTool(specs.create, { eventKey, hookUrl: receiverUrl(base, sub.receiverId) }, ctx, extra),
+          await runTool(
+            specs.create,
+            { eventKey, hookUrl: receiverUrl(base, sub.receiverId), ...confirmable },
+            ctx,
+            extra,
+          ),
         );
         if (created.kind !== 'ok') {
-          // Keap said no (or a human must confirm creates under this policy): nothing of it is kept.
+          if (created.kind === 'stopped' && keys.length === 1) {
+            if (created.result.structuredContent?.declined === true)
+              await hooks.registry.remove(sub.receiverId);
+            return created.result;
+          }
+          // Keap said no: nothing of it is kept (unless it may have been created: outcome unknown).
           const unknown = created.kind === 'error' && created.error.category === 'outcome_unknown';
           if (!unknown) await hooks.registry.remove(sub.receiverId);
-          if (created.kind === 'stopped' && keys.length === 1) return created.result;
           results.push({
             event_key: eventKey,
             status: 'failed',
@@ -353,9 +373,7 @@ export function createHooksFront(
       preview: () =>
         `Delete Keap hook subscription ${hookKey} (${eventKey}); this server stops receiving ${eventKey} events`,
     });
-    const machine: Data = {};
-    for (const k of MACHINE_KEYS) if (args[k] !== undefined) machine[k] = args[k];
-    const result = await runTool(del, { key: hookKey, ...machine }, ctx, extra);
+    const result = await runTool(del, { key: hookKey, ...machineOf(args, MACHINE_KEYS) }, ctx, extra);
     const inner = innerOf(result);
     if (inner.kind === 'stopped') return result;
     if (inner.kind === 'error') {

@@ -34,6 +34,8 @@ const POLICY = {
     tagger: { grants: { hooks: 'read', tags: 'read' } },
     // No hooks at all.
     blind: { grants: { contacts: 'read' } },
+    // Subscribing needs a human's yes.
+    careful: { grants: { hooks: 'write' }, confirm_tools: ['subscribe_events'] },
   },
 };
 
@@ -268,6 +270,37 @@ describe('the event tools', () => {
     const none = await call(client, 'unsubscribe_events', { event_key: 'contact.edit' });
     expect(none.isError).toBe(true);
     expect(data(none).error.message).toMatch(/no subscription/);
+  });
+});
+
+describe('subscribe_events under a policy that asks for confirmation', () => {
+  it('asks once, keeps the receiver id while the human decides, and the repeat with the token creates that hook', async () => {
+    publicUrl = 'http://127.0.0.1:9/unreachable';
+    const { client } = await session('careful');
+    const ask = data(await call(client, 'subscribe_events', { event_keys: ['task.add'] }));
+    expect(ask.confirmation_required).toBe(true);
+    const pending = (await store.registry.list()).filter((x) => x.eventKey === 'task.add');
+    expect(pending).toHaveLength(1);
+    expect(pending[0]?.hookKey).toBeUndefined();
+    const done = data(
+      await call(client, 'subscribe_events', {
+        event_keys: ['task.add'],
+        confirmation_token: ask.confirmation_token,
+      }),
+    );
+    // Nothing answers at the unreachable address: Keap keeps it Unverified, and says so.
+    expect(done.subscriptions[0]).toMatchObject({
+      event_key: 'task.add',
+      status: 'Unverified',
+      receiver_verified: false,
+    });
+    const after = (await store.registry.list()).filter((x) => x.eventKey === 'task.add');
+    expect(after.map((x) => x.receiverId)).toEqual([pending[0]?.receiverId]);
+    expect(after[0]?.hookKey).toBe(String(done.subscriptions[0].hook_key));
+    const hooks = (await (
+      await fetch(`${sandbox.baseUrl}/v1/hooks`, { headers: { 'x-keap-api-key': KEY } })
+    ).json()) as Data[];
+    expect(hooks.filter((h) => h.eventKey === 'task.add')).toHaveLength(1);
   });
 });
 
