@@ -288,8 +288,11 @@ export function createReceiver(opts: ReceiverOptions): HooksReceiver {
     if (lower !== '/hooks' && !lower.startsWith('/hooks/')) return false;
     const id = lower.startsWith(RECEIVER_PATH) ? path.slice(RECEIVER_PATH.length).replace(/\/$/, '') : '';
     if (id === '' || !RECEIVER_ID_PATTERN.test(id)) {
-      if (cap.take(UNKNOWN_BUCKET) > 0) {
-        reject(req, res, 429, 'rate_limited', 'Too many requests', undefined, { 'retry-after': '60' });
+      const wait = cap.take(UNKNOWN_BUCKET);
+      if (wait > 0) {
+        reject(req, res, 429, 'rate_limited', 'Too many requests', undefined, {
+          'retry-after': String(wait),
+        });
         return true;
       }
       reject(
