@@ -9,6 +9,8 @@ import { type Config, hasCredentials, MISSING_CREDENTIALS_MESSAGE } from './conf
 import type { BudgetSnapshot, ConsoleOptions, SessionSnapshot } from './console/console.js';
 import type { RunningConsole } from './console/server.js';
 import { credentialsOrExit, fail } from './exit.js';
+import type { HooksRuntime } from './hooks/agent.js';
+import { createConsoleHooks } from './hooks/console-hooks.js';
 import { openSqliteHooks } from './hooks/inbox.js';
 import type { HookRegistryApi, InboxApi } from './hooks/types.js';
 import { createKeapClient, type KeapCredential, NOT_LOGGED_IN_MESSAGE } from './keap/client.js';
@@ -237,8 +239,16 @@ export async function serve(config: Config): Promise<void> {
       ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
     });
   }
+  // What the event tools and keap://events resources use: the same store, and the URL Keap must call (the
+  // receiver's, once the HTTP server listens; over stdio only KEAP_HOOKS_PUBLIC_URL, e.g. a --hooks-only edge).
+  let hooksBase: () => string | undefined = () => config.hooks.publicUrl;
+  const hooksRuntime: HooksRuntime = {
+    inbox: hooks.inbox,
+    registry: hooks.registry,
+    publicUrl: () => hooksBase(),
+  };
   const make = (agent: string) =>
-    createServer({ config, agent, client, safety, logger, sandbox: config.sandbox });
+    createServer({ config, agent, client, safety, logger, sandbox: config.sandbox, hooks: hooksRuntime });
   const where = config.sandbox ? 'the built-in Keap SANDBOX (nothing real happens)' : baseUrl;
 
   // The operator console: its pages read the approvals store, the audit log, the policy, Keap's budget and the
@@ -268,6 +278,7 @@ export async function serve(config: Config): Promise<void> {
     operatorTokenSha256: config.console.operatorTokenSha256 ?? safety.policy.operatorTokenSha256(),
     audit: safety.audit,
     logger,
+    hooks: createConsoleHooks({ client, registry: hooks.registry, audit: safety.audit, logger }),
   } satisfies Omit<ConsoleOptions, 'allowedHosts'>;
 
   let stop: () => Promise<void>;
@@ -306,6 +317,7 @@ export async function serve(config: Config): Promise<void> {
     });
     listSessions = () => http.sessionList();
     localBase = new URL(http.url).origin;
+    hooksBase = () => receiver.baseUrl();
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     if (operatorConsole.enabled)
       process.stderr.write(`  console:    ${http.url.replace(/\/mcp$/, '/console')}\n`);

@@ -14,6 +14,8 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/index.js';
 import { SERVER_TOOLS } from '../tools/index.js';
 import type { Config } from './config.js';
+import type { HooksRuntime } from './hooks/agent.js';
+import { installEventResources } from './hooks/resources.js';
 import type { KeapClientApi } from './keap/types.js';
 import type { Logger } from './logger.js';
 import { installSessionLogger } from './notify.js';
@@ -35,6 +37,8 @@ export interface CreateServerOptions {
   readonly sandbox?: boolean;
   /** The catalog (default SERVER_TOOLS: the catalog and the long-tail tools); tests may pass a few specs. */
   readonly tools?: readonly AnyToolSpec[];
+  /** The REST hooks inbox, registry and public address (the event tools and keap://events resources). */
+  readonly hooks?: HooksRuntime;
 }
 
 const KEAP_MAP = [
@@ -69,7 +73,7 @@ export const SERVER_CAPABILITIES: ServerCapabilities = Object.freeze({
 /** One registry per catalog × Keap client × safety layer × logger (normally exactly one per process). */
 const registries = new WeakMap<object, ToolRegistry[]>();
 
-type RegistryKey = Pick<CreateServerOptions, 'client' | 'safety' | 'logger' | 'tools'>;
+type RegistryKey = Pick<CreateServerOptions, 'client' | 'safety' | 'logger' | 'tools' | 'hooks'>;
 
 /** The shared tool registry of these options (created on first use, then the same object). */
 export function toolRegistryFor(opts: RegistryKey): ToolRegistry {
@@ -80,10 +84,19 @@ export function toolRegistryFor(opts: RegistryKey): ToolRegistry {
     registries.set(opts.safety, list);
   }
   let found = list.find(
-    (r) => r.tools === tools && r.deps.client === opts.client && r.deps.logger === opts.logger,
+    (r) =>
+      r.tools === tools &&
+      r.deps.client === opts.client &&
+      r.deps.logger === opts.logger &&
+      r.deps.hooks === opts.hooks,
   );
   if (found === undefined) {
-    found = createToolRegistry(tools, { client: opts.client, safety: opts.safety, logger: opts.logger });
+    found = createToolRegistry(tools, {
+      client: opts.client,
+      safety: opts.safety,
+      logger: opts.logger,
+      hooks: opts.hooks,
+    });
     list.push(found);
   }
   return found;
@@ -115,5 +128,13 @@ export function createServer(opts: CreateServerOptions): McpServer {
   );
   installSessionLogger(server.server);
   toolRegistryFor(opts).install(server, opts.agent);
+  // The keap://events resources (capability `resources: { subscribe: true }`) where the server keeps an inbox.
+  if (opts.hooks)
+    installEventResources(server, {
+      ...opts,
+      policy: opts.safety.policy,
+      hooks: opts.hooks,
+      catalog: opts.tools ?? SERVER_TOOLS,
+    });
   return server;
 }

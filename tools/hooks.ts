@@ -7,13 +7,14 @@ export const hookTools = [
   defineTool({
     name: 'list_hooks',
     title: 'List REST hook subscriptions',
-    description: 'List REST hook subscriptions.',
+    description: "List REST hook subscriptions; this server's own show last delivery and events stored.",
     resource: 'hooks',
     access: 'read',
     method: 'GET',
     path: '/v1/hooks',
     input: {},
     listKey: '',
+    hooks: 'health',
   }),
   defineTool({
     name: 'list_hook_event_keys',
@@ -68,5 +69,61 @@ export const hookTools = [
     checkWith: 'list_hooks',
     resolve: { records: { key: 'hook' } },
     preview: (i) => `Delete hook subscription ${String(i.key)}; its URL stops receiving events`,
+  }),
+];
+
+/**
+ * Events Keap pushes to this server's receiver (src/hooks): subscribe, unsubscribe, read the inbox. Server
+ * tools (not one Keap endpoint each): their Keap calls run through the chokepoint as the tool called.
+ */
+export const eventTools = [
+  defineTool({
+    name: 'subscribe_events',
+    title: 'Subscribe this server to Keap events',
+    description:
+      "Have Keap push events (e.g. contact.add) to this server for list_events. Returns each key's hook status.",
+    resource: 'hooks',
+    access: 'write',
+    method: 'POST',
+    path: '/events',
+    input: {
+      event_keys: z.array(z.string().min(1).max(100)).min(1).max(20).describe('From list_hook_event_keys'),
+    },
+    checkWith: 'list_hooks',
+    hooks: 'subscribe',
+  }),
+  defineTool({
+    name: 'unsubscribe_events',
+    title: 'Unsubscribe this server from a Keap event',
+    description: "Delete this server's hook for an event key.",
+    resource: 'hooks',
+    access: 'write',
+    method: 'DELETE',
+    path: '/events/{event_key}',
+    input: { event_key: z.string().min(1).max(100).describe('e.g. contact.add') },
+    confirm: true,
+    checkWith: 'list_hooks',
+    findWith: 'list_hooks',
+    preview: (i) => `Delete this server's Keap hook for ${String(i.event_key)}; those events stop arriving`,
+    hooks: 'unsubscribe',
+  }),
+  defineTool({
+    name: 'list_events',
+    title: 'List events Keap pushed',
+    description: 'Events Keap pushed (ids), oldest first. expand: true adds each object you may read.',
+    resource: 'hooks',
+    access: 'read',
+    method: 'GET',
+    path: '/events',
+    input: {
+      event_key: z.string().min(1).max(100).optional().describe('e.g. contact.add'),
+      object_type: z.string().min(1).max(50).optional().describe('e.g. contact'),
+      since: z.string().max(40).optional().describe('Received since (ISO date-time)'),
+      expand: z.boolean().optional().describe('page_size ≤ 25'),
+      page_size: z.number().int().min(1).max(100).optional().describe('Default 25'),
+      page_token: z.string().max(40).optional().describe('From next_page_token'),
+    },
+    listKey: 'events',
+    hooks: 'events',
   }),
 ];

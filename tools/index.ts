@@ -5,7 +5,7 @@ import { companyTools } from './companies.js';
 import { contactTools } from './contacts.js';
 import { customFieldTools } from './custom-fields.js';
 import { emailTools } from './emails.js';
-import { hookTools } from './hooks.js';
+import { eventTools, hookTools } from './hooks.js';
 import { longtailTools } from './longtail.js';
 import { noteTools } from './notes.js';
 import { opportunityTools } from './opportunities.js';
@@ -36,5 +36,15 @@ export const ALL_TOOLS: readonly AnyToolSpec[] = Object.freeze([
 /** The four long-tail tools (find, describe, call read, call write): every other Keap operation, same gate. */
 export const LONGTAIL_TOOLS: readonly AnyToolSpec[] = Object.freeze([...longtailTools]);
 
-/** What the server registers: the catalog, then the long tail. */
-export const SERVER_TOOLS: readonly AnyToolSpec[] = Object.freeze([...ALL_TOOLS, ...LONGTAIL_TOOLS]);
+/** Events Keap pushes to this server (subscribe_events, unsubscribe_events, list_events): server tools. */
+export const EVENT_TOOLS: readonly AnyToolSpec[] = Object.freeze([...eventTools]);
+
+/** The tools the README's table lists: the catalog and the event tools. */
+export const TABLE_TOOLS: readonly AnyToolSpec[] = Object.freeze([...ALL_TOOLS, ...EVENT_TOOLS]);
+
+/** What the server registers: the catalog, the event tools, then the long tail. */
+export const SERVER_TOOLS: readonly AnyToolSpec[] = Object.freeze([
+  ...ALL_TOOLS,
+  ...EVENT_TOOLS,
+  ...LONGTAIL_TOOLS,
+]);

@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALL_TOOLS } from '../../tools/index.js';
+import type { ConsoleHooks } from '../hooks/console-hooks.js';
 import type { Logger } from '../logger.js';
 import { type AnyToolSpec, RESOURCES, type Resource } from '../registry/define.js';
 import type { Approval, ApprovalsApi } from '../safety/approvals.js';
@@ -79,6 +80,8 @@ export interface ConsoleOptions {
   readonly audit?: Pick<AuditApi, 'refusal'> | undefined;
   readonly logger?: Logger | undefined;
   readonly now?: (() => number) | undefined;
+  /** This server's REST hook subscriptions (the Hooks page); absent → the page says so. */
+  readonly hooks?: ConsoleHooks | undefined;
 }
 
 export interface OperatorConsole {
@@ -552,7 +555,77 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
     page(res, s, 'sessions', 'Sessions', body);
   }
 
+  const HOOK_DONE: Readonly<Record<string, string>> = {
+    verified: 'Re-verified: Keap sent the handshake again and the hook is Verified; events flow again.',
+    not_verified:
+      'Keap re-sent the handshake but the hook is not Verified: check that Keap can reach this server.',
+    failed: 'The re-verify call to Keap failed; nothing changed. See the audit timeline.',
+    unknown: 'That is not a hook this server subscribed; nothing was sent.',
+  };
+
+  async function hooksPage(req: Req, res: Res, s: ConsoleSession): Promise<void> {
+    if (opts.hooks === undefined) {
+      return page(res, s, 'hooks', 'Hooks', '<p class="meta">This server keeps no REST hooks inbox.</p>');
+    }
+    const done = queryOf(req).get('done') ?? '';
+    const note = Object.hasOwn(HOOK_DONE, done)
+      ? `<p class="status" role="status">${esc(HOOK_DONE[done])}</p>`
+      : '';
+    const { rows, error } = await opts.hooks.list();
+    const action = (key: string | undefined, status: string | undefined) =>
+      key !== undefined && (status === 'Inactive' || status === 'Unverified')
+        ? `<form method="post" action="/console/hooks/${esc(encodeURIComponent(key))}/verify"><input type="hidden" name="csrf" value="${esc(s.csrf)}"><button type="submit" class="approve" aria-label="${esc(`Re-verify hook ${key}`)}">Re-verify</button></form>`
+        : '';
+    const body =
+      rows.length === 0
+        ? '<p class="meta">No subscriptions: agents subscribe with subscribe_events.</p>'
+        : table(
+            "This server's REST hook subscriptions: Keap's status and what the receiver got",
+            [
+              'event',
+              'hook key',
+              'status at Keap',
+              'handshake',
+              'last delivery',
+              'events stored',
+              'subscribed by',
+              '',
+            ],
+            rows.map((r) => [
+              td(r.eventKey),
+              td(r.hookKey ?? '(not created)'),
+              td(r.status ?? 'unknown'),
+              td(r.verifiedAt !== undefined ? isoTime(r.verifiedAt) : 'never'),
+              td(r.lastDeliveryAt !== undefined ? isoTime(r.lastDeliveryAt) : 'never'),
+              td(r.eventsStored, 'num'),
+              td(r.agent),
+              `<td>${action(r.hookKey, r.status)}</td>`,
+            ]),
+          );
+    page(
+      res,
+      s,
+      'hooks',
+      'Hooks',
+      `${note}${error !== undefined ? `<p class="error" role="alert">${esc(error)}</p>` : ''}<p class="meta">Keap stops delivering to a hook after four failed deliveries (Inactive). Re-verify asks Keap to repeat the handshake; this server answers it and the hook becomes Verified again. Events Keap gave up on while it was Inactive are not re-sent.</p>${body}`,
+    );
+  }
+
   // ---- actions ---------------------------------------------------------------------------------
+
+  async function reverify(req: Req, res: Res, s: ConsoleSession, key: string) {
+    if ((await checkedForm(req, res, s)) === undefined) return;
+    if (opts.hooks === undefined) return redirect(res, '/console/hooks?done=unknown');
+    const r = await opts.hooks.verify(key, `operator:${s.ref}`);
+    const done = r.ok
+      ? r.status === 'Verified'
+        ? 'verified'
+        : 'not_verified'
+      : r.error?.startsWith('not a hook')
+        ? 'unknown'
+        : 'failed';
+    redirect(res, `/console/hooks?done=${done}`);
+  }
 
   async function login(req: Req, res: Res): Promise<void> {
     const remote = req.socket.remoteAddress;
@@ -660,6 +733,8 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
       const m = /^\/console\/approvals\/([A-Za-z0-9_-]{1,64})\/(approve|deny)$/.exec(path);
       if (m !== null) return decide(req, res, s, m[1] as string, m[2] as string);
       if (path === '/console/logout') return logout(req, res, s);
+      const h = /^\/console\/hooks\/([0-9A-Za-z_-]{1,64})\/verify$/.exec(path);
+      if (h !== null) return reverify(req, res, s, h[1] as string);
       return message(res, 404, 'Not found', 'There is no such page in the console.', s);
     }
     if (method !== 'GET' && method !== 'HEAD') {
@@ -681,6 +756,8 @@ export function createConsole(opts: ConsoleOptions): OperatorConsole {
         return budgetPage(res, s);
       case '/console/sessions':
         return sessionsPage(res, s);
+      case '/console/hooks':
+        return hooksPage(req, res, s);
       default:
         if (isApi) return json(res, 404, { error: 'not_found', message: 'Not found' });
         return message(res, 404, 'Not found', 'There is no such page in the console.', s);

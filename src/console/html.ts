@@ -18,7 +18,7 @@ export function esc(value: unknown): string {
   return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
-export type NavKey = 'approvals' | 'audit' | 'agents' | 'budget' | 'sessions';
+export type NavKey = 'approvals' | 'audit' | 'agents' | 'budget' | 'sessions' | 'hooks';
 
 const NAV: readonly (readonly [NavKey, string, string])[] = [
   ['approvals', '/console/approvals', 'Approvals'],
@@ -26,6 +26,7 @@ const NAV: readonly (readonly [NavKey, string, string])[] = [
   ['agents', '/console/agents', 'Agents & grants'],
   ['budget', '/console/budget', 'Keap budget'],
   ['sessions', '/console/sessions', 'Sessions'],
+  ['hooks', '/console/hooks', 'Hooks'],
 ];
 
 const STYLE = `

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALL_TOOLS } from '../../tools/index.js';
+import { TABLE_TOOLS } from '../../tools/index.js';
 import type { AnyToolSpec } from '../registry/define.js';
 
 export const START = '<!-- tools:start -->';
@@ -17,7 +17,7 @@ export function cell(text: string): string {
   return text.replace(/\s+/g, ' ').trim().replace(/\|/g, '\\|');
 }
 
-export function toolTable(tools: readonly AnyToolSpec[] = ALL_TOOLS): string {
+export function toolTable(tools: readonly AnyToolSpec[] = TABLE_TOOLS): string {
   const rows = tools.map(
     (t) =>
       `| \`${t.name}\` | ${t.resource} | ${t.access} | ${t.confirm ? '✋' : ''} | ${cell(t.description)} |`,
@@ -32,7 +32,7 @@ export function toolTable(tools: readonly AnyToolSpec[] = ALL_TOOLS): string {
 }
 
 /** README text with the table section replaced. Throws when the markers are missing. */
-export function withToolTable(readme: string, tools: readonly AnyToolSpec[] = ALL_TOOLS): string {
+export function withToolTable(readme: string, tools: readonly AnyToolSpec[] = TABLE_TOOLS): string {
   const a = readme.indexOf(START);
   const b = readme.indexOf(END);
   if (a < 0 || b < a) throw new Error(`README.md lacks the ${START} / ${END} markers`);
@@ -61,7 +61,7 @@ function main(argv: readonly string[]): number {
   if (argv.includes('--write')) {
     if (next !== current) writeFileSync(file, next);
     process.stderr.write(
-      `README.md tool table: ${ALL_TOOLS.length} tools${next !== current ? ' (updated)' : ''}\n`,
+      `README.md tool table: ${TABLE_TOOLS.length} tools${next !== current ? ' (updated)' : ''}\n`,
     );
     return 0;
   }

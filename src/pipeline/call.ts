@@ -10,6 +10,7 @@ import type {
   ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import { ToolError } from '../errors.js';
+import type { HooksRuntime } from '../hooks/agent.js';
 import type { Normalized } from '../inputs/validate.js';
 import { type KeapBudget, type KeapClientApi, KeapError, type KeapResponse } from '../keap/types.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +27,8 @@ export interface PipelineContext {
   readonly logger: Logger;
   /** The low-level MCP server of this session (for elicitation). */
   readonly server?: Server;
+  /** The REST hooks receiver's stores and address (the hooks tools; src/hooks/agent.ts). */
+  readonly hooks?: HooksRuntime;
 }
 
 /** What the pipeline reads from the SDK's per-request `extra`. */

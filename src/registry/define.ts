@@ -42,6 +42,13 @@ export type Resource = (typeof RESOURCES)[number];
  */
 export type LongtailKind = 'find' | 'describe' | 'read' | 'write';
 
+/**
+ * Tools over this server's REST hooks receiver (src/hooks/agent.ts): `subscribe`/`unsubscribe` make and remove
+ * Keap hook subscriptions pointing at the receiver, `events` reads the inbox, `health` adds the receiver's view
+ * (last delivery, events stored) to list_hooks. Every Keap call they make runs through the chokepoint.
+ */
+export type HooksKind = 'subscribe' | 'unsubscribe' | 'events' | 'health';
+
 /** The records whose custom fields Keap describes at GET /v2/{model}/model (list_custom_fields' `model`). */
 export const CUSTOM_FIELD_MODELS = [
   'contacts',
@@ -148,6 +155,8 @@ export interface ToolSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
   readonly resolve?: PreviewSpec;
   /** Marks one of the four long-tail tools (see LongtailKind). */
   readonly longtail?: LongtailKind;
+  /** Marks a tool over the REST hooks receiver (see HooksKind). */
+  readonly hooks?: HooksKind;
   /**
    * Keap's operationId a per-call long-tail spec stands for (set by src/longtail, never in tools/): audited,
    * matched by the policy's tool lists, and part of the confirmation and idempotency scope.

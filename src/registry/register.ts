@@ -26,6 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
+import { createHooksFront, type HooksFront, type HooksRuntime } from '../hooks/agent.js';
 import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
 import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
 import { describeValue, parseJsonText } from '../inputs/validate.js';
@@ -57,6 +58,15 @@ export const MACHINE_FIELDS = {
     .optional()
     .describe('From an approval_pending result, once the operator approved; repeat identical arguments'),
 } as const;
+
+/** A hooks tool on a server that keeps no hooks inbox (a test server, or one built without the receiver). */
+function noHooks(spec: AnyToolSpec): ToolError {
+  return new ToolError({
+    category: 'unavailable',
+    message: `${spec.name}: this server keeps no REST hooks inbox`,
+    nextStep: 'Nothing was done. Tell the user the server must run with its hooks receiver (keap-mcp --http)',
+  });
+}
 
 function defType(schema: z.ZodType): string {
   return (schema as unknown as { _zod: { def: { type: string } } })._zod.def.type;
@@ -252,6 +262,8 @@ export interface RegistryDeps {
   readonly client: KeapClientApi;
   readonly safety: SafetyApi;
   readonly logger: Logger;
+  /** The REST hooks inbox, registry and public address (the event tools); absent: they answer "no inbox". */
+  readonly hooks?: HooksRuntime | undefined;
 }
 
 /**
@@ -294,6 +306,18 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
     tools.filter((t) => t.longtail === undefined),
     inputShapeFor,
   );
+  // The hooks tools (subscribe_events, …) run through their front (src/hooks/agent.ts), ending in runTool too;
+  // one front per session context, made on its first hooks call.
+  const hooksFronts = new WeakMap<PipelineContext, HooksFront>();
+  const hooksFrontFor = (ctx: PipelineContext): HooksFront | undefined => {
+    if (ctx.hooks === undefined) return undefined;
+    let front = hooksFronts.get(ctx);
+    if (front === undefined) {
+      front = createHooksFront(tools, ctx, ctx.hooks);
+      hooksFronts.set(ctx, front);
+    }
+    return front;
+  };
   const handle = async (
     spec: AnyToolSpec,
     args: Record<string, unknown>,
@@ -301,9 +325,14 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
     extra: CallExtra,
   ): Promise<CallToolResult> => {
     try {
-      return spec.longtail !== undefined
-        ? await longtail.run(spec, args, ctx, extra)
-        : await runTool(spec, args, ctx, extra);
+      if (spec.longtail !== undefined) return await longtail.run(spec, args, ctx, extra);
+      if (spec.hooks !== undefined) {
+        const front = hooksFrontFor(ctx);
+        if (front !== undefined) return await front.run(spec, args, extra);
+        // list_hooks still works without an inbox (plain Keap list); the event tools need one.
+        if (spec.hooks !== 'health') return rejectInput(spec, args, noHooks(spec), ctx, extra);
+      }
+      return await runTool(spec, args, ctx, extra);
     } catch (e) {
       // runTool answers every failure itself; anything else is a defect, answered in the one error format.
       if (e instanceof McpError) throw e;
@@ -446,7 +475,14 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
       // The McpServer's own tool handlers are never installed: a tool registered on it any other way is stored
       // there and never listed or run.
       (mcp as unknown as { _toolHandlersInitialized: boolean })._toolHandlersInitialized = true;
-      const ctx: PipelineContext = { agent, client: deps.client, safety, logger: deps.logger, server };
+      const ctx: PipelineContext = {
+        agent,
+        client: deps.client,
+        safety,
+        logger: deps.logger,
+        server,
+        ...(deps.hooks ? { hooks: deps.hooks } : {}),
+      };
       // Streamable HTTP gives every session an id; stdio (one session per process) gets one here, so every
       // audit record names its session.
       const localSession = `local-${randomUUID().slice(0, 8)}`;

@@ -26,7 +26,7 @@ import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
-import { ALL_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
+import { ALL_TOOLS, EVENT_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
 import {
   type RecordedRequest,
   type RecordingProxy,
@@ -305,12 +305,16 @@ afterAll(async () => {
 });
 
 describe('every tool, valid arguments, checked against the official document', () => {
-  it('the catalog is exactly the issue table and tools/list shows it (then the four long-tail tools)', async () => {
+  it('the catalog is exactly the issue table and tools/list shows it (then the event and long-tail tools)', async () => {
     expect(ALL_TOOLS.map((t) => `${t.method} ${t.path}`)).toEqual(ALL_TOOLS.map((t) => ENDPOINTS[t.name]));
     expect(new Set(ALL_TOOLS.map((t) => t.name))).toEqual(new Set(Object.keys(ENDPOINTS)));
     const listed = await client.listTools();
     expect(listed.tools.map((t) => t.name).sort()).toEqual(
-      [...Object.keys(ENDPOINTS), ...LONGTAIL_TOOLS.map((t) => t.name)].sort(),
+      [
+        ...Object.keys(ENDPOINTS),
+        ...EVENT_TOOLS.map((t) => t.name),
+        ...LONGTAIL_TOOLS.map((t) => t.name),
+      ].sort(),
     );
   });
 

@@ -15,7 +15,7 @@ import type { RunningSandbox } from '../../src/sandbox/core/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { ALL_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
+import { ALL_TOOLS, EVENT_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
 import { tmpDir, writeJson } from './helpers.js';
 
 export interface Env {
@@ -86,7 +86,8 @@ export interface Conn {
   close(): Promise<void>;
 }
 
-const LONGTAIL_NAMES = new Set(LONGTAIL_TOOLS.map((t) => t.name));
+/** Listed beside the catalog, checked on their own (registry and hooks tests): the long tail and the event tools. */
+const LONGTAIL_NAMES = new Set([...LONGTAIL_TOOLS, ...EVENT_TOOLS].map((t) => t.name));
 
 export async function connect(
   env: Env,

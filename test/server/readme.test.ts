@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../src/config.js';
 import { cell, END, START } from '../../src/docs/tool-table.js';
-import { ALL_TOOLS } from '../../tools/index.js';
+import { TABLE_TOOLS } from '../../tools/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -22,12 +22,12 @@ interface Entry {
 describe('README', () => {
   it('the tool table has every description whole (not cut at the first sentence)', () => {
     const table = readme.slice(readme.indexOf(START), readme.indexOf(END));
-    for (const t of ALL_TOOLS) {
+    for (const t of TABLE_TOOLS) {
       const row = table.split('\n').find((l) => l.startsWith(`| \`${t.name}\` |`));
       expect(row, t.name).toBeDefined();
       expect(row?.endsWith(` ${cell(t.description)} |`), t.name).toBe(true);
     }
-    expect(ALL_TOOLS.some((t) => /[.!?]\s+\S/.test(t.description.trim()))).toBe(true); // some have 2+ sentences
+    expect(TABLE_TOOLS.some((t) => /[.!?]\s+\S/.test(t.description.trim()))).toBe(true); // some have 2+ sentences
   });
 
   it('shows the complete sandbox entry of mcp.json: node, [dist/src/index.js, --sandbox], no env', () => {

@@ -12,12 +12,12 @@ import { effectiveHints, META_KEYS } from '../../src/registry/annotations.js';
 import { createSafety } from '../../src/safety/index.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
-import { ALL_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
+import { ALL_TOOLS, EVENT_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
 import { CONFIRM_TOOLS, ENDPOINTS } from '../e2e/sample-args.js';
 import { FULL_WRITE_POLICY, type Harness, startHarness } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const specByName = new Map(ALL_TOOLS.map((t) => [t.name, t]));
+const specByName = new Map([...ALL_TOOLS, ...EVENT_TOOLS].map((t) => [t.name, t]));
 
 function budget(tools: readonly Tool[]): number {
   return tools.reduce(
@@ -40,6 +40,9 @@ function filesUnder(dir: string): string[] {
 /** The long tail's four tools add at most this much to tools/list (the catalog keeps its own 36,000). */
 const LONGTAIL_BUDGET = 3_000;
 const longtailNames = new Set(LONGTAIL_TOOLS.map((t) => t.name));
+/** The three event tools (subscribe_events, unsubscribe_events, list_events) add at most this much. */
+const EVENTS_BUDGET = 1_800;
+const eventNames = new Set(EVENT_TOOLS.map((t) => t.name));
 
 describe('tools/list for a full-write agent', () => {
   let h: Harness;
@@ -49,7 +52,7 @@ describe('tools/list for a full-write agent', () => {
   beforeAll(async () => {
     h = await startHarness({ policy: FULL_WRITE_POLICY });
     listed = (await h.client.listTools()).tools;
-    tools = listed.filter((t) => !longtailNames.has(t.name));
+    tools = listed.filter((t) => !longtailNames.has(t.name) && !eventNames.has(t.name));
   });
   afterAll(async () => {
     await h?.close();
@@ -59,6 +62,7 @@ describe('tools/list for a full-write agent', () => {
     const names = tools.map((t) => t.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...names].sort()).toEqual(ALL_TOOLS.map((t) => t.name).sort());
+    expect(listed.filter((t) => eventNames.has(t.name)).map((t) => t.name)).toEqual([...eventNames]);
     expect(names.length).toBeGreaterThanOrEqual(58);
   });
 
@@ -257,17 +261,19 @@ describe('tools/list for a full-write agent', () => {
     }
   });
 
-  it('fits the context budget (catalog ≤ 36,000 chars, read-only ≤ 16,000; the long tail ≤ 3,000 more)', () => {
+  it('fits the context budget (catalog ≤ 36,000 chars, read-only ≤ 16,000; the long tail ≤ 3,000 more, the event tools ≤ 1,800)', () => {
     const all = budget(tools);
     const reads = budget(tools.filter((t) => t.annotations?.readOnlyHint === true));
     const longtail = budget(listed.filter((t) => longtailNames.has(t.name)));
+    const events = budget(listed.filter((t) => eventNames.has(t.name)));
     process.stderr.write(
-      `context budget: catalog ${all} chars (${tools.length} tools), read-only ${reads}; long tail ${longtail} (${longtailNames.size} tools); listed ${budget(listed)}\n`,
+      `context budget: catalog ${all} chars (${tools.length} tools), read-only ${reads}; long tail ${longtail} (${longtailNames.size} tools); events ${events}; listed ${budget(listed)}\n`,
     );
     expect(all).toBeLessThanOrEqual(36_000);
     expect(reads).toBeLessThanOrEqual(16_000);
     expect(longtail).toBeLessThanOrEqual(LONGTAIL_BUDGET);
-    expect(budget(listed)).toBeLessThanOrEqual(36_000 + LONGTAIL_BUDGET);
+    expect(events).toBeLessThanOrEqual(EVENTS_BUDGET);
+    expect(budget(listed)).toBeLessThanOrEqual(36_000 + LONGTAIL_BUDGET + EVENTS_BUDGET);
   });
 
   it('lists the four long-tail tools, the call tools annotated most cautiously', () => {
