@@ -58,7 +58,7 @@ export const campaignTools = [
   }),
   defineTool({
     name: 'add_contacts_to_sequence',
-    title: 'Add contacts to a campaign sequence',
+    title: 'Add contacts to a sequence',
     description: 'Add contacts to a campaign sequence; it can send them emails at once.',
     resource: 'campaigns',
     access: 'write',
@@ -77,7 +77,7 @@ export const campaignTools = [
   }),
   defineTool({
     name: 'remove_contacts_from_sequence',
-    title: 'Remove contacts from a campaign sequence',
+    title: 'Remove contacts from a sequence',
     description: 'Remove contacts from a campaign sequence.',
     resource: 'campaigns',
     access: 'write',

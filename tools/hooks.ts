@@ -6,7 +6,7 @@ const hookKey = () => z.string().min(1).describe('Hook key from list_hooks');
 export const hookTools = [
   defineTool({
     name: 'list_hooks',
-    title: 'List REST hook subscriptions',
+    title: 'List REST hooks',
     description: "List REST hook subscriptions; this server's own show last delivery and events stored.",
     resource: 'hooks',
     access: 'read',
@@ -29,7 +29,7 @@ export const hookTools = [
   }),
   defineTool({
     name: 'create_hook',
-    title: 'Create a REST hook subscription',
+    title: 'Create a REST hook',
     description: 'Subscribe a URL to an event; it must echo the X-Hook-Secret header Keap POSTs to verify.',
     resource: 'hooks',
     access: 'write',
@@ -44,7 +44,7 @@ export const hookTools = [
   }),
   defineTool({
     name: 'verify_hook',
-    title: 'Verify a REST hook subscription',
+    title: 'Verify a REST hook',
     description: 'Verify or reactivate a hook (Keap re-sends the X-Hook-Secret).',
     resource: 'hooks',
     access: 'write',
@@ -57,7 +57,7 @@ export const hookTools = [
   }),
   defineTool({
     name: 'delete_hook',
-    title: 'Delete a REST hook subscription',
+    title: 'Delete a REST hook',
     description: 'Delete a hook subscription. Cannot be undone.',
     resource: 'hooks',
     access: 'write',
@@ -79,7 +79,7 @@ export const hookTools = [
 export const eventTools = [
   defineTool({
     name: 'subscribe_events',
-    title: 'Subscribe this server to Keap events',
+    title: 'Subscribe to Keap events',
     description:
       "Have Keap push events (e.g. contact.add) to this server for list_events. Returns each key's hook status.",
     resource: 'hooks',
@@ -94,7 +94,7 @@ export const eventTools = [
   }),
   defineTool({
     name: 'unsubscribe_events',
-    title: 'Unsubscribe this server from a Keap event',
+    title: 'Unsubscribe from a Keap event',
     description: "Delete this server's hook for an event key.",
     resource: 'hooks',
     access: 'write',

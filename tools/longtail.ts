@@ -15,7 +15,7 @@ const args = z
 export const longtailTools = [
   defineTool({
     name: 'find_keap_operations',
-    title: 'Find Keap API operations',
+    title: 'Find Keap operations',
     description:
       "Search all of Keap's API (464 operations) for what no other tool does. Up to 20 matches: operationId, method, path, resource, access, ✋, covering tool.",
     resource: '*',
@@ -35,7 +35,7 @@ export const longtailTools = [
   }),
   defineTool({
     name: 'describe_keap_operation',
-    title: 'Describe a Keap API operation',
+    title: 'Describe a Keap operation',
     description:
       "An operation's inputs (path, query, body; types, enums, required), paging, resource, access and whether it needs confirmation.",
     resource: '*',
