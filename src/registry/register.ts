@@ -41,22 +41,10 @@ import type { AnyToolSpec } from './define.js';
 /** Machinery input fields (one wording each, shared by every tool). */
 export const MACHINE_FIELDS = {
   dry_run: z.boolean().optional().describe('Preview only'),
-  idempotency_key: z
-    .string()
-    .min(1)
-    .max(200)
-    .optional()
-    .describe('Retry-safe key'),
-  confirmation_token: z
-    .string()
-    .optional()
-    .describe('From confirmation_required, after the yes'),
+  idempotency_key: z.string().min(1).max(200).optional().describe('Retry-safe key'),
+  confirmation_token: z.string().optional().describe('From confirmation_required, after the yes'),
   human_secret: z.string().optional().describe('Secret the user typed to confirm; ask the user, never guess'),
-  approval_id: z
-    .string()
-    .max(64)
-    .optional()
-    .describe('From approval_pending, once approved'),
+  approval_id: z.string().max(64).optional().describe('From approval_pending, once approved'),
 } as const;
 
 /** A hooks tool on a server that keeps no hooks inbox (a test server, or one built without the receiver). */
