@@ -30,7 +30,8 @@
  * call would wait (the fail-fast bound); it is also unmaintained since 2019. Redis lost → SharedLimiterUnavailableError
  * (retryable, nothing sent), never unpaced sends.
  */
-import Bottleneck from 'bottleneck';
+import { createRequire } from 'node:module';
+import type Bottleneck from 'bottleneck';
 import { rateLimitedError } from './errors.js';
 import type { RedisBudget, SharedSlot } from './shared-limit.js';
 import { type KeapBudget, KeapError, type RateWaitReason } from './types.js';
@@ -67,6 +68,13 @@ export interface SharedLimitConfig {
 export interface LimiterOptions {
   readonly aimd?: Partial<AimdOptions>;
   readonly shared?: SharedLimitConfig;
+}
+
+/** bottleneck (CommonJS, ~1.2 MiB) is loaded when a caller first has to queue, not at start. */
+let BottleneckClass: typeof Bottleneck | undefined;
+function newLane(): Bottleneck {
+  BottleneckClass ??= createRequire(import.meta.url)('bottleneck') as typeof Bottleneck;
+  return new BottleneckClass({ maxConcurrent: 1, minTime: 0 });
 }
 
 /** Told when a caller must wait for a slot: once at the start, then about every second (remaining wait). */
@@ -295,7 +303,11 @@ export interface Exchange {
 export class CredentialLimiter {
   readonly limits: ClientLimits;
   /** Two lanes (maxConcurrent 1 each): a write never queues behind reads, even behind their submission. */
-  private readonly lanes: Record<'read' | 'write', Bottleneck>;
+  private lanesMade: Record<'read' | 'write', Bottleneck> | undefined;
+  private get lanes(): Record<'read' | 'write', Bottleneck> {
+    this.lanesMade ??= { read: newLane(), write: newLane() };
+    return this.lanesMade;
+  }
   /** Send times of the last minute (+ margin), ascending. */
   private sends: number[] = [];
   /** Slots of the last two seconds, for arrived(): when each was taken, answered, and its place in `sends`. */
@@ -338,10 +350,6 @@ export class CredentialLimiter {
     this.sharedConfig = options.shared;
     this.minuteCounter = new SharedCounter(60_000, this.limits.windowMarginMs);
     this.dayCounter = new SharedCounter(DAY_MS, this.limits.windowMarginMs);
-    this.lanes = {
-      read: new Bottleneck({ maxConcurrent: 1, minTime: 0 }),
-      write: new Bottleneck({ maxConcurrent: 1, minTime: 0 }),
-    };
   }
 
   private get perSecond(): number {
@@ -699,10 +707,10 @@ export class CredentialLimiter {
     const shared = this.sharedBudget;
     this.sharedBudget = undefined;
     if (shared) await shared.then((b) => b.close()).catch(() => undefined);
+    const lanes = this.lanesMade;
+    if (lanes === undefined) return;
     await Promise.all(
-      [this.lanes.read, this.lanes.write].map((l) =>
-        l.stop({ dropWaitingJobs: true }).catch(() => undefined),
-      ),
+      [lanes.read, lanes.write].map((l) => l.stop({ dropWaitingJobs: true }).catch(() => undefined)),
     );
   }
 }

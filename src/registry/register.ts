@@ -6,6 +6,9 @@
  * answers the ready result; tools/call ends in nothing but `runTool(spec, args, ctx, extra)` (or the long tail's
  * front, which ends there too) — so no tool can bypass the chokepoint.
  *
+ * What only a tools/call needs — the pipeline, the input checkers, the long tail's and the hooks tools' fronts — is imported on the
+ * first tools/call (once per process), so a server that is started and listed never loads it.
+ *
  * Only the tools listed here are listed or run (a tool registered on the McpServer any other way is invisible
  * and refused); calls to catalog tools the agent may not use get "Not allowed by server policy" (and an audit
  * record) instead of "tool not found"; argument errors come back in the one error format.
@@ -26,14 +29,14 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ToolError, toErrorResult } from '../errors.js';
-import { createHooksFront, type HooksFront, type HooksRuntime } from '../hooks/agent.js';
+import type { HooksFront, HooksRuntime } from '../hooks/agent.js';
 import { deeperThan, MAX_ARGS_DEPTH } from '../inputs/bounds.js';
-import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
+import type { InputChecker } from '../inputs/prepare.js';
 import { describeValue, parseJsonText } from '../inputs/validate.js';
 import type { KeapClientApi } from '../keap/types.js';
 import type { Logger } from '../logger.js';
-import { createLongtail } from '../longtail/run.js';
-import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
+import type { Longtail } from '../longtail/run.js';
+import type { CallExtra, PipelineContext } from '../pipeline.js';
 import type { ConfirmationMode, PolicyApi, SafetyApi } from '../safety/types.js';
 import { deriveAnnotations, deriveMeta } from './annotations.js';
 import type { AnyToolSpec } from './define.js';
@@ -128,6 +131,33 @@ export function outputSchemaFor(spec: AnyToolSpec, mode: ConfirmationMode): Tool
   return { type: 'object', properties: { [key]: { type: 'array' } } };
 }
 
+/** The modules only a tools/call needs, imported on the first call (once per process). */
+interface CallModules {
+  readonly pipeline: typeof import('../pipeline.js');
+  readonly prepare: typeof import('../inputs/prepare.js');
+  readonly longtail: typeof import('../longtail/run.js');
+  readonly hooks: typeof import('../hooks/agent.js');
+}
+
+let callModules: Promise<CallModules> | undefined;
+
+function loadCallModules(): Promise<CallModules> {
+  if (callModules === undefined) {
+    const loading = Promise.all([
+      import('../pipeline.js'),
+      import('../inputs/prepare.js'),
+      import('../longtail/run.js'),
+      import('../hooks/agent.js'),
+    ]).then(([pipeline, prepare, longtail, hooks]) => ({ pipeline, prepare, longtail, hooks }));
+    callModules = loading;
+    // A failed import fails this call (an error answer) and is tried again by the next one.
+    loading.catch(() => {
+      if (callModules === loading) callModules = undefined;
+    });
+  }
+  return callModules;
+}
+
 type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
 interface CallRequest {
   readonly method: string;
@@ -192,8 +222,10 @@ function deepFreeze<T>(value: T): T {
  */
 interface Variant {
   readonly tool: Tool;
+  /** The input shape the checker is compiled from. */
+  readonly shape: z.ZodRawShape;
   /** The compiled checker, built on the tool's first call (not on the first tools/list), then shared. */
-  readonly check: InputChecker;
+  checker?: InputChecker;
   /** Declares an outputSchema: a success result must carry structuredContent. */
   readonly output: boolean;
 }
@@ -221,13 +253,9 @@ function variantOf(spec: AnyToolSpec, mode: ConfirmationMode, approvals: boolean
       annotations: deriveAnnotations(spec),
       ...(meta ? { _meta: meta } : {}),
     };
-    let checker: InputChecker | undefined;
     v = {
       tool: deepFreeze(tool),
-      check: (raw, client) => {
-        checker ??= createInputChecker(spec, shape);
-        return checker(raw, client);
-      },
+      shape,
       output: outputSchema !== undefined,
     };
     byKey.set(key, v);
@@ -290,37 +318,41 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
   const byName = new Map<string, AnyToolSpec>();
   for (const spec of tools) byName.set(spec.name, spec);
   // The long-tail tools run through their own front (src/longtail/run.ts), which ends in runTool as well.
-  const longtail = createLongtail(
-    tools.filter((t) => t.longtail === undefined),
-    inputShapeFor,
-  );
+  let longtail: Longtail | undefined;
   // The hooks tools (subscribe_events, …) run through their front (src/hooks/agent.ts), ending in runTool too;
   // one front per session context, made on its first hooks call.
   const hooksFronts = new WeakMap<PipelineContext, HooksFront>();
-  const hooksFrontFor = (ctx: PipelineContext): HooksFront | undefined => {
+  const hooksFrontFor = (m: CallModules, ctx: PipelineContext): HooksFront | undefined => {
     if (ctx.hooks === undefined) return undefined;
     let front = hooksFronts.get(ctx);
     if (front === undefined) {
-      front = createHooksFront(tools, ctx, ctx.hooks);
+      front = m.hooks.createHooksFront(tools, ctx, ctx.hooks);
       hooksFronts.set(ctx, front);
     }
     return front;
   };
   const handle = async (
+    m: CallModules,
     spec: AnyToolSpec,
     args: Record<string, unknown>,
     ctx: PipelineContext,
     extra: CallExtra,
   ): Promise<CallToolResult> => {
     try {
-      if (spec.longtail !== undefined) return await longtail.run(spec, args, ctx, extra);
+      if (spec.longtail !== undefined) {
+        longtail ??= m.longtail.createLongtail(
+          tools.filter((t) => t.longtail === undefined),
+          inputShapeFor,
+        );
+        return await longtail.run(spec, args, ctx, extra);
+      }
       if (spec.hooks !== undefined) {
-        const front = hooksFrontFor(ctx);
+        const front = hooksFrontFor(m, ctx);
         if (front !== undefined) return await front.run(spec, args, extra);
         // list_hooks still works without an inbox (plain Keap list); the event tools need one.
-        if (spec.hooks !== 'health') return rejectInput(spec, args, noHooks(spec), ctx, extra);
+        if (spec.hooks !== 'health') return m.pipeline.rejectInput(spec, args, noHooks(spec), ctx, extra);
       }
-      return await runTool(spec, args, ctx, extra);
+      return await m.pipeline.runTool(spec, args, ctx, extra);
     } catch (e) {
       // runTool answers every failure itself; anything else is a defect, answered in the one error format.
       if (e instanceof McpError) throw e;
@@ -387,13 +419,15 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
     const name = typeof params?.name === 'string' ? params.name : undefined;
     if (name === undefined)
       throw new McpError(ErrorCode.InvalidParams, 'tools/call: params.name must be a string');
+    const m = await loadCallModules();
+    const { rejectInput } = m.pipeline;
     const rawArgs: unknown = params?.arguments;
     const spec = byName.get(name);
     const agentView = view(ctx.agent);
     const entry = agentView.allowed.get(name);
     if (!spec) {
       // Not a catalog tool: nothing registered outside this function (so outside runTool) can ever run.
-      const near = nearName(name.trim(), agentView.names);
+      const near = m.prepare.nearName(name.trim(), agentView.names);
       ctx.safety.audit.refusal({
         reason: 'unknown_tool',
         source: 'mcp',
@@ -427,7 +461,7 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
     }
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     // A catalog tool this agent may not use (stale client, guessed name): refused and audited in the chokepoint.
-    if (!entry) return handle(spec, args, ctx, session);
+    if (!entry) return handle(m, spec, args, ctx, session);
     if (deeperThan(args, MAX_ARGS_DEPTH)) {
       return rejectInput(
         spec,
@@ -442,10 +476,11 @@ export function createToolRegistry(tools: readonly AnyToolSpec[], deps: Registry
       );
     }
     // call_keap_read / call_keap_write check their `arguments` against the operation's facts themselves.
-    if (spec.longtail === 'read' || spec.longtail === 'write') return handle(spec, args, ctx, session);
-    const prepared = await entry.check(args, ctx.client);
+    if (spec.longtail === 'read' || spec.longtail === 'write') return handle(m, spec, args, ctx, session);
+    entry.checker ??= m.prepare.createInputChecker(spec, entry.shape);
+    const prepared = await entry.checker(args, ctx.client);
     if (!prepared.ok) return rejectInput(spec, args, prepared.error, ctx, session);
-    const result = await handle(spec, prepared.args, ctx, session);
+    const result = await handle(m, spec, prepared.args, ctx, session);
     if (entry.output && result.isError !== true && result.structuredContent === undefined) {
       // The tool declares an outputSchema: a success without structuredContent would fail the client's check.
       deps.logger.error({ tool: name }, 'tool result without structuredContent');
