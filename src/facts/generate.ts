@@ -10,8 +10,11 @@
  *     replace every `{...}` by `{}`, lowercase); a v1 operation is kept when no v2 operation has the same method
  *     and normalised path.
  *
- *   node dist/src/facts/generate.js --write   rewrites src/facts/operations.json (npm run facts)
- *   node dist/src/facts/generate.js --check   exits 1 when the committed file differs from a fresh generation
+ * With it, src/facts/routes.json: the route → operationId index of the same facts (what the server needs at start,
+ * for tools/list's `_meta` and the policy's operationId entries, without parsing operations.json).
+ *
+ *   node dist/src/facts/generate.js --write   rewrites src/facts/operations.json and routes.json (npm run facts)
+ *   node dist/src/facts/generate.js --check   exits 1 when a committed file differs from a fresh generation
  * The documents are read from KEAP_OPENAPI_DIR (default: ../shared/keap-openapi from the project root).
  */
 import { createHash } from 'node:crypto';
@@ -704,6 +707,17 @@ export function serializeFacts(facts: OperationFacts): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The committed route index (src/facts/routes.json): "METHOD /path" → operationId for every operation of the
+ * facts, one per line, in the facts' order — the same lookup as findOperation() in src/facts/index.ts.
+ */
+export function serializeRouteIndex(facts: OperationFacts): string {
+  const byRoute = new Map<string, string>();
+  for (const o of facts.operations) byRoute.set(`${o.method.toUpperCase()} ${o.path}`, o.operationId);
+  const entries = [...byRoute].map(([route, id]) => `${JSON.stringify(route)}:${JSON.stringify(id)}`);
+  return `{\n${entries.join(',\n')}\n}\n`;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------------------------------------------
@@ -744,6 +758,10 @@ export function factsFile(root: string = projectRoot()): string {
   return join(root, 'src', 'facts', 'operations.json');
 }
 
+export function routesFile(root: string = projectRoot()): string {
+  return join(root, 'src', 'facts', 'routes.json');
+}
+
 function summary(facts: OperationFacts, text: string): string {
   const v2 = facts.operations.filter((o) => o.version === 'v2').length;
   const v1 = facts.operations.length - v2;
@@ -779,22 +797,29 @@ function main(argv: readonly string[]): number {
     return 1;
   }
   const { v2, v1, sources } = readDocuments(dir);
-  const text = serializeFacts(generateFacts(v2, v1, sources));
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const facts = generateFacts(v2, v1, sources);
+  const outputs = [
+    { name: 'src/facts/operations.json', file, text: serializeFacts(facts) },
+    { name: 'src/facts/routes.json', file: routesFile(root), text: serializeRouteIndex(facts) },
+  ].map((o) => ({ ...o, current: existsSync(o.file) ? readFileSync(o.file, 'utf8') : '' }));
   if (argv.includes('--write')) {
-    if (text !== current) writeFileSync(file, text);
-    process.stderr.write(`${summary(JSON.parse(text) as OperationFacts, text)}\n`);
-    process.stderr.write(`src/facts/operations.json ${text !== current ? 'updated' : 'unchanged'}\n`);
+    const [ops] = outputs;
+    if (ops) process.stderr.write(`${summary(JSON.parse(ops.text) as OperationFacts, ops.text)}\n`);
+    for (const o of outputs) {
+      if (o.text !== o.current) writeFileSync(o.file, o.text);
+      process.stderr.write(`${o.name} ${o.text !== o.current ? 'updated' : 'unchanged'}\n`);
+    }
     return 0;
   }
   if (argv.includes('--check')) {
-    if (text !== current) {
+    const drifted = outputs.filter((o) => o.text !== o.current);
+    for (const o of drifted) {
       process.stderr.write(
-        `src/facts/operations.json differs from a fresh generation from ${dir}: run \`npm run facts\` and commit the result\n`,
+        `${o.name} differs from a fresh generation from ${dir}: run \`npm run facts\` and commit the result\n`,
       );
-      return 1;
     }
-    process.stderr.write('src/facts/operations.json is up to date\n');
+    if (drifted.length > 0) return 1;
+    process.stderr.write('src/facts/operations.json and src/facts/routes.json are up to date\n');
     return 0;
   }
   process.stderr.write('usage: node dist/src/facts/generate.js --write | --check\n');

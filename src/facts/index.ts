@@ -1,6 +1,7 @@
 /**
  * Run-time access to the generated operation facts (src/facts/operations.json). Nothing is loaded at import: the
- * file is read on first use and cached, with the lookup indexes.
+ * file is read on first use and cached, with the lookup indexes. operationIdAt() reads only the small generated
+ * route index (src/facts/routes.json), so start-up (tools/list's `_meta`, the policy) never parses the facts.
  */
 import { createRequire } from 'node:module';
 import type { FactMethod, FieldFact, OperationFact, OperationFacts } from './types.js';
@@ -31,6 +32,18 @@ function load(): Loaded {
 
 function routeKey(method: string, path: string): string {
   return `${method.toUpperCase()} ${path}`;
+}
+
+let routes: Readonly<Record<string, string>> | undefined;
+
+/**
+ * The operationId of a route (as findOperation(method, path)?.operationId), from the route index: the facts
+ * themselves are not loaded.
+ */
+export function operationIdAt(method: FactMethod | string, path: string): string | undefined {
+  const key = routeKey(method, path);
+  routes ??= createRequire(import.meta.url)('./routes.json') as Readonly<Record<string, string>>;
+  return Object.hasOwn(routes, key) ? routes[key] : undefined;
 }
 
 /** All facts (every v2 operation and the v1 operations v2 lacks), with the shared schemas. */

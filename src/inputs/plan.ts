@@ -4,7 +4,7 @@
  * required, whether the operation takes `update_mask`, and its filter keys. Tools whose template has enum path
  * parameters (`/v2/{model}/model`) are looked up at the filled path (cached per path).
  */
-import { findOperation, resolveFact } from '../facts/index.js';
+import { findOperation, operationIdAt, resolveFact } from '../facts/index.js';
 import type { FieldFact, OperationFact, ParamFact } from '../facts/types.js';
 import { pathPlaceholders } from '../keap/path.js';
 import type { AnyToolSpec } from '../registry/define.js';
@@ -171,15 +171,18 @@ function enumValues(schema: unknown): string[] | undefined {
  * parameter the operation of each filled path (joined with " | ").
  */
 export function operationIdsOf(spec: AnyToolSpec): string | undefined {
-  const s = staticPlan(spec);
-  if (s?.op) return s.op.operationId;
+  // From the route index alone (no facts parsed): the same operations staticPlan() and planFor() find.
+  const own = operationIdAt(spec.method, spec.path);
+  if (own !== undefined) return own;
   const names = pathPlaceholders(spec.path);
   if (names.length !== 1) return undefined;
   const name = names[0] as string;
   const values = enumValues(spec.input[name]);
   if (!values) return undefined;
   const ids = values
-    .map((v) => planFor(spec, { [name]: v }).op?.operationId)
+    .map((v) =>
+      /^[A-Za-z0-9_-]+$/.test(v) ? operationIdAt(spec.method, spec.path.replace(`{${name}}`, v)) : undefined,
+    )
     .filter((id): id is string => id !== undefined);
   return ids.length > 0 ? ids.join(' | ') : undefined;
 }

@@ -16,8 +16,15 @@ import {
   parseOrderByFields,
   readDocuments,
   serializeFacts,
+  serializeRouteIndex,
 } from '../../src/facts/generate.js';
-import { findOperation, operationById, operationFacts, resolveFact } from '../../src/facts/index.js';
+import {
+  findOperation,
+  operationById,
+  operationFacts,
+  operationIdAt,
+  resolveFact,
+} from '../../src/facts/index.js';
 import type { FieldFact, OperationFact } from '../../src/facts/types.js';
 import { ALL_TOOLS } from '../../tools/index.js';
 
@@ -32,6 +39,7 @@ if (!present) {
 }
 const docs = present ? readDocuments(dir) : undefined;
 const committed = readFileSync(resolve(repoRoot, 'src/facts/operations.json'), 'utf8');
+const committedRoutes = readFileSync(resolve(repoRoot, 'src/facts/routes.json'), 'utf8');
 
 function op(method: string, path: string): OperationFact {
   const o = findOperation(method, path);
@@ -91,6 +99,21 @@ describe.skipIf(!docs)("operation facts against Keap's documents", () => {
 });
 
 describe('operation facts', () => {
+  it('the committed src/facts/routes.json is the route index of the committed facts (run `npm run facts`)', () => {
+    const fresh = serializeRouteIndex(JSON.parse(committed));
+    expect(fresh === committedRoutes, 'src/facts/routes.json has drifted: run `npm run facts`').toBe(true);
+    // The index finds what findOperation finds, for every route (and nothing for an undocumented one).
+    const index = JSON.parse(committedRoutes) as Record<string, string>;
+    expect(Object.keys(index).length).toBeGreaterThan(400);
+    for (const o of operationFacts().operations) {
+      const route = `${o.method} ${o.path}`;
+      expect(index[route], route).toBe(findOperation(o.method, o.path)?.operationId);
+      expect(operationIdAt(o.method, o.path), route).toBe(index[route]);
+    }
+    expect(operationIdAt('GET', '/v2/no-such-thing')).toBeUndefined();
+    expect(operationIdAt('GET', 'constructor')).toBeUndefined();
+  });
+
   it('has 399 v2 operations, the v1 hooks, appointments and credit cards', () => {
     const facts = operationFacts();
     expect(facts.operations.filter((o) => o.version === 'v2')).toHaveLength(399);
