@@ -4,6 +4,9 @@
  *  - `--version` loads neither the server nor any heavy package;
  *  - a stdio server with a PAT (initialize + tools/list) never loads the HTTP transport, the operator console,
  *    the sandbox, undici, the OAuth code or an HTTP framework;
+ *  - what only a tools/call needs (the pipeline, the input checkers, the long tail, the operation facts) loads on
+ *    the first tools/call, bottleneck when a caller first has to queue for a send slot — never with initialize
+ *    + tools/list;
  *  - `--sandbox` over stdio loads the sandbox (and undici) with the first Keap call, and never the HTTP
  *    transport or the console;
  *  - `auth`, `audit` and `sandbox` load their own modules, not the MCP server.
@@ -36,6 +39,15 @@ const HEAVY: Readonly<Record<string, RegExp>> = {
   hono: /\/node_modules\/(hono|@hono\/[^/]+)\//,
   'Redis (ioredis, src/state/redis/*)':
     /\/node_modules\/ioredis\/|\/dist\/src\/state\/redis\/(connection|hooks|stores)\.js$/,
+};
+
+/** What only a tools/call needs: loaded on the first call (bottleneck: when a caller first queues), never at start. */
+const CALL_ONLY: Readonly<Record<string, RegExp>> = {
+  'pipeline (src/pipeline.ts, src/pipeline/*)': /\/dist\/src\/pipeline(\.js$|\/)/,
+  'long tail (src/longtail/*)': /\/dist\/src\/longtail\//,
+  'input checkers (src/inputs/prepare.ts)': /\/dist\/src\/inputs\/prepare\.js$/,
+  'operation facts (src/facts/operations.json)': /\/dist\/src\/facts\/operations\.json$/,
+  bottleneck: /\/node_modules\/bottleneck\//,
 };
 
 /** Nothing of the MCP server: what `--version` and the subcommands must not load either. */
@@ -148,6 +160,7 @@ describe('load only what the mode needs', () => {
         expect(has(mods, /\/@modelcontextprotocol\/sdk\/dist\/[^/]+\/server\/stdio\.js$/)).toBe(true);
         expect(has(mods, /\/dist\/src\/serve\.js$/)).toBe(true);
         expect(present(mods, HEAVY)).toEqual([]);
+        expect(present(mods, CALL_ONLY)).toEqual([]);
         // Nothing is logged at the default level while starting, so pino (≈ 9 MiB RSS) is not loaded either.
         expect(present(mods, { pino: /\/node_modules\/pino\// })).toEqual([]);
       } finally {
@@ -166,10 +179,19 @@ describe('load only what the mode needs', () => {
       const atStart = loaded(record);
       expect(has(atStart, /\/dist\/src\/serve\.js$/), 'the recorder saw the server').toBe(true);
       expect(present(atStart, HEAVY)).toEqual([]);
+      expect(present(atStart, CALL_ONLY)).toEqual([]);
 
       const r = (await client.callTool({ name: 'list_tags', arguments: { page_size: 1 } })) as CallToolResult;
       expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
       const afterCall = loaded(record);
+      const { bottleneck, ...firstCall } = CALL_ONLY;
+      for (const [name, re] of Object.entries(firstCall)) expect(has(afterCall, re), name).toBe(true);
+      // A burst beyond the per-second limit (10 a second for a key) has callers queue for send slots.
+      const burst = (await Promise.all(
+        Array.from({ length: 12 }, () => client.callTool({ name: 'list_tags', arguments: { page_size: 1 } })),
+      )) as CallToolResult[];
+      for (const b of burst) expect(b.isError, JSON.stringify(b.content)).toBeFalsy();
+      expect(has(loaded(record), bottleneck as RegExp), 'bottleneck loads once callers queue').toBe(true);
       expect(has(afterCall, /\/dist\/src\/sandbox\/server\.js$/), 'the sandbox is loaded').toBe(true);
       expect(has(afterCall, HEAVY.undici as RegExp), 'undici loads with the first Keap call').toBe(true);
       const { 'sandbox (src/sandbox/*)': _sandbox, undici: _undici, ...rest } = HEAVY;
