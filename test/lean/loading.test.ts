@@ -44,7 +44,9 @@ const HEAVY: Readonly<Record<string, RegExp>> = {
 /** What only a tools/call needs: loaded on the first call (bottleneck: when a caller first queues), never at start. */
 const CALL_ONLY: Readonly<Record<string, RegExp>> = {
   'pipeline (src/pipeline.ts, src/pipeline/*)': /\/dist\/src\/pipeline(\.js$|\/)/,
-  'long tail (src/longtail/*)': /\/dist\/src\/longtail\//,
+  // The long tail's front (its operation table, src/longtail/operations.ts, serves the event resources' readers).
+  "long tail's front (src/longtail/run.ts, find.ts, describe.ts)":
+    /\/dist\/src\/longtail\/(run|find|describe)\.js$/,
   'input checkers (src/inputs/prepare.ts)': /\/dist\/src\/inputs\/prepare\.js$/,
   'operation facts (src/facts/operations.json)': /\/dist\/src\/facts\/operations\.json$/,
   bottleneck: /\/node_modules\/bottleneck\//,
