@@ -6,8 +6,8 @@
  * answers the ready result; tools/call ends in nothing but `runTool(spec, args, ctx, extra)` (or the long tail's
  * front, which ends there too) — so no tool can bypass the chokepoint.
  *
- * What only a tools/call needs — the pipeline, the input checkers, the long tail's and the hooks tools' fronts — is imported on the
- * first tools/call (once per process), so a server that is started and listed never loads it.
+ * What only a tools/call needs — the pipeline, the input checkers, the long tail's and the hooks tools' fronts —
+ * is imported on the first tools/call (once per process), so a server that is started and listed never loads it.
  *
  * Only the tools listed here are listed or run (a tool registered on the McpServer any other way is invisible
  * and refused); calls to catalog tools the agent may not use get "Not allowed by server policy" (and an audit
