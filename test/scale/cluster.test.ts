@@ -14,13 +14,18 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { counters } from '../client/helpers.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
 import { type Cluster, startCluster } from '../helpers/replica-cluster.js';
 import { deliveryBody, freshIds, post } from '../hooks/helpers.js';
-import { data, text } from '../safety/harness.js';
+import { data, resetCounts, text } from '../safety/harness.js';
 
 const skip = redisSkipReason();
 type Data = Record<string, unknown>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Keap's OAuth limits (keap-api.md §3.6): spike arrest 25 per sliding second, 1,500 per UTC minute. */
+const OAUTH_PER_SECOND = 25;
 
 /** Every event of `eventKey` the replica lists (list_events, paged through). */
 async function eventsOn(cl: Cluster, i: number, eventKey: string): Promise<Data[]> {
@@ -100,4 +105,25 @@ describe.skipIf(skip !== undefined)("three replicas, one Redis, Keap's limits", 
       ).toHaveLength(1);
     await expect.poll(() => updates.includes('keap://events'), { timeout: 15_000 }).toBe(true);
   }, 60_000);
+
+  it('300 reads spread over the replicas: all succeed, 0 × 429 at the sandbox', async () => {
+    // A running cluster: every replica has served a few calls (connections to Keap open).
+    const warm = await Promise.all(Array.from({ length: 15 }, (_, i) => cl.call(i, 'list_tags', {})));
+    expect(warm.filter((r) => r.isError).map(text)).toEqual([]);
+    await sleep(1100);
+    await resetCounts(cl.sb);
+    const t0 = performance.now();
+    const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => cl.call(i, 'list_tags', {})));
+    const elapsed = (performance.now() - t0) / 1000;
+    const failed = rs.filter((r) => r.isError);
+    const c = await counters(cl.sb.baseUrl);
+    const tooMany = c.totals.byStatus['429'] ?? 0;
+    // At 25 per sliding second, 300 requests need at least 11 s (25 at once, then 25 each further second).
+    const floor = (Math.ceil(300 / OAUTH_PER_SECOND) - 1) * 1000;
+    process.stdout.write(
+      `[scale] 300 reads over 3 replicas: ${elapsed.toFixed(2)} s, ${(300 / elapsed).toFixed(2)}/s achieved vs ${OAUTH_PER_SECOND}/s allowed (${((300 / elapsed / OAUTH_PER_SECOND) * 100).toFixed(0)} %; fastest legal schedule ${(floor / 1000).toFixed(0)} s → ${((floor / 1000 / elapsed) * 100).toFixed(0)} % of it); sandbox ${c.totals.count} requests, ${tooMany} × 429\n`,
+    );
+    expect(failed.map(text)).toEqual([]);
+    expect(tooMany).toBe(0);
+  }, 180_000);
 });
