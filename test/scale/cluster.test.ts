@@ -11,8 +11,9 @@
  *   and the other replicas carry on.
  * Skipped with a printed reason when redis-server is missing, unless KEAP_MCP_REQUIRE_REDIS=1.
  */
+import { readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counters } from '../client/helpers.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
@@ -57,6 +58,43 @@ async function receiverIdAtSandbox(cl: Cluster, eventKey: string): Promise<strin
   const m = /\/hooks\/keap\/([A-Za-z0-9_-]+)$/.exec(hook?.hookUrl ?? '');
   if (m === null) throw new Error(`no ${eventKey} hook at the sandbox: ${JSON.stringify(hooks)}`);
   return m[1] as string;
+}
+
+interface AuditLine {
+  kind: string;
+  call_id?: string;
+  tool?: string;
+  status?: number;
+  error_category?: string;
+}
+
+/** The audit file's records; a torn last line (the process was killed while writing it) is not a record. */
+function auditOf(path: string): AuditLine[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: AuditLine[] = [];
+  lines.forEach((l, i) => {
+    if (l.trim() === '') return;
+    try {
+      out.push(JSON.parse(l) as AuditLine);
+    } catch (e) {
+      if (i < lines.length - 2) throw e;
+    }
+  });
+  return out;
+}
+
+/** Calls of `tool` with an intent and a successful outcome in the audit file. */
+function completedInAudit(path: string, tool: string): number {
+  const recs = auditOf(path);
+  const intents = new Set(recs.filter((r) => r.kind === 'intent' && r.tool === tool).map((r) => r.call_id));
+  return recs.filter(
+    (r) =>
+      r.kind === 'outcome' &&
+      intents.has(r.call_id) &&
+      r.error_category === undefined &&
+      (r.status ?? 0) >= 200 &&
+      (r.status ?? 0) < 300,
+  ).length;
 }
 
 describe.skipIf(skip !== undefined)("three replicas, one Redis, Keap's limits", () => {
@@ -125,5 +163,81 @@ describe.skipIf(skip !== undefined)("three replicas, one Redis, Keap's limits", 
     );
     expect(failed.map(text)).toEqual([]);
     expect(tooMany).toBe(0);
+  }, 180_000);
+
+  it('kill -9 one replica mid-burst: completed calls audited, acknowledged events kept, the others carry on', async () => {
+    const WRITES = 90;
+    const victim = 2;
+    const run = `kill-${Date.now()}`;
+    const sub = await cl.call(0, 'subscribe_events', { event_keys: ['contact.add'] });
+    expect(sub.isError, text(sub)).toBeFalsy();
+    const receiverId = await receiverIdAtSandbox(cl, 'contact.add');
+
+    let done = 0;
+    let killed = false;
+    const results: { replica: number; ok: boolean; afterKill: boolean; message: string }[] = [];
+    const writes = Array.from({ length: WRITES }, async (_, i) => {
+      const replica = i % 3;
+      let r: CallToolResult | undefined;
+      let message = '';
+      try {
+        r = await cl.call(i, 'create_contact', {
+          given_name: 'Kill',
+          family_name: `Burst ${i}`,
+          email_addresses: [{ email: `${run}-${i}@example.com`, field: 'EMAIL1' }],
+          idempotency_key: `${run}-${i}`,
+        });
+        message = text(r);
+      } catch (e) {
+        message = e instanceof Error ? e.message : String(e);
+      }
+      done += 1;
+      results.push({ replica, ok: r !== undefined && !r.isError, afterKill: killed, message });
+    });
+    // Hook deliveries to every replica meanwhile, one object each; the ones answered 200 were acknowledged.
+    const ids = freshIds(30);
+    const acked: number[] = [];
+    const deliveries = ids.map(async (id, k) => {
+      await sleep(k * 50);
+      const origin = cl.replicas[k % 3]?.origin as string;
+      const a = await post(`${origin}/hooks/keap/${receiverId}`, {
+        body: deliveryBody('contact.add', [id]),
+      }).catch(() => undefined);
+      if (a?.status === 200) acked.push(id);
+    });
+    // Mid-burst: once a third of the writes have answered.
+    await expect.poll(() => done >= WRITES / 3, { timeout: 60_000, interval: 20 }).toBe(true);
+    const victimProc = cl.replicas[victim]?.proc;
+    victimProc?.child.kill('SIGKILL');
+    killed = true;
+    await victimProc?.exited;
+    // Its session is gone: the client gives up on the calls still open there.
+    await cl.replicas[victim]?.client.close();
+    await Promise.all([...writes, ...deliveries]);
+
+    // The survivors answered every one of their calls, those after the kill included.
+    const survivors = results.filter((r) => r.replica !== victim);
+    expect(survivors.filter((r) => !r.ok).map((r) => r.message)).toEqual([]);
+    expect(survivors.some((r) => r.afterKill)).toBe(true);
+    // Every success any replica returned is in that replica's own audit file, intent and outcome.
+    for (let i = 0; i < 3; i++) {
+      const ok = results.filter((r) => r.replica === i && r.ok).length;
+      expect(completedInAudit(cl.replicas[i]?.auditLog as string, 'create_contact')).toBeGreaterThanOrEqual(
+        ok,
+      );
+    }
+    const victimOk = results.filter((r) => r.replica === victim && r.ok).length;
+    process.stdout.write(
+      `[scale] kill -9 mid-burst: victim answered ${victimOk}/${WRITES / 3} writes before dying; ${acked.length}/${ids.length} deliveries acknowledged\n`,
+    );
+    // Every acknowledged delivery is in the inbox (listed by a survivor).
+    const listed = new Set((await eventsOn(cl, 0, 'contact.add')).map((e) => String(e.object_id)));
+    expect(acked.filter((id) => !listed.has(String(id)))).toEqual([]);
+    expect(acked.length).toBeGreaterThan(0);
+    // And the survivors still serve.
+    for (const i of [0, 1]) {
+      const r = await cl.call(i, 'list_tags', {});
+      expect(r.isError, text(r)).toBeFalsy();
+    }
   }, 180_000);
 });
