@@ -1,6 +1,7 @@
 /**
- * Scale-out set-up shared by test/scale/* and bench/replicas.bench-test.ts: one throw-away Redis, the sandbox with
- * Keap OAuth (one client), `auth login` storing the pair in Redis, then N real server processes
+ * Scale-out set-up shared by test/scale/* and bench/replicas.bench-test.ts: one throw-away Redis, the sandbox as a
+ * process of its own (`keap-mcp sandbox --control`: its clock and event loop are not the test's, as Keap's are
+ * not the replicas'), with Keap OAuth (its default client), `auth login` storing the pair in Redis, then N real server processes
  * (`node dist/src/index.js --http`) on that Redis, each with its own state dir and audit log, and one MCP client
  * (Streamable HTTP, bearer token) per replica.
  *
@@ -15,16 +16,40 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { runAuthCli } from '../../src/auth/cli.js';
 import type { StoredTokens } from '../../src/auth/token-store.js';
 import type { SandboxLimits } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
 import { openState } from '../../src/state/index.js';
+import { control } from '../client/helpers.js';
 import { ensureBuilt, type Spawned, spawnKeapMcp } from '../console/spawn.js';
 import { sha, tmpDir, writeJson } from '../safety/helpers.js';
 import { type RedisServer, startRedis } from './redis-server.js';
 
 export const CLIENT_ID = 'sandbox-client';
-export const CLIENT_SECRET = 'sandbox-secret-for-replica-tests';
+/** The standalone sandbox's OAuth client (`keap-mcp sandbox` has no option for another). */
+export const CLIENT_SECRET = 'sandbox-secret';
 export const AGENT_TOKEN = 'replica-agent-token-0f3a';
-export type RunningSandbox = Awaited<ReturnType<typeof startSandbox>>;
+export interface RunningSandbox {
+  /** http://127.0.0.1:<port> */
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** `keap-mcp sandbox --port 0 --control` as a child process; its base URL is the first line it prints. */
+async function spawnSandbox(home: string): Promise<RunningSandbox> {
+  const proc = spawnKeapMcp(['sandbox', '--port', '0', '--control'], {}, home);
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`sandbox did not start: ${proc.stderr()}`)), 20_000);
+    proc.child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      const m = /^(http:\/\/127\.0\.0\.1:\d+)\s*$/m.exec(out);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+    void proc.exited.then(() => reject(new Error(`sandbox exited: ${proc.stderr()}`)));
+  });
+  return { baseUrl, close: async () => void (await proc.stop()) };
+}
 
 export interface ClusterOptions {
   readonly replicas: number;
@@ -63,17 +88,10 @@ export interface Cluster {
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   ensureBuilt();
   const redis = await startRedis();
-  const sb = await startSandbox({
-    port: 0,
-    control: true,
-    ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
-    oauthClients: [{ id: CLIENT_ID, secret: CLIENT_SECRET }],
-    accessTokenTtlSec: 3600,
-    ...(opts.sandbox ?? {}),
-  });
+  const dir = tmpDir('keap-replicas-');
+  const sb = await spawnSandbox(dir);
   const extra: Client[] = [];
   const replicas: Replica[] = [];
-  const dir = tmpDir('keap-replicas-');
 
   const close = async (): Promise<void> => {
     for (const c of [...replicas.map((r) => r.client), ...extra]) await c.close().catch(() => undefined);
@@ -83,6 +101,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   };
 
   try {
+    await control(sb.baseUrl, 'POST', '/__sandbox/config', {
+      accessTokenTtlSec: 3600,
+      ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+      ...(opts.sandbox ?? {}),
+    });
     // auth login stores the pair in Redis (KEAP_MCP_REDIS_URL), where every replica reads it.
     const out: string[] = [];
     const code = await runAuthCli(['login'], {

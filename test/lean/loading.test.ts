@@ -34,7 +34,8 @@ const HEAVY: Readonly<Record<string, RegExp>> = {
   'SDK Streamable HTTP server': /\/@modelcontextprotocol\/sdk\/dist\/[^/]+\/server\/streamableHttp\.js$/,
   express: /\/node_modules\/express\//,
   hono: /\/node_modules\/(hono|@hono\/[^/]+)\//,
-  'Redis (ioredis, src/state/redis/*)': /\/node_modules\/ioredis\/|\/dist\/src\/state\/redis\/(connection|hooks|stores)\.js$/,
+  'Redis (ioredis, src/state/redis/*)':
+    /\/node_modules\/ioredis\/|\/dist\/src\/state\/redis\/(connection|hooks|stores)\.js$/,
 };
 
 /** Nothing of the MCP server: what `--version` and the subcommands must not load either. */

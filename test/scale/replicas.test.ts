@@ -12,12 +12,15 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_LIMITS } from '../../src/sandbox/server.js';
-import { tokenPosts } from '../client/helpers.js';
+import { control, tokenPosts } from '../client/helpers.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
 import { type Cluster, startCluster } from '../helpers/replica-cluster.js';
-import { counts, data, resetCounts, text, writes } from '../safety/harness.js';
+import { type Counts, data, text, writes } from '../safety/harness.js';
 
 const skip = redisSkipReason();
+const counts = async (sb: { baseUrl: string }) =>
+  (await control(sb.baseUrl, 'GET', '/__sandbox/requests')) as Counts;
+const resetCounts = (sb: { baseUrl: string }) => control(sb.baseUrl, 'DELETE', '/__sandbox/requests');
 
 describe.skipIf(skip !== undefined)('three replicas on one Redis', () => {
   let cl: Cluster;
