@@ -632,7 +632,10 @@ export class CredentialLimiter {
    */
   observe(budget: KeapBudget, exchange?: Exchange): void {
     const now = this.now();
-    if (exchange) this.observeOthers(budget, exchange, now);
+    // With the shared budget (Redis) the other replicas' calls are already in it: Keap's counters cannot tell
+    // them from outside consumers, and counting them again here would pace every replica to a share of a share.
+    // Congestion control still reacts to 429s (throttled()).
+    if (exchange && !this.sharedConfig) this.observeOthers(budget, exchange, now);
     this.lastBudget = { ...this.lastBudget, ...budget };
     if (Object.keys(budget).length > 0) this.lastBudgetAt = now;
     const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000 + this.limits.windowMarginMs;
