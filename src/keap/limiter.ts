@@ -23,7 +23,9 @@
  * fill it with us or Keap answers 429, then grows it back slowly while we send.
  *
  * Replicas with KEAP_MCP_REDIS_URL (issue 15): once a slot is free locally, it is also reserved in Redis
- * (shared-limit.ts, loaded lazily), so all replicas keep to one budget per credential. Bottleneck's own Redis
+ * (shared-limit.ts, loaded lazily), so all replicas keep to one budget per credential. Keap's counters are not read
+ * for other consumers then (the other replicas are already in the budget; counting them again halves the pace);
+ * a 429 still lowers the AIMD rate. Bottleneck's own Redis
  * clustering (datastore 'ioredis', same id per credential) works with ioredis 5 for `minTime` spacing, but shares
  * only minTime / maxConcurrent / reservoir: not the sliding 1 s / 60 s windows, not this module's arrival-time
  * correction, not the read/write lanes (its queues and priorities stay per process), and it cannot say how long a
@@ -640,7 +642,10 @@ export class CredentialLimiter {
    */
   observe(budget: KeapBudget, exchange?: Exchange): void {
     const now = this.now();
-    if (exchange) this.observeOthers(budget, exchange, now);
+    // With the shared budget (Redis) the other replicas' calls are already in it: Keap's counters cannot tell
+    // them from outside consumers, and counting them again here would pace every replica to a share of a share.
+    // Congestion control still reacts to 429s (throttled()).
+    if (exchange && !this.sharedConfig) this.observeOthers(budget, exchange, now);
     this.lastBudget = { ...this.lastBudget, ...budget };
     if (Object.keys(budget).length > 0) this.lastBudgetAt = now;
     const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000 + this.limits.windowMarginMs;

@@ -144,6 +144,33 @@ describe('other consumers from Keap counters', () => {
     await shared.stop();
   });
 
+  it('with the shared budget (Redis) the replicas in the counters are not "others": no slow-down, no extra wait', async () => {
+    // Keap's counters rise by 2 per observation (the other replicas' calls, already in the shared budget).
+    const run = async (shared: boolean): Promise<{ decreases: number; waitMs: number }> => {
+      let now = 3_000_000;
+      const l = new CredentialLimiter(
+        'oauth',
+        undefined,
+        60_000,
+        () => now,
+        shared ? { shared: { redisUrl: 'redis://127.0.0.1:1', id: 'test' } } : {},
+      );
+      let used = 0;
+      for (let i = 0; i < 40; i += 1) {
+        used += 2;
+        l.observe({ throttleAvailable: 1_500 - used }, { sentAt: now, status: 200 });
+        now += 40;
+      }
+      const out = { decreases: l.aimd.decreases, waitMs: l.estimateWaitMs(1) };
+      await l.stop();
+      return out;
+    };
+    const local = await run(false);
+    expect(local.decreases).toBeGreaterThan(0);
+    expect(local.waitMs).toBeGreaterThan(0);
+    expect(await run(true)).toEqual({ decreases: 0, waitMs: 0 });
+  });
+
   it('a 429 lowers the rate and holds the credential', async () => {
     let now = 5_000_000;
     const l = new CredentialLimiter('pat', undefined, 60_000, () => now);
