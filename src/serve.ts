@@ -114,6 +114,22 @@ async function openStateOrExit(config: Config, logger: Logger): Promise<SharedSt
   }
 }
 
+/** The safety layer on this state (the shared stores when they are on Redis). */
+function safetyOf(config: Config, state: SharedState, logger: Logger): ReturnType<typeof createSafety> {
+  return createSafety({
+    policyFile: config.policyFile,
+    readOnly: config.readOnly,
+    sandbox: config.sandbox,
+    auditLogPath: config.auditLog,
+    db: state.db,
+    logger,
+    catalog: SERVER_TOOLS,
+    operatorTokenSha256: config.console.operatorTokenSha256,
+    approvalWaitMs: config.console.approvalWaitS * 1000,
+    ...(state.kind === 'redis' ? { state } : {}),
+  });
+}
+
 /** The hooks inbox and registry of the state (both backends build them). */
 function hooksOf(state: SharedState): { inbox: InboxApi; registry: HookRegistryApi } {
   if (state.hookInbox === undefined || state.hookRegistry === undefined)
@@ -128,18 +144,7 @@ function hooksOf(state: SharedState): { inbox: InboxApi; registry: HookRegistryA
 async function serveHooksOnly(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const state = await openStateOrExit(config, logger);
-  const db = state.db;
-  const safety = createSafety({
-    policyFile: config.policyFile,
-    readOnly: config.readOnly,
-    sandbox: config.sandbox,
-    auditLogPath: config.auditLog,
-    db,
-    logger,
-    catalog: SERVER_TOOLS,
-    operatorTokenSha256: config.console.operatorTokenSha256,
-    ...(state.kind === 'redis' ? { state } : {}),
-  });
+  const safety = safetyOf(config, state, logger);
   const hooks = hooksOf(state);
   const [{ createReceiver }, { startHttp }] = await Promise.all([
     import('./hooks/receiver.js'),
@@ -193,19 +198,7 @@ export async function serve(config: Config): Promise<void> {
   if (!config.sandbox && !hasCredentials(config)) fail(MISSING_CREDENTIALS_MESSAGE, 1);
 
   const state = await openStateOrExit(config, logger);
-  const db = state.db;
-  const safety = createSafety({
-    policyFile: config.policyFile,
-    readOnly: config.readOnly,
-    sandbox: config.sandbox,
-    auditLogPath: config.auditLog,
-    db,
-    logger,
-    catalog: SERVER_TOOLS,
-    operatorTokenSha256: config.console.operatorTokenSha256,
-    approvalWaitMs: config.console.approvalWaitS * 1000,
-    ...(state.kind === 'redis' ? { state } : {}),
-  });
+  const safety = safetyOf(config, state, logger);
   // REST hooks: the inbox and the subscription registry (src/hooks/inbox.ts, or Redis).
   const hooks = hooksOf(state);
 

@@ -31,11 +31,7 @@ import type {
   InboxStats,
   RetentionOptions,
 } from './types.js';
-
-export const DEFAULT_RETENTION: RetentionOptions = Object.freeze({
-  maxAgeMs: 7 * 24 * 60 * 60_000,
-  maxEvents: 100_000,
-});
+import { retentionOf } from './types.js';
 
 /** How often a store with listeners looks for events stored by another process. */
 export const DEFAULT_POLL_MS = 500;
@@ -135,10 +131,7 @@ export class SqliteInbox implements InboxApi {
   constructor(db: StateDb, opts: SqliteHooksOptions = {}) {
     this.db = db;
     this.now = opts.now ?? Date.now;
-    this.retention = {
-      maxAgeMs: positive(opts.retention?.maxAgeMs, DEFAULT_RETENTION.maxAgeMs),
-      maxEvents: Math.floor(positive(opts.retention?.maxEvents, DEFAULT_RETENTION.maxEvents)),
-    };
+    this.retention = retentionOf(opts.retention);
     this.pollMs = positive(opts.pollMs, DEFAULT_POLL_MS);
     this.logger = opts.logger;
     db.exec(SCHEMA);

@@ -64,6 +64,22 @@ export interface RetentionOptions {
   readonly maxEvents: number;
 }
 
+/** Retention when not configured: 7 days or 100,000 events. */
+export const DEFAULT_RETENTION: RetentionOptions = Object.freeze({
+  maxAgeMs: 7 * 24 * 60 * 60_000,
+  maxEvents: 100_000,
+});
+
+/** The retention in force: each given positive value, else the default (events rounded down). */
+export function retentionOf(given: Partial<RetentionOptions> | undefined): RetentionOptions {
+  const positive = (n: number | undefined, fallback: number): number =>
+    n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+  return {
+    maxAgeMs: positive(given?.maxAgeMs, DEFAULT_RETENTION.maxAgeMs),
+    maxEvents: Math.floor(positive(given?.maxEvents, DEFAULT_RETENTION.maxEvents)),
+  };
+}
+
 export interface InboxStats {
   readonly stored: number;
   /** Events dropped by retention since the store was created. */

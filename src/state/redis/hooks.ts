@@ -25,13 +25,10 @@ import type {
   InboxStats,
   RetentionOptions,
 } from '../../hooks/types.js';
+import { retentionOf } from '../../hooks/types.js';
 import type { Logger } from '../../logger.js';
 import type { RedisConnection } from './connection.js';
 
-export const DEFAULT_RETENTION: RetentionOptions = Object.freeze({
-  maxAgeMs: 7 * 24 * 60 * 60_000,
-  maxEvents: 100_000,
-});
 const MAX_LIST_LIMIT = 1000;
 const CATCH_UP_CHUNK = 1000;
 /** Safety net beside pub/sub (a message lost while the subscriber reconnected). */
@@ -95,10 +92,6 @@ export interface RedisHooksOptions {
   readonly logger?: Logger | undefined;
 }
 
-function positive(n: number | undefined, fallback: number): number {
-  return n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
 export class RedisInbox implements InboxApi {
   private readonly now: () => number;
   private readonly retention: RetentionOptions;
@@ -124,10 +117,7 @@ export class RedisInbox implements InboxApi {
   ) {
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger;
-    this.retention = {
-      maxAgeMs: positive(opts.retention?.maxAgeMs, DEFAULT_RETENTION.maxAgeMs),
-      maxEvents: Math.floor(positive(opts.retention?.maxEvents, DEFAULT_RETENTION.maxEvents)),
-    };
+    this.retention = retentionOf(opts.retention);
     const p = `${conn.prefix}hooks:`;
     this.keys = {
       seq: `${p}seq`,
