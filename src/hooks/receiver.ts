@@ -21,6 +21,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import { readBodyLimited } from '../transports/body.js';
 import { RECEIVER_ID_PATTERN } from './inbox.js';
 import type { DeliveredKey, Delivery, HookRegistryApi, InboxApi } from './types.js';
 
@@ -109,41 +110,6 @@ export function parseDelivery(body: unknown): Delivery {
     };
   });
   return { eventKey, objectType, objectKeys };
-}
-
-type Body = { ok: true; text: string } | { ok: false; status: 400 | 413 };
-
-/** Reads at most `limit` bytes; stops reading (pauses the request) as soon as the limit is passed. */
-function readLimited(req: IncomingMessage, limit: number): Promise<Body> {
-  return new Promise((resolve) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      resolve({ ok: false, status: 413 });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (b: Body) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      resolve(b);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        finish({ ok: false, status: 413 });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => finish({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
-    req.on('error', () => finish({ ok: false, status: 400 }));
-    req.on('aborted', () => finish({ ok: false, status: 400 }));
-  });
 }
 
 /** After an early answer, what the client still sends is discarded (never buffered) this long / this much. */
@@ -359,7 +325,7 @@ export function createReceiver(opts: ReceiverOptions): HooksReceiver {
     }
 
     // A delivery.
-    const got = await readLimited(req, limit);
+    const got = await readBodyLimited(req, limit, 'pause');
     if (!got.ok) {
       if (got.status === 413)
         reject(req, res, 413, 'too_large', `Payload too large: at most ${limit} bytes per delivery`, id);

@@ -36,6 +36,7 @@ import { maskHookPath } from '../hooks/receiver.js';
 import type { Logger } from '../logger.js';
 import { bindWarnings } from '../safety/policy.js';
 import type { AuditApi, PolicyApi, RefusalReason } from '../safety/types.js';
+import { readBodyLimited } from './body.js';
 
 type Req = IncomingMessage;
 type Res = ServerResponse;
@@ -251,40 +252,6 @@ function isJsonContentType(v: string | undefined): boolean {
   if (v === undefined) return false;
   const type = (v.split(';')[0] ?? '').trim().toLowerCase();
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
-}
-
-type BodyResult =
-  | { readonly ok: true; readonly text: string }
-  | { readonly ok: false; readonly status: 413 | 400 };
-
-function readBody(req: Req, limit: number): Promise<BodyResult> {
-  return new Promise((resolve) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      resolve({ ok: false, status: 413 });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (r: BodyResult) => {
-      if (done) return;
-      done = true;
-      resolve(r);
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        finish({ ok: false, status: 413 });
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => finish({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
-    req.on('error', () => finish({ ok: false, status: 400 }));
-    req.on('aborted', () => finish({ ok: false, status: 400 }));
-  });
 }
 
 /** How long a POST's event-stream answer is held to see whether it is one JSON-RPC response (then sent as JSON). */
@@ -560,7 +527,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       if (!isJsonContentType(req.headers['content-type'])) {
         return rpcError(res, 415, 'Unsupported Media Type: send Content-Type: application/json', {}, -32600);
       }
-      const got = await readBody(req, maxBody);
+      const got = await readBodyLimited(req, maxBody, 'drain');
       if (!got.ok) {
         if (got.status === 413) {
           return rpcError(
