@@ -23,7 +23,7 @@ import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { createSafety } from '../../src/safety/index.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
+import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
 import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
 import { ALL_TOOLS, EVENT_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
@@ -234,13 +234,7 @@ beforeAll(async () => {
     port: 0,
     control: true,
     apiKeys: [KEY],
-    limits: {
-      patPerSecond: 1000,
-      patPerMinute: 100_000,
-      patPerDay: 1_000_000,
-      spikePerSecond: 1000,
-      tenantPerMinute: 1_000_000,
-    },
+    limits: NO_LIMITS,
   });
   proxy = await startRecordingProxy(sandbox.baseUrl);
   // A hook receiver on loopback that echoes X-Hook-Secret (Keap's handshake).

@@ -12,7 +12,7 @@ import type { FieldFact, OperationFact } from '../../src/facts/types.js';
 import { pathPlaceholders } from '../../src/keap/path.js';
 import { type AnyToolSpec, defineTool } from '../../src/registry/define.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
+import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
 import { ALL_TOOLS } from '../../tools/index.js';
 import { sample } from '../helpers/fact-samples.js';
 import { type RecordingProxy, startRecordingProxy } from '../helpers/recording-proxy.js';
@@ -31,13 +31,7 @@ beforeAll(async () => {
     port: 0,
     control: true,
     apiKeys: [SANDBOX_KEY],
-    limits: {
-      patPerSecond: 1000,
-      patPerMinute: 100_000,
-      patPerDay: 1_000_000,
-      spikePerSecond: 1000,
-      tenantPerMinute: 1_000_000,
-    },
+    limits: NO_LIMITS,
   });
   proxy = await startRecordingProxy(sandbox.baseUrl);
   h = await startHarness({

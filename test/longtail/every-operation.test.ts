@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationFact } from '../../src/facts/types.js';
 import { allOperations, coverageOf, isUpload, words } from '../../src/longtail/operations.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
+import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
 import { ALL_TOOLS } from '../../tools/index.js';
 import { operationArgs } from '../helpers/fact-samples.js';
 import { type RecordingProxy, startRecordingProxy } from '../helpers/recording-proxy.js';
@@ -28,13 +28,7 @@ beforeAll(async () => {
     port: 0,
     control: true,
     apiKeys: [SANDBOX_KEY],
-    limits: {
-      patPerSecond: 1000,
-      patPerMinute: 100_000,
-      patPerDay: 1_000_000,
-      spikePerSecond: 1000,
-      tenantPerMinute: 1_000_000,
-    },
+    limits: NO_LIMITS,
   });
   proxy = await startRecordingProxy(sandbox.baseUrl);
   h = await startHarness({

@@ -13,7 +13,7 @@ import { RESOURCE_TABLE, resourceOf } from '../../src/longtail/resources.js';
 import { RISK_TABLE, type RiskClass, riskOf } from '../../src/longtail/risk.js';
 import { RESOURCES } from '../../src/registry/define.js';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
+import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
 import { ALL_TOOLS, LONGTAIL_TOOLS } from '../../tools/index.js';
 import { operationArgs } from '../helpers/fact-samples.js';
 import { type RecordingProxy, startRecordingProxy } from '../helpers/recording-proxy.js';
@@ -39,13 +39,7 @@ beforeAll(async () => {
     control: true,
     apiKeys: [SANDBOX_KEY],
     // Request counts are exact: no 429 (and its retry) from the sandbox's default rate limits.
-    limits: {
-      patPerSecond: 1000,
-      patPerMinute: 100_000,
-      patPerDay: 1_000_000,
-      spikePerSecond: 1000,
-      tenantPerMinute: 1_000_000,
-    },
+    limits: NO_LIMITS,
   });
   proxy = await startRecordingProxy(sandbox.baseUrl);
 }, 30_000);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { startSandbox } from '../../src/sandbox/server.js';
+import { NO_LIMITS, startSandbox } from '../../src/sandbox/server.js';
 import { data, FULL_WRITE_POLICY, type Harness, SANDBOX_KEY, startHarness, text } from '../server/harness.js';
 
 type Data = Record<string, any>;
@@ -19,13 +19,7 @@ beforeAll(async () => {
     port: 0,
     control: true,
     apiKeys: [SANDBOX_KEY],
-    limits: {
-      patPerSecond: 1000,
-      patPerMinute: 100_000,
-      patPerDay: 1_000_000,
-      spikePerSecond: 1000,
-      tenantPerMinute: 1_000_000,
-    },
+    limits: NO_LIMITS,
   });
   h = await startHarness({
     policy: FULL_WRITE_POLICY,
