@@ -23,7 +23,11 @@
  * fill it with us or Keap answers 429, then grows it back slowly while we send.
  *
  * Replicas with KEAP_MCP_REDIS_URL (issue 15): once a slot is free locally, it is also reserved in Redis
- * (shared-limit.ts, loaded lazily), so all replicas keep to one budget per credential. Keap's counters are not read
+ * (shared-limit.ts, loaded lazily), so all replicas keep to one budget per credential. A slot is booked at most
+ * SHARED_BOOK_AHEAD_MS before it is used (a full window means: wait, then ask again), so it is planned after the
+ * arrival corrections of the slots a window earlier; a slot taken late (Redis's answer or the wake-up delayed by a
+ * busy event loop) is given back with the next booking instead of being sent into the others' window, and costs
+ * no capacity. Keap's counters are not read
  * for other consumers then (the other replicas are already in the budget; counting them again halves the pace);
  * a 429 still lowers the AIMD rate. Bottleneck's own Redis
  * clustering (datastore 'ioredis', same id per credential) works with ioredis 5 for `minTime` spacing, but shares
@@ -85,6 +89,14 @@ export type WaitListener = (waitMs: number, reason: RateWaitReason) => void;
 /** Waits shorter than this are not reported at their start (the minimum gap between sends is ~50 ms). */
 export const REPORT_WAIT_MIN_MS = 200;
 const REPORT_EVERY_MS = 1000;
+/**
+ * How far ahead a slot in the shared budget (Redis) may be booked. Further away, the limiter waits and asks again,
+ * so a booking is made at most this long before its send, after the arrival corrections of the slots a window
+ * earlier have been written (see acquire()).
+ */
+const SHARED_BOOK_AHEAD_MS = 100;
+/** Late shared slots one call gives back in a row before it sends anyway (acquire()). */
+const MAX_GIVEN_BACK = 5;
 
 export interface ClientLimits {
   /** Per-second limit of the token kind (PAT/SAK 10; OAuth has none beyond the spike ceiling). */
@@ -93,7 +105,13 @@ export interface ClientLimits {
   readonly spikePerSecond: number;
   readonly perMinute: number;
   readonly perDay: number;
-  /** Added to the 1 s and 60 s windows (default 100 ms: absorbs event-loop and network jitter between our send and Keap's count). */
+  /**
+   * Added to the 1 s and 60 s windows (default 50 ms): the jitter between our send and Keap's count that the arrival
+   * corrections (arrived()) have not caught yet. Late slots are moved to their estimated arrival, and shared slots
+   * are booked just in time and given back when taken late, so the margin only covers what is still unknown when
+   * the next window's slot is taken; 100 ms left three replicas at 87–90 % of the allowed rate, 50 ms at 92–98 %,
+   * both with 0 × 429 (test/scale/cluster.test.ts, bench/replicas.bench-test.ts).
+   */
   readonly windowMarginMs: number;
   /** Minimum gap between two sends (default: half the even spacing of the per-second limit). */
   readonly minGapMs: number | undefined;
@@ -108,7 +126,7 @@ export function defaultLimits(kind: CredentialKindForLimits): ClientLimits {
         spikePerSecond: 25,
         perMinute: 240,
         perDay: 30_000,
-        windowMarginMs: 100,
+        windowMarginMs: 50,
         minGapMs: undefined,
       }
     : {
@@ -116,7 +134,7 @@ export function defaultLimits(kind: CredentialKindForLimits): ClientLimits {
         spikePerSecond: 25,
         perMinute: 1_500,
         perDay: 150_000,
-        windowMarginMs: 100,
+        windowMarginMs: 50,
         minGapMs: undefined,
       };
 }
@@ -496,6 +514,9 @@ export class CredentialLimiter {
     this.waiting[priority] += 1;
     try {
       return await this.lanes[priority].schedule(async (): Promise<number> => {
+        // A shared slot this job missed (woken too late), given back with its next reservation.
+        let missed: SharedSlot | undefined;
+        let givenBack = 0;
         for (;;) {
           if (signal?.aborted) throw signal.reason ?? new Error('aborted');
           const now = this.now();
@@ -515,15 +536,35 @@ export class CredentialLimiter {
           expectedAt = at;
           if (at <= now && this.sharedConfig) {
             // Locally free: now the slot in the budget all replicas share (Redis's clock, atomic).
-            const r = await this.reserveShared(Math.max(0, deadline - now));
-            if (!r.ok) throw rateLimitedError(r.waitMs / 1000, 0, this.lastBudget);
+            const left = Math.max(0, deadline - now);
+            const r = await this.reserveShared(Math.min(left, SHARED_BOOK_AHEAD_MS), missed);
+            missed = undefined;
+            if (!r.ok) {
+              if (r.waitMs > left) throw rateLimitedError(r.waitMs / 1000, 0, this.lastBudget);
+              // The shared window is full until then: ask again at that moment instead of booking a slot far
+              // ahead. A slot booked a second early would be planned before the arrival corrections (arrived())
+              // of the slots it follows reach Redis; booked just in time, it sees them.
+              expectedAt = now + r.waitMs;
+              why = 'queue';
+              await sleep(r.waitMs, signal);
+              continue;
+            }
             if (r.waitMs > 0) {
               expectedAt = now + r.waitMs;
               why = 'queue';
               await sleep(r.waitMs, signal);
-              // Woken late (a busy event loop): the slot the others planned around is gone. Leave it booked
-              // (it only costs capacity) and reserve again rather than send into someone else's window.
-              if (this.now() - (now + r.waitMs) > this.limits.windowMarginMs / 2) continue;
+            }
+            // Late for the slot — Redis's answer or the wake-up came late (a busy event loop): the other replicas
+            // planned around it, and sending now could land in their window. Give it back with the next
+            // reservation (shared-limit.ts) and take a new one; after a few in a row, send (the window margin and
+            // arrival corrections still apply) rather than starve.
+            if (
+              this.now() - r.slot.plannedAt > this.limits.windowMarginMs / 2 &&
+              givenBack < MAX_GIVEN_BACK
+            ) {
+              missed = r.slot;
+              givenBack += 1;
+              continue;
             }
             const sent = this.now();
             this.record(sent);
@@ -547,7 +588,7 @@ export class CredentialLimiter {
     }
   }
 
-  private async reserveShared(maxWaitMs: number): ReturnType<RedisBudget['reserve']> {
+  private async reserveShared(maxWaitMs: number, missed?: SharedSlot): ReturnType<RedisBudget['reserve']> {
     const cfg = this.sharedConfig as SharedLimitConfig;
     this.sharedBudget ??= import('./shared-limit.js').then(
       (m) =>
@@ -561,11 +602,12 @@ export class CredentialLimiter {
           minGapMs: this.minGap,
           ...(cfg.commandTimeoutMs !== undefined ? { commandTimeoutMs: cfg.commandTimeoutMs } : {}),
           ...(cfg.connectWaitMs !== undefined ? { connectWaitMs: cfg.connectWaitMs } : {}),
+          now: this.now,
         }),
     );
     const budget = await this.sharedBudget;
     try {
-      return await budget.reserve(0, maxWaitMs);
+      return await budget.reserve(0, maxWaitMs, missed);
     } catch {
       // Never unlimited pacing: without the shared budget nothing is sent.
       throw new SharedLimiterUnavailableError();
@@ -603,7 +645,9 @@ export class CredentialLimiter {
     const shared = this.sharedSlots.get(sentAt);
     if (shared) {
       this.sharedSlots.delete(sentAt);
-      const late = respondedAt - this.minRtt - sentAt;
+      // From the slot's planned time, not from sentAt: the time Redis's answer took and the wait before sending
+      // are lateness too (a slot counted too early lets another replica send into Keap's window).
+      const late = respondedAt - this.minRtt - Math.min(sentAt, shared.plannedAt);
       if (late > 0) void this.sharedBudget?.then((b) => b.moved(shared, late)).catch(() => undefined);
     }
     const horizon = respondedAt - 2000 - this.limits.windowMarginMs;

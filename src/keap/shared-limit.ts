@@ -9,6 +9,11 @@
  * the same windows as the local limiter, shared. Slots may lie in the future: the caller sleeps until its slot.
  * When the slot would be further than `maxWaitMs` away nothing is reserved.
  *
+ * A holder woken too late for its slot (a busy event loop) gives it back in the same script that reserves its next
+ * one: removing a slot nobody sent in only loosens the windows of the slots planned around it, and new slots are
+ * always placed after the latest one, so the exchange is atomic and never double-books; without it, every late
+ * wake-up cost the whole cluster one slot of the window.
+ *
  * Why not Bottleneck's own Redis clustering (datastore 'ioredis'): see limiter.ts and the README's rate-limit
  * section — in short, it shares only minTime / maxConcurrent / reservoir, not sliding windows, priorities or a
  * "how long would I wait" answer, and it has been unmaintained since 2019.
@@ -31,6 +36,15 @@ local gap = tonumber(ARGV[6])
 local maxWait = tonumber(ARGV[7])
 local pd = tonumber(ARGV[8])
 local key = KEYS[1]
+if ARGV[10] ~= '' then
+  -- a slot its holder missed (woken late): given back, not sent in, so it stops counting (and its day's count)
+  local old = redis.call('ZSCORE', key, ARGV[10])
+  if old then
+    redis.call('ZREM', key, ARGV[10])
+    local od = KEYS[2] .. math.floor(tonumber(old) / 86400000)
+    if tonumber(redis.call('GET', od) or '0') > 0 then redis.call('DECR', od) end
+  end
+end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (now - mw))
 local at = now + delay
 local n = redis.call('ZCARD', key)
@@ -70,6 +84,8 @@ export interface SharedLimitSettings {
   readonly commandTimeoutMs?: number;
   /** How long a call waits for a (re)connection before failing (default 2 s). */
   readonly connectWaitMs?: number;
+  /** The caller's clock (default Date.now): Reservation.plannedAt is on it. */
+  readonly now?: () => number;
 }
 
 export type Reservation =
@@ -82,6 +98,12 @@ export interface SharedSlot {
   readonly member: string;
   /** Slot time on Redis's clock (ms). */
   readonly at: number;
+  /**
+   * The slot on the caller's clock, never later than it really is: the moment the script was sent plus the wait it
+   * answered (the script ran at or after that moment). Lateness measured from here includes Redis's answer time
+   * and the caller's own delay before sending, so moved() never places a slot before its request arrived.
+   */
+  readonly plannedAt: number;
 }
 
 /** Redis could not be used (down, unreachable, timed out). Turned into the typed error by limiter.ts. */
@@ -127,11 +149,15 @@ export class RedisBudget {
     });
   }
 
-  /** Reserves the next shared slot no earlier than `delayMs` from now and no further than `maxWaitMs`. */
-  async reserve(delayMs: number, maxWaitMs: number): Promise<Reservation> {
+  /**
+   * Reserves the next shared slot no earlier than `delayMs` from now and no further than `maxWaitMs`; `replaces`:
+   * a slot of this holder that was not sent in (woken too late), given back in the same step.
+   */
+  async reserve(delayMs: number, maxWaitMs: number, replaces?: SharedSlot): Promise<Reservation> {
     try {
       await this.ready();
       this.seq += 1;
+      const askedAt = (this.s.now ?? Date.now)();
       const r = (await this.redis.eval(
         RESERVE,
         2,
@@ -146,11 +172,16 @@ export class RedisBudget {
         Math.max(0, Math.floor(maxWaitMs)),
         this.s.perDay,
         `${this.tag}:${this.seq}`,
+        replaces?.member ?? '',
       )) as [number, number, number?];
       const [first, second, at] = r;
       return first < 0
         ? { ok: false, waitMs: second }
-        : { ok: true, waitMs: first, slot: { member: `${this.tag}:${this.seq}`, at: at ?? 0 } };
+        : {
+            ok: true,
+            waitMs: first,
+            slot: { member: `${this.tag}:${this.seq}`, at: at ?? 0, plannedAt: askedAt + first },
+          };
     } catch (e) {
       if (e instanceof RedisUnreachable) throw e;
       throw new RedisUnreachable(e instanceof Error ? e.message : String(e));
@@ -158,8 +189,9 @@ export class RedisBudget {
   }
 
   /**
-   * The request of `slot` reached Keap about `lateMs` after its slot (a busy event loop, a new connection): move
-   * the slot there so later reservations of every replica count it where Keap did. Best effort (no wait).
+   * The request of `slot` reached Keap about `lateMs` after its slot (Redis's answer, a busy event loop, a new
+   * connection; measured from `slot.plannedAt`): move the slot there so later reservations of every replica count
+   * it where Keap did. Best effort (no wait).
    */
   moved(slot: SharedSlot, lateMs: number): void {
     if (lateMs <= 0 || this.redis.status !== 'ready') return;

@@ -236,11 +236,11 @@ describe('limiter arithmetic', () => {
     const l = new CredentialLimiter('pat', undefined, 20_000, () => now);
     expect(l.estimateWaitMs(1)).toBe(0);
     expect(l.estimateWaitMs(10)).toBe(450); // min gap 50 ms
-    expect(l.estimateWaitMs(11)).toBe(1100); // 1 s window + 100 ms margin
-    expect(l.estimateWaitMs(21)).toBe(2200);
+    expect(l.estimateWaitMs(11)).toBe(1050); // 1 s window + 50 ms margin
+    expect(l.estimateWaitMs(21)).toBe(2100);
     // Keap says the minute budget is gone: wait for the next minute.
     l.observe({ throttleAvailable: 0 });
-    expect(l.estimateWaitMs(1)).toBe(60_100 - (now % 60_000));
+    expect(l.estimateWaitMs(1)).toBe(60_050 - (now % 60_000));
     now += 61_000;
     expect(l.estimateWaitMs(1)).toBe(0);
     l.observe({ quotaAvailable: 0, quotaExpiryMs: now + 3_600_000 });
@@ -266,7 +266,7 @@ describe('limiter arithmetic', () => {
       l.arrived(slot, now);
     }
     // The 11th may leave one window (+ margin) after the first one's estimated ARRIVAL, not after its slot.
-    expect(now + l.estimateWaitMs(1)).toBe(10_038 + 1000 + 100);
+    expect(now + l.estimateWaitMs(1)).toBe(10_038 + 1000 + 50);
     await l.stop();
   });
 
@@ -275,15 +275,15 @@ describe('limiter arithmetic', () => {
     const l = new CredentialLimiter('pat', undefined, 120_000, () => now);
     l.observe({ throttleAvailable: 2 });
     expect(l.estimateWaitMs(2)).toBe(50);
-    expect(l.estimateWaitMs(3)).toBe(60_000 - 1_000 + 100); // third call waits for the next UTC minute
+    expect(l.estimateWaitMs(3)).toBe(60_000 - 1_000 + 50); // third call waits for the next UTC minute
     await l.acquire('write');
     now += 100;
     await l.acquire('write');
-    expect(l.estimateWaitMs(1)).toBe(60_000 - 1_100 + 100);
+    expect(l.estimateWaitMs(1)).toBe(60_000 - 1_100 + 50);
     await l.stop();
     const o = new CredentialLimiter('oauth', undefined, 20_000, () => 0);
     expect(o.estimateWaitMs(25)).toBe(24 * 20);
-    expect(o.estimateWaitMs(26)).toBe(1_100);
+    expect(o.estimateWaitMs(26)).toBe(1_050);
     await o.stop();
   });
   it('a write takes the next slot even behind 2000 queued reads', async () => {
