@@ -59,6 +59,8 @@ export interface ClusterOptions {
   readonly sandbox?: { hookDelayMs?: number; hookRetryDelaysMs?: number[] } | undefined;
   /** Extra environment for every replica. */
   readonly env?: Record<string, string> | undefined;
+  /** The operator console's token (policy operator_token_sha256): confirmations become console approvals. */
+  readonly operatorToken?: string | undefined;
 }
 
 export interface Replica {
@@ -132,6 +134,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     if (code !== 0) throw new Error(`auth login failed: ${out.join('')}`);
 
     const policy = writeJson(dir, 'policy.json', {
+      ...(opts.operatorToken !== undefined ? { operator_token_sha256: sha(opts.operatorToken) } : {}),
       agents: { ops: { token_sha256: sha(AGENT_TOKEN), grants: { '*': 'write' } } },
     });
     const procs: { proc: Spawned; auditLog: string }[] = [];
