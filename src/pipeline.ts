@@ -15,7 +15,7 @@ import { noticeDecision } from './pipeline/notices.js';
 import { STAGES } from './pipeline/stages.js';
 import type { AnyToolSpec } from './registry/define.js';
 import { stripSafetyFields } from './safety/canonical.js';
-import { type AuditDecision, AuditUnavailableError } from './safety/types.js';
+import { type AuditDecision, type AuditRecord, AuditUnavailableError } from './safety/types.js';
 import { StateUnavailableError } from './state/errors.js';
 
 export type { CallExtra, PipelineContext } from './pipeline/call.js';
@@ -167,6 +167,30 @@ async function runStages(call: Call): Promise<CallToolResult> {
   }
 }
 
+/**
+ * The audit record of a call answered here, without a Keap request of its own (bad input; what the hooks and
+ * long-tail fronts answer from local state). A failing audit is logged, never thrown over the answer.
+ */
+export function auditAnswered(
+  spec: AnyToolSpec,
+  ctx: PipelineContext,
+  extra: CallExtra,
+  fields: Omit<AuditRecord, 'agent' | 'session' | 'tool' | 'resource' | 'access'>,
+): void {
+  try {
+    ctx.safety.audit.write({
+      agent: ctx.agent,
+      session: extra.sessionId,
+      tool: spec.name,
+      resource: spec.resource,
+      access: spec.access,
+      ...fields,
+    });
+  } catch (e) {
+    ctx.logger.error({ err: String(e), tool: spec.name }, 'audit write failed');
+  }
+}
+
 /** Arguments that failed validation: nothing is sent, but the call is audited like every other. */
 export function rejectInput(
   spec: AnyToolSpec,
@@ -176,23 +200,14 @@ export function rejectInput(
   extra: CallExtra = {},
   decision: AuditDecision = 'allowed',
 ): CallToolResult {
-  try {
-    ctx.safety.audit.write({
-      agent: ctx.agent,
-      session: extra.sessionId,
-      tool: spec.name,
-      resource: spec.resource,
-      access: spec.access,
-      decision,
-      ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
-      method: spec.method,
-      path: spec.path,
-      duration_ms: 0,
-      error_category: 'input',
-      args: stripSafetyFields(rawArgs),
-    });
-  } catch (e) {
-    ctx.logger.error({ err: String(e), tool: spec.name }, 'audit write failed');
-  }
+  auditAnswered(spec, ctx, extra, {
+    decision,
+    ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
+    method: spec.method,
+    path: spec.path,
+    duration_ms: 0,
+    error_category: 'input',
+    args: stripSafetyFields(rawArgs),
+  });
   return toErrorResult(err, spec, rawArgs);
 }

@@ -138,18 +138,19 @@ function hooksOf(state: SharedState): { inbox: InboxApi; registry: HookRegistryA
 }
 
 /**
- * `--http --hooks-only`: the REST hooks receiver alone, for a public edge — no /mcp, no console, no Keap credential.
- * It writes to the same state store (KEAP_MCP_STATE_DIR) that the MCP server reads.
+ * The REST hooks receiver of an HTTP server (loaded with it). Keap is told the public URL (KEAP_HOOKS_PUBLIC_URL),
+ * else the address the server listens on: call listening() with the server's URL once it does.
  */
-async function serveHooksOnly(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
-  const state = await openStateOrExit(config, logger);
-  const safety = safetyOf(config, state, logger);
-  const hooks = hooksOf(state);
-  const [{ createReceiver }, { startHttp }] = await Promise.all([
-    import('./hooks/receiver.js'),
-    import('./transports/http.js'),
-  ]);
+async function hooksReceiver(
+  config: Config,
+  hooks: { inbox: InboxApi; registry: HookRegistryApi },
+  logger: Logger,
+): Promise<{
+  receiver: ReturnType<typeof import('./hooks/receiver.js').createReceiver>;
+  publicUrls: string[] | undefined;
+  listening(url: string): string;
+}> {
+  const { createReceiver } = await import('./hooks/receiver.js');
   let localBase = '';
   const receiver = createReceiver({
     inbox: hooks.inbox,
@@ -158,6 +159,29 @@ async function serveHooksOnly(config: Config): Promise<void> {
     publicBaseUrl: config.hooks.publicUrl ?? (() => localBase),
     ratePerMin: config.hooks.ratePerMin,
   });
+  return {
+    receiver,
+    publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
+    listening: (url) => {
+      localBase = new URL(url).origin;
+      return localBase;
+    },
+  };
+}
+
+/**
+ * `--http --hooks-only`: the REST hooks receiver alone, for a public edge — no /mcp, no console, no Keap credential.
+ * It writes to the same state store (KEAP_MCP_STATE_DIR) that the MCP server reads.
+ */
+async function serveHooksOnly(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const state = await openStateOrExit(config, logger);
+  const safety = safetyOf(config, state, logger);
+  const hooks = hooksOf(state);
+  const [{ receiver, publicUrls, listening }, { startHttp }] = await Promise.all([
+    hooksReceiver(config, hooks, logger),
+    import('./transports/http.js'),
+  ]);
   const http = await startHttp({
     hooks: receiver,
     hooksOnly: true,
@@ -171,9 +195,9 @@ async function serveHooksOnly(config: Config): Promise<void> {
     sandbox: config.sandbox,
     audit: safety.audit,
     allowedHosts: config.allowedHosts,
-    publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
+    publicUrls,
   });
-  localBase = new URL(http.url).origin;
+  const localBase = listening(http.url);
   process.stderr.write(
     `keap-mcp ${SERVER_VERSION}: REST hooks receiver only at ${receiver.urlFor('<receiver id>')}\n  listening on ${localBase}; Keap calls ${receiver.baseUrl()} (KEAP_HOOKS_PUBLIC_URL)\n  Ctrl-C stops the server.\n`,
   );
@@ -276,26 +300,19 @@ export async function serve(config: Config): Promise<void> {
 
   let stop: () => Promise<void>;
   if (config.transport === 'http') {
-    const [{ createConsole }, { allowedHostList, startHttp }, { createReceiver }] = await Promise.all([
-      import('./console/console.js'),
-      import('./transports/http.js'),
-      import('./hooks/receiver.js'),
-    ]);
+    const [{ createConsole }, { allowedHostList, startHttp }, { receiver, publicUrls, listening }] =
+      await Promise.all([
+        import('./console/console.js'),
+        import('./transports/http.js'),
+        hooksReceiver(config, hooks, logger),
+      ]);
     const operatorConsole = createConsole({
       ...consoleOptions,
       allowedHosts: allowedHostList(config.http.host, config.allowedHosts, undefined),
     });
-    let localBase = '';
-    const receiver = createReceiver({
-      inbox: hooks.inbox,
-      registry: hooks.registry,
-      logger,
-      publicBaseUrl: config.hooks.publicUrl ?? (() => localBase),
-      ratePerMin: config.hooks.ratePerMin,
-    });
     const http = await startHttp({
       hooks: receiver,
-      publicUrls: config.hooks.publicUrl !== undefined ? [config.hooks.publicUrl] : undefined,
+      publicUrls,
       console: operatorConsole,
       host: config.http.host,
       port: config.http.port,
@@ -309,7 +326,7 @@ export async function serve(config: Config): Promise<void> {
       stateless: config.stateless,
     });
     listSessions = () => http.sessionList();
-    localBase = new URL(http.url).origin;
+    listening(http.url);
     hooksBase = () => receiver.baseUrl();
     process.stderr.write(`${connectHelp(http.url, config.sandbox)}\n`);
     if (operatorConsole.enabled)

@@ -9,7 +9,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ToolError } from '../errors.js';
 import type { CallExtra, PipelineContext } from '../pipeline/call.js';
-import { rejectInput, runTool } from '../pipeline.js';
+import { auditAnswered, rejectInput, runTool } from '../pipeline.js';
 import type { AnyToolSpec } from '../registry/define.js';
 import { keapDataResult, okResult } from '../results.js';
 import { objectReaders } from './objects.js';
@@ -118,24 +118,15 @@ export function createHooksFront(
   const { policy } = ctx.safety;
   const readerFor = objectReaders(catalog);
 
-  const audited = (spec: AnyToolSpec, args: Readonly<Data>, started: number, extra: CallExtra) => {
-    try {
-      ctx.safety.audit.write({
-        agent: ctx.agent,
-        session: extra.sessionId,
-        tool: spec.name,
-        resource: spec.resource,
-        access: spec.access,
-        decision: 'allowed',
-        method: spec.method,
-        path: spec.path,
-        duration_ms: Date.now() - started,
-        args,
-      });
-    } catch (e) {
-      ctx.logger.error({ err: String(e), tool: spec.name }, 'audit write failed');
-    }
-  };
+  /** The record of a hooks tool's own answer (the inbox, the registry); its Keap calls are audited by runTool. */
+  const audited = (spec: AnyToolSpec, args: Readonly<Data>, started: number, extra: CallExtra) =>
+    auditAnswered(spec, ctx, extra, {
+      decision: 'allowed',
+      method: spec.method,
+      path: spec.path,
+      duration_ms: Date.now() - started,
+      args,
+    });
 
   /** The per-call spec of one Keap request a hooks tool makes (its name, so its policy entries apply). */
   const derived = (

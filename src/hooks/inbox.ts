@@ -31,16 +31,10 @@ import type {
   InboxStats,
   RetentionOptions,
 } from './types.js';
-import { retentionOf } from './types.js';
+import { CATCH_UP_CHUNK, emitEvents, eventBody, pageLimit, retentionOf } from './types.js';
 
 /** How often a store with listeners looks for events stored by another process. */
 export const DEFAULT_POLL_MS = 500;
-
-/** Largest page list() returns. */
-export const MAX_LIST_LIMIT = 1000;
-
-/** Events read per query when catching listeners up. */
-const CATCH_UP_CHUNK = 1000;
 
 export interface SqliteHooksOptions {
   readonly retention?: Partial<RetentionOptions> | undefined;
@@ -211,13 +205,7 @@ export class SqliteInbox implements InboxApi {
           if (r.changes === 1) {
             stored.push({
               seq: Number(r.lastInsertRowid),
-              eventKey: delivery.eventKey,
-              objectType: delivery.objectType,
-              objectId: k.id,
-              apiUrl: k.apiUrl,
-              timestamp: k.timestamp,
-              receivedAt,
-              receiverId,
+              ...eventBody(delivery, k, receivedAt, receiverId),
             });
           }
         }
@@ -235,7 +223,7 @@ export class SqliteInbox implements InboxApi {
 
   async list(query: EventQuery): Promise<EventPage> {
     this.pruneIfNeeded();
-    const limit = Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(query.limit)));
+    const limit = pageLimit(query);
     const where: string[] = ['seq > ?'];
     const params: (string | number)[] = [query.after ?? 0];
     if (query.eventKey !== undefined) {
@@ -329,16 +317,7 @@ export class SqliteInbox implements InboxApi {
   }
 
   private emit(events: readonly HookEvent[]): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(events);
-      } catch (err) {
-        this.logger?.error(
-          { err: err instanceof Error ? err.message : String(err) },
-          'hooks inbox listener failed',
-        );
-      }
-    }
+    emitEvents(this.listeners, events, this.logger);
   }
 }
 

@@ -5,6 +5,8 @@
  * fit the same interface.
  */
 
+import type { Logger } from '../logger.js';
+
 /** One object key of a Keap delivery: `{ id, apiUrl, timestamp }`. */
 export interface DeliveredKey {
   readonly id: string;
@@ -78,6 +80,49 @@ export function retentionOf(given: Partial<RetentionOptions> | undefined): Reten
     maxAgeMs: positive(given?.maxAgeMs, DEFAULT_RETENTION.maxAgeMs),
     maxEvents: Math.floor(positive(given?.maxEvents, DEFAULT_RETENTION.maxEvents)),
   };
+}
+
+/** Largest page an inbox's list() returns (both backends). */
+export const MAX_LIST_LIMIT = 1000;
+/** Events an inbox hands its listeners per catch-up step (both backends). */
+export const CATCH_UP_CHUNK = 1000;
+
+/** A list query's page size, within 1..MAX_LIST_LIMIT. */
+export function pageLimit(query: EventQuery): number {
+  return Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(query.limit)));
+}
+
+/** The event stored for one key of a delivery (without its seq, which the store assigns). */
+export function eventBody(
+  delivery: Delivery,
+  key: DeliveredKey,
+  receivedAt: number,
+  receiverId: string,
+): Omit<HookEvent, 'seq'> {
+  return {
+    eventKey: delivery.eventKey,
+    objectType: delivery.objectType,
+    objectId: key.id,
+    apiUrl: key.apiUrl,
+    timestamp: key.timestamp,
+    receivedAt,
+    receiverId,
+  };
+}
+
+/** Hands `events` to every listener; one that throws is logged and never stops the others. */
+export function emitEvents(
+  listeners: ReadonlySet<(events: readonly HookEvent[]) => void>,
+  events: readonly HookEvent[],
+  logger: Logger | undefined,
+): void {
+  for (const l of [...listeners]) {
+    try {
+      l(events);
+    } catch (err) {
+      logger?.error({ err: err instanceof Error ? err.message : String(err) }, 'hooks inbox listener failed');
+    }
+  }
 }
 
 export interface InboxStats {

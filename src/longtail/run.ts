@@ -12,7 +12,7 @@ import { ToolError } from '../errors.js';
 import { resolveFact } from '../facts/index.js';
 import { createInputChecker, type InputChecker, nearName } from '../inputs/prepare.js';
 import { describeValue, type Issue, parseJsonText, validateFact } from '../inputs/validate.js';
-import { type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
+import { auditAnswered, type CallExtra, type PipelineContext, rejectInput, runTool } from '../pipeline.js';
 import { type AnyToolSpec, RESOURCES } from '../registry/define.js';
 import { KEAP_DATA_PREAMBLE, okResult } from '../results.js';
 import type { ConfirmationMode } from '../safety/types.js';
@@ -101,29 +101,20 @@ export function createLongtail(catalog: readonly AnyToolSpec[], shapeFor: ShapeF
   const effective = (info: OperationInfo): AnyToolSpec =>
     coverage().get(info.op.operationId)?.spec ?? info.spec;
 
+  /** The record of a long-tail tool's own answer (the operation index); its Keap calls are audited by runTool. */
   const audited = (
     spec: AnyToolSpec,
     args: Readonly<Record<string, unknown>>,
     started: number,
     ctx: PipelineContext,
     extra: CallExtra,
-  ) => {
-    try {
-      ctx.safety.audit.write({
-        agent: ctx.agent,
-        session: extra.sessionId,
-        tool: spec.name,
-        resource: spec.resource,
-        access: spec.access,
-        decision: 'allowed',
-        ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
-        duration_ms: Date.now() - started,
-        args,
-      });
-    } catch (e) {
-      ctx.logger.error({ err: String(e), tool: spec.name }, 'audit write failed');
-    }
-  };
+  ) =>
+    auditAnswered(spec, ctx, extra, {
+      decision: 'allowed',
+      ...(spec.operation !== undefined ? { operation: spec.operation } : {}),
+      duration_ms: Date.now() - started,
+      args,
+    });
 
   const unknownOperation = (id: unknown): ToolError => {
     if (typeof id !== 'string' || id.trim() === '') {

@@ -25,12 +25,10 @@ import type {
   InboxStats,
   RetentionOptions,
 } from '../../hooks/types.js';
-import { retentionOf } from '../../hooks/types.js';
+import { CATCH_UP_CHUNK, emitEvents, eventBody, pageLimit, retentionOf } from '../../hooks/types.js';
 import type { Logger } from '../../logger.js';
 import type { RedisConnection } from './connection.js';
 
-const MAX_LIST_LIMIT = 1000;
-const CATCH_UP_CHUNK = 1000;
 /** Safety net beside pub/sub (a message lost while the subscriber reconnected). */
 const POLL_MS = 2_000;
 
@@ -141,15 +139,7 @@ export class RedisInbox implements InboxApi {
     ];
     const bodies: Stored[] = [];
     for (const k of delivery.objectKeys) {
-      const body: Stored = {
-        eventKey: delivery.eventKey,
-        objectType: delivery.objectType,
-        objectId: k.id,
-        apiUrl: k.apiUrl,
-        timestamp: k.timestamp,
-        receivedAt,
-        receiverId,
-      };
+      const body: Stored = eventBody(delivery, k, receivedAt, receiverId);
       bodies.push(body);
       args.push(JSON.stringify([delivery.eventKey, k.id, k.timestamp]), JSON.stringify(body));
     }
@@ -172,7 +162,7 @@ export class RedisInbox implements InboxApi {
   }
 
   async list(query: EventQuery): Promise<EventPage> {
-    const limit = Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(query.limit)));
+    const limit = pageLimit(query);
     const cutoff = this.now() - this.retention.maxAgeMs;
     const events: HookEvent[] = [];
     let from = query.after ?? 0;
@@ -280,16 +270,7 @@ export class RedisInbox implements InboxApi {
       if (chunk.length === 0) return;
       const events = chunk.map(parseMember);
       this.cursor = events[events.length - 1]?.seq ?? this.cursor;
-      for (const l of [...this.listeners]) {
-        try {
-          l(events);
-        } catch (err) {
-          this.logger?.error(
-            { err: err instanceof Error ? err.message : String(err) },
-            'hooks inbox listener failed',
-          );
-        }
-      }
+      emitEvents(this.listeners, events, this.logger);
       if (chunk.length < CATCH_UP_CHUNK) return;
     }
   }
