@@ -65,3 +65,24 @@ export function findSecrets(texts: readonly string[], secrets: readonly string[]
   }
   return hits;
 }
+
+/** `auth login`'s OAuth settings for a sandbox at `baseUrl` and one of its clients. */
+export function sandboxOAuth(baseUrl: string, clientId: string, clientSecret: string) {
+  return {
+    clientId,
+    clientSecret,
+    authorizeUrl: `${baseUrl}/app/oauth/authorize`,
+    tokenUrl: `${baseUrl}/token`,
+  };
+}
+
+/**
+ * Plays the browser for `auth login` against the sandbox: follows the (auto-approved) authorize URL to the
+ * loopback callback and returns the page the callback answered.
+ */
+export async function approveInSandbox(url: string): Promise<string> {
+  const r = await fetch(url, { redirect: 'manual' });
+  const loc = r.headers.get('location');
+  if (r.status !== 302 || loc === null) throw new Error(`authorize answered ${r.status}`);
+  return (await fetch(loc)).text();
+}

@@ -12,7 +12,15 @@ import { createKeapClient } from '../../src/keap/client.js';
 import { type KeapClientApi, KeapError } from '../../src/keap/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { captureLogger, control, counters, findSecrets, tokenPosts } from './helpers.js';
+import {
+  approveInSandbox,
+  captureLogger,
+  control,
+  counters,
+  findSecrets,
+  sandboxOAuth,
+  tokenPosts,
+} from './helpers.js';
 
 const CLIENT_ID = 'sandbox-client';
 const CLIENT_SECRET = 'sandbox-secret-for-keap-mcp-tests';
@@ -40,12 +48,7 @@ function sink(): { write(s: string): boolean; text(): string } {
 
 function config() {
   return {
-    oauth: {
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      authorizeUrl: `${sb.baseUrl}/app/oauth/authorize`,
-      tokenUrl: `${sb.baseUrl}/token`,
-    },
+    oauth: sandboxOAuth(sb.baseUrl, CLIENT_ID, CLIENT_SECRET),
     apiKey: undefined,
     stateDir,
   };
@@ -53,11 +56,7 @@ function config() {
 
 /** Plays the browser: follow the authorize URL (auto-approved) to the loopback callback. */
 async function browser(url: string): Promise<void> {
-  const r = await fetch(url, { redirect: 'manual' });
-  const loc = r.headers.get('location');
-  if (r.status !== 302 || !loc) throw new Error(`authorize answered ${r.status}`);
-  const cb = await fetch(loc);
-  outputs.push(await cb.text());
+  outputs.push(await approveInSandbox(url));
 }
 
 async function login(): Promise<{ code: number; out: string; err: string }> {

@@ -11,7 +11,15 @@ import { createKeapClient } from '../../src/keap/client.js';
 import { type KeapClientApi, KeapError, type KeapEvent, type KeapRequest } from '../../src/keap/types.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { captureLogger, control, counters, fault, findSecrets } from './helpers.js';
+import {
+  approveInSandbox,
+  captureLogger,
+  control,
+  counters,
+  fault,
+  findSecrets,
+  sandboxOAuth,
+} from './helpers.js';
 
 const API_KEY = 'KeapAK-protocol-test-0123456789abcdef';
 const CLIENT_ID = 'protocol-client';
@@ -383,24 +391,14 @@ describe('OAuth', () => {
     const tokens = openTokenStore(db);
     const code = await runAuthCli(['login'], {
       config: {
-        oauth: {
-          clientId: CLIENT_ID,
-          clientSecret: CLIENT_SECRET,
-          authorizeUrl: `${sb.baseUrl}/app/oauth/authorize`,
-          tokenUrl: `${sb.baseUrl}/token`,
-        },
+        oauth: sandboxOAuth(sb.baseUrl, CLIENT_ID, CLIENT_SECRET),
         apiKey: undefined,
         stateDir: '/nonexistent-not-used',
       },
       tokens,
       stdout: { write: (s: string) => returned.push(s) },
       stderr: { write: (s: string) => returned.push(s) },
-      openBrowser: async (url) => {
-        const res = await fetch(url, { redirect: 'manual' });
-        const loc = res.headers.get('location');
-        if (!loc) throw new Error(`authorize answered ${res.status}`);
-        returned.push(await (await fetch(loc)).text());
-      },
+      openBrowser: async (url) => void returned.push(await approveInSandbox(url)),
       logger: cap.logger,
     });
     expect(code).toBe(0);

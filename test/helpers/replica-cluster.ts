@@ -17,7 +17,7 @@ import { runAuthCli } from '../../src/auth/cli.js';
 import type { StoredTokens } from '../../src/auth/token-store.js';
 import type { SandboxLimits } from '../../src/sandbox/core/types.js';
 import { openState } from '../../src/state/index.js';
-import { control } from '../client/helpers.js';
+import { approveInSandbox, control, sandboxOAuth } from '../client/helpers.js';
 import { ensureBuilt, type Spawned, spawnKeapMcp } from '../console/spawn.js';
 import { sha, tmpDir, writeJson } from '../safety/helpers.js';
 import { type RedisServer, startRedis } from './redis-server.js';
@@ -112,24 +112,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const out: string[] = [];
     const code = await runAuthCli(['login'], {
       config: {
-        oauth: {
-          clientId: CLIENT_ID,
-          clientSecret: CLIENT_SECRET,
-          authorizeUrl: `${sb.baseUrl}/app/oauth/authorize`,
-          tokenUrl: `${sb.baseUrl}/token`,
-        },
+        oauth: sandboxOAuth(sb.baseUrl, CLIENT_ID, CLIENT_SECRET),
         apiKey: undefined,
         stateDir: tmpDir('keap-replica-login-'),
         redisUrl: redis.url,
       },
       stdout: { write: (s: string) => out.push(s) },
       stderr: { write: (s: string) => out.push(s) },
-      openBrowser: async (url) => {
-        const r = await fetch(url, { redirect: 'manual' });
-        const loc = r.headers.get('location');
-        if (loc === null) throw new Error(`authorize answered ${r.status}`);
-        await fetch(loc);
-      },
+      openBrowser: async (url) => void (await approveInSandbox(url)),
     });
     if (code !== 0) throw new Error(`auth login failed: ${out.join('')}`);
 
