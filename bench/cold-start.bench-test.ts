@@ -94,57 +94,44 @@ describe('cold start over stdio', () => {
     });
 
     const p50 = (k: (typeof kinds)[number], f: (s: Sample) => number) => st(k, f).p50;
+    /** keap-mcp (`kind`) next to the bare server: both p50s of one figure. */
+    const pair = (kind: 'keap' | 'sandbox', f: (s: Sample) => number, fmt: (v: number) => string) => ({
+      keap: fmt(p50(kind, f)),
+      bare: fmt(p50('bare', f)),
+    });
+    const cold0 = (v: number) => fmtMs(v, 0);
     addSummary(10, 'cold start (stdio)', [
       {
         figure: 'P1 cold start, fake PAT',
-        keap: fmtMs(
-          p50('keap', (s) => s.coldMs),
-          0,
-        ),
-        bare: fmtMs(
-          p50('bare', (s) => s.coldMs),
-          0,
-        ),
+        ...pair('keap', (s) => s.coldMs, cold0),
         ratio: fmtRatio(cold.keap),
         target: { value: cold.keap, op: '<=', limit: 1.2, text: '≤ ×1.2' },
       },
       {
         figure: 'P1 cold start, --sandbox',
-        keap: fmtMs(
-          p50('sandbox', (s) => s.coldMs),
-          0,
-        ),
-        bare: fmtMs(
-          p50('bare', (s) => s.coldMs),
-          0,
-        ),
+        ...pair('sandbox', (s) => s.coldMs, cold0),
         ratio: fmtRatio(cold.sandbox),
         target: { value: cold.sandbox, op: '<=', limit: 1.4, text: '≤ ×1.4' },
       },
       {
         figure: 'first tools/list after initialize, fake PAT',
-        keap: fmtMs(
-          p50('keap', (s) => s.firstListMs),
-          1,
-        ),
-        bare: fmtMs(
-          p50('bare', (s) => s.firstListMs),
-          1,
+        ...pair(
+          'keap',
+          (s) => s.firstListMs,
+          (v) => fmtMs(v, 1),
         ),
         ratio: fmtRatio(ratio('keap', (s) => s.firstListMs)),
       },
       {
         figure: 'idle RSS (stdio), fake PAT',
-        keap: fmtMb(p50('keap', (s) => s.rss)),
-        bare: fmtMb(p50('bare', (s) => s.rss)),
+        ...pair('keap', (s) => s.rss, fmtMb),
         ratio: fmtRatio(rss.keap),
         target: { value: rss.keap, op: '<=', limit: 1.15, text: '≤ ×1.15' },
         note: `sampled ${SETTLE_MS} ms after tools/list, no GC`,
       },
       {
         figure: 'idle RSS (stdio), --sandbox',
-        keap: fmtMb(p50('sandbox', (s) => s.rss)),
-        bare: fmtMb(p50('bare', (s) => s.rss)),
+        ...pair('sandbox', (s) => s.rss, fmtMb),
         ratio: fmtRatio(rss.sandbox),
       },
     ]);
