@@ -145,8 +145,6 @@ export interface InboxApi {
   close(): Promise<void>;
 }
 
-export type HookHealth = 'Unverified' | 'Verified' | 'Inactive';
-
 /** One subscription made by subscribe_events: a receiver id per (event key) pointing Keap at this server. */
 export interface HookSubscription {
   /** Unguessable random value (≥ 128 bits, base64url); the receiver URL is `<public base>/hooks/keap/<id>`. */

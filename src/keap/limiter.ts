@@ -330,8 +330,11 @@ export class CredentialLimiter {
   }
   /** Send times of the last minute (+ margin), ascending. */
   private sends: number[] = [];
-  /** Slots of the last two seconds, for arrived(): when each was taken, answered, and its place in `sends`. */
-  private slots: { sent: number; at: number; responded?: number }[] = [];
+  /**
+   * Slots of the last two seconds, for arrived(): when each was taken, answered, its place in `sends`, and its
+   * reservation in the shared budget (Redis) if any.
+   */
+  private slots: { sent: number; at: number; responded?: number; shared?: SharedSlot }[] = [];
   /** Quickest round trip seen on this credential (ms). */
   private minRtt = Number.POSITIVE_INFINITY;
   private day = -1;
@@ -353,8 +356,6 @@ export class CredentialLimiter {
   private others: number[] = [];
   private readonly sharedConfig: SharedLimitConfig | undefined;
   private sharedBudget: Promise<RedisBudget> | undefined;
-  /** Shared reservations by local slot time, until their answer tells when Keap counted them (arrived()). */
-  private readonly sharedSlots = new Map<number, SharedSlot>();
   /** Estimated arrival of the last request whose answer carried counters. */
   private lastObservedAt = Number.NEGATIVE_INFINITY;
 
@@ -567,10 +568,7 @@ export class CredentialLimiter {
               continue;
             }
             const sent = this.now();
-            this.record(sent);
-            this.sharedSlots.set(sent, r.slot);
-            if (this.sharedSlots.size > 256)
-              this.sharedSlots.delete(this.sharedSlots.keys().next().value as number);
+            this.record(sent, r.slot);
             return sent;
           }
           if (at <= now) {
@@ -642,9 +640,8 @@ export class CredentialLimiter {
     if (rtt < this.minRtt) this.minRtt = rtt;
     const slot = this.slots.find((x) => x.sent === sentAt && x.responded === undefined);
     if (slot) slot.responded = respondedAt;
-    const shared = this.sharedSlots.get(sentAt);
+    const shared = slot?.shared;
     if (shared) {
-      this.sharedSlots.delete(sentAt);
       // From the slot's planned time, not from sentAt: the time Redis's answer took and the wait before sending
       // are lateness too (a slot counted too early lets another replica send into Keap's window).
       const late = respondedAt - this.minRtt - Math.min(sentAt, shared.plannedAt);
@@ -663,12 +660,12 @@ export class CredentialLimiter {
     }
   }
 
-  private record(now: number): void {
+  private record(now: number, shared?: SharedSlot): void {
     insertSorted(this.sends, now);
     this.minuteCounter.sent(now);
     this.aimd.sent(now);
     this.dayCounter.sent(now);
-    this.slots.push({ sent: now, at: now });
+    this.slots.push(shared ? { sent: now, at: now, shared } : { sent: now, at: now });
     // Slots never answered (failed sends) leave with the window.
     if (this.slots.length > 64) this.slots = this.slots.filter((x) => x.sent > now - 2000);
     const day = Math.floor(now / DAY_MS);

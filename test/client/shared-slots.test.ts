@@ -5,7 +5,8 @@
  * `plannedAt` (the slot on the caller's clock, the base of arrival corrections) is never later than the slot.
  * Through the limiter (src/keap/limiter.ts) in shared mode: a full window books nothing ahead (the call waits and
  * asks again, so its slot is planned after the corrections of the window before), and a slot whose answer came
- * late (the event loop blocked) is given back and replaced, never sent in.
+ * late (the event loop blocked) is given back and replaced, never sent in; a request answered late moves its slot
+ * in Redis to its estimated arrival, where every replica's next booking counts it.
  * Skipped with a printed reason when redis-server is missing, unless KEAP_MCP_REQUIRE_REDIS=1.
  */
 import { Redis } from 'ioredis';
@@ -139,6 +140,27 @@ describe.skipIf(skip)('shared slot book', () => {
       expect(members.map((m) => Number(m.split(':').pop()))).toEqual([1, 3]);
     } finally {
       busy.disconnect();
+      await view.quit();
+      await l.stop();
+    }
+  });
+
+  it('through the limiter: an answer that came late moves its slot in Redis to the estimated arrival', async () => {
+    const l = new CredentialLimiter('oauth', undefined, 10_000, Date.now, {
+      shared: { redisUrl: redis.url, id: 'moved' },
+    });
+    const view = new Redis(redis.url);
+    const key = 'keap-mcp:limit:moved:slots';
+    try {
+      const quick = await l.acquire('read');
+      l.arrived(quick, quick + 2); // the quickest round trip: 2 ms
+      const slow = await l.acquire('read');
+      const [, bookedAt] = await view.zrange(key, 1, 1, 'WITHSCORES');
+      l.arrived(slow, slow + 300); // answered 300 ms later: it reached Keap about 298 ms after its slot
+      await expect
+        .poll(async () => Number((await view.zrange(key, 1, 1, 'WITHSCORES'))[1]) - Number(bookedAt))
+        .toBeGreaterThanOrEqual(298);
+    } finally {
       await view.quit();
       await l.stop();
     }
