@@ -3,7 +3,7 @@
  * Host and Origin are checked on every bind and path; rejected logins are audited without the token.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeapClient } from '../../src/keap/client.js';
 import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
-import { createSafety } from '../../src/safety/index.js';
-import type { SafetyApi } from '../../src/safety/types.js';
-import { createServer } from '../../src/server.js';
-import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { allowedHostList, type RunningHttp, startHttp } from '../../src/transports/http.js';
+import { allowedHostList } from '../../src/transports/http.js';
 import { captureLogger } from '../client/helpers.js';
+import { type HttpFixture, startHttpFixture } from '../helpers/http-server.js';
 import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
 
 const TOKEN = 'hardening-agent-token-0123456789';
@@ -84,58 +81,22 @@ function expectCleanJson(r: Raw): Record<string, any> {
   return JSON.parse(r.text) as Record<string, any>;
 }
 
-interface Server {
-  http: RunningHttp;
-  safety: SafetyApi;
-  db: StateDb;
-  auditPath: string;
-  logs: () => string;
-  close(): Promise<void>;
-}
+type Server = HttpFixture & { logs: () => string };
 
 let keap: KeapClientApi;
 const dirs: string[] = [];
 
 async function start(host: string, extra: { allowedHosts?: string[]; maxBodyBytes?: number } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'keap-mcp-harden-'));
-  dirs.push(dir);
-  const policyFile = join(dir, 'policy.json');
-  writeFileSync(
-    policyFile,
-    JSON.stringify({ agents: { reader: { token_sha256: sha(TOKEN), grants: { '*': 'read' } } } }),
-  );
-  const db = openStateDb(undefined);
-  const auditPath = join(dir, 'audit.jsonl');
-  const safety = createSafety({
-    policyFile,
-    readOnly: false,
-    sandbox: true,
-    db,
-    logger: silentLogger,
-    auditLogPath: auditPath,
-  });
   const cap = captureLogger();
-  const http = await startHttp({
-    host,
-    port: 0,
-    policy: safety.policy,
-    logger: cap.logger,
-    audit: safety.audit,
-    ...extra,
-    makeServer: (agent) => createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true }),
+  const fx = await startHttpFixture({
+    policy: { agents: { reader: { token_sha256: sha(TOKEN), grants: { '*': 'read' } } } },
+    keap,
+    keepDir: true,
+    auditRefusals: true,
+    http: { host, logger: cap.logger, ...extra },
   });
-  const s: Server = {
-    http,
-    safety,
-    db,
-    auditPath,
-    logs: cap.text,
-    async close() {
-      await http.close();
-      safety.audit.close();
-      db.close();
-    },
-  };
+  dirs.push(fx.dir);
+  const s: Server = { ...fx, logs: cap.text };
   return s;
 }
 
@@ -318,19 +279,13 @@ describe('rejected logins are audited (remote address, never the token) and logg
 
 describe('Host and Origin on every bind', () => {
   it('127.0.0.2 (no tokens needed on loopback): foreign Host/Origin → 403, the bind address and loopback names work', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keap-mcp-harden-'));
-    dirs.push(dir);
-    const db = openStateDb(undefined);
-    const safety = createSafety({ readOnly: false, sandbox: true, db, logger: silentLogger });
-    const http = await startHttp({
-      host: '127.0.0.2',
-      port: 0,
-      policy: safety.policy,
-      logger: silentLogger,
-      audit: safety.audit,
-      makeServer: (agent) =>
-        createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true }),
+    const fx = await startHttpFixture({
+      auditToFile: false,
+      keap,
+      auditRefusals: true,
+      http: { host: '127.0.0.2' },
     });
+    const { http } = fx;
     const status = async (headers: Record<string, string>, path = '/mcp') =>
       new Promise<number>((resolve, reject) => {
         const req = request(
@@ -355,9 +310,7 @@ describe('Host and Origin on every bind', () => {
         200,
       );
     } finally {
-      await http.close();
-      safety.audit.close();
-      db.close();
+      await fx.close();
     }
   });
 

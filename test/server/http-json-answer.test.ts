@@ -3,69 +3,25 @@
  * application/json body; a call that talks to the client while it runs (an elicitation) still gets its event
  * stream, frame by frame, and completes.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type CallToolResult, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeapClient } from '../../src/keap/client.js';
-import { silentLogger } from '../../src/logger.js';
-import { createSafety } from '../../src/safety/index.js';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { createServer } from '../../src/server.js';
-import { openStateDb } from '../../src/state/db.js';
-import { type RunningHttp, startHttp } from '../../src/transports/http.js';
+import type { RunningHttp } from '../../src/transports/http.js';
+import { type HttpFixture, startHttpFixture } from '../helpers/http-server.js';
 import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
-import { data, SANDBOX_KEY, startTestSandbox } from './harness.js';
+import { data, FULL_WRITE_POLICY } from './harness.js';
 
-let sandbox: RunningSandbox;
+let fx: HttpFixture;
 let http: RunningHttp;
-let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  sandbox = await startTestSandbox();
-  const dir = mkdtempSync(join(tmpdir(), 'keap-mcp-http-json-'));
-  const policyFile = join(dir, 'policy.json');
-  writeFileSync(
-    policyFile,
-    JSON.stringify({ default_agent: 'admin', agents: { admin: { grants: { '*': 'write' } } } }),
-  );
-  const db = openStateDb(undefined);
-  const safety = createSafety({
-    policyFile,
-    readOnly: false,
-    sandbox: true,
-    db,
-    logger: silentLogger,
-    auditLogPath: join(dir, 'audit.jsonl'),
-  });
-  const keap = createKeapClient({
-    baseUrl: sandbox.baseUrl,
-    credential: { kind: 'pat', apiKey: SANDBOX_KEY },
-    logger: silentLogger,
-  });
-  http = await startHttp({
-    host: '127.0.0.1',
-    port: 0,
-    policy: safety.policy,
-    logger: silentLogger,
-    sandbox: true,
-    makeServer: (agent) => createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true }),
-  });
-  cleanup = async () => {
-    await http.close();
-    await keap.close();
-    safety.audit.close();
-    db.close();
-    await sandbox.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  fx = await startHttpFixture({ policy: FULL_WRITE_POLICY });
+  http = fx.http;
 });
 
 afterAll(async () => {
-  await cleanup?.();
+  await fx?.close();
 });
 
 async function post(body: unknown, session?: string): Promise<Response> {

@@ -4,9 +4,6 @@
  * after GC); /healthz reports counts and ages; logging/setLevel answers every level and filters notifications.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,18 +11,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createKeapClient } from '../../src/keap/client.js';
-import type { KeapClientApi } from '../../src/keap/types.js';
-import { silentLogger } from '../../src/logger.js';
 import { DEFAULT_NOTIFY_LEVEL, NOTIFY_LEVELS, notify } from '../../src/notify.js';
-import { createSafety } from '../../src/safety/index.js';
-import type { SafetyApi } from '../../src/safety/types.js';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { createServer } from '../../src/server.js';
-import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { agentShare, type RunningHttp, type SessionSettings, startHttp } from '../../src/transports/http.js';
+import { agentShare, type RunningHttp, type SessionSettings } from '../../src/transports/http.js';
+import { createHttpStack, type HttpStack } from '../helpers/http-server.js';
 import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
-import { SANDBOX_KEY, startTestSandbox } from './harness.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const TOKENS = { a: 'agent-a-token-0123456789', b: 'agent-b-token-9876543210' } as const;
@@ -58,34 +47,20 @@ interface Health {
   heap_used_bytes: number;
 }
 
-let sandbox: RunningSandbox;
-let db: StateDb;
-let safety: SafetyApi & { policy: import('../../src/safety/policy.js').Policy };
-let keap: KeapClientApi;
-let dir: string;
+let stack: HttpStack;
 let http: RunningHttp | undefined;
 let servers: McpServer[] = [];
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  sandbox = await startTestSandbox();
-  dir = mkdtempSync(join(tmpdir(), 'keap-mcp-sessions-'));
-  const policyFile = join(dir, 'policy.json');
-  writeFileSync(
-    policyFile,
-    JSON.stringify({
+  stack = await createHttpStack({
+    policy: {
       agents: {
         a: { token_sha256: sha(TOKENS.a), grants: { '*': 'read' } },
         b: { token_sha256: sha(TOKENS.b), grants: { '*': 'read' } },
       },
-    }),
-  );
-  db = openStateDb(undefined);
-  safety = createSafety({ policyFile, readOnly: false, sandbox: true, db, logger: silentLogger });
-  keap = createKeapClient({
-    baseUrl: sandbox.baseUrl,
-    credential: { kind: 'pat', apiKey: SANDBOX_KEY },
-    logger: silentLogger,
+    },
+    auditToFile: false,
   });
 });
 
@@ -97,23 +72,14 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await keap.close();
-  safety.audit.close();
-  db.close();
-  await sandbox.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack.close();
 });
 
 async function start(sessions: SessionSettings): Promise<RunningHttp> {
-  http = await startHttp({
-    host: '127.0.0.1',
-    port: 0,
-    policy: safety.policy,
-    logger: silentLogger,
-    sandbox: true,
-    sessions,
-    makeServer: (agent) => {
-      const s = createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true });
+  http = await stack.startHttp({
+    http: { sessions },
+    makeServer: (agent, make) => {
+      const s = make(agent);
       servers.push(s);
       return s;
     },

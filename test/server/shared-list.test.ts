@@ -5,24 +5,18 @@
  * (`notifications/tools/list_changed`), and calls follow the new policy; closed sessions are released.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type CallToolResult, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeapClient } from '../../src/keap/client.js';
 import type { KeapClientApi } from '../../src/keap/types.js';
 import { silentLogger } from '../../src/logger.js';
-import { createSafety, parsePolicy } from '../../src/safety/index.js';
+import { parsePolicy } from '../../src/safety/index.js';
 import { Policy } from '../../src/safety/policy.js';
 import type { PolicyApi, SafetyApi } from '../../src/safety/types.js';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { createServer, toolRegistryFor } from '../../src/server.js';
-import { openStateDb, type StateDb } from '../../src/state/db.js';
-import { type RunningHttp, startHttp } from '../../src/transports/http.js';
-import { SANDBOX_KEY, startTestSandbox } from './harness.js';
+import { toolRegistryFor } from '../../src/server.js';
+import type { RunningHttp } from '../../src/transports/http.js';
+import { type HttpFixture, startHttpFixture } from '../helpers/http-server.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const TOKENS = { a: 'agent-a-token-0123456789', b: 'agent-b-token-9876543210' } as const;
@@ -44,46 +38,25 @@ async function until(what: string, check: () => boolean, limitMs = 15_000): Prom
   }
 }
 
-let sandbox: RunningSandbox;
-let db: StateDb;
-let dir: string;
+let fx: HttpFixture;
 let keap: KeapClientApi;
 /** The safety layer as a reload would leave it: the same object, a new policy. */
 let live: { -readonly [K in keyof SafetyApi]: SafetyApi[K] };
-let safety: ReturnType<typeof createSafety>;
 let http: RunningHttp;
 
 beforeAll(async () => {
-  sandbox = await startTestSandbox();
-  dir = mkdtempSync(join(tmpdir(), 'keap-mcp-shared-list-'));
-  const policyFile = join(dir, 'policy.json');
-  writeFileSync(policyFile, policyText('write'));
-  db = openStateDb(undefined);
-  safety = createSafety({ policyFile, readOnly: false, sandbox: true, db, logger: silentLogger });
-  live = { ...safety };
-  keap = createKeapClient({
-    baseUrl: sandbox.baseUrl,
-    credential: { kind: 'pat', apiKey: SANDBOX_KEY },
-    logger: silentLogger,
+  fx = await startHttpFixture({
+    policy: policyText('write'),
+    auditToFile: false,
+    // Sessions serve `live` (read when each session starts), set below.
+    makeServer: (agent, make) => make(agent, { safety: live }),
   });
-  http = await startHttp({
-    host: '127.0.0.1',
-    port: 0,
-    policy: safety.policy,
-    logger: silentLogger,
-    sandbox: true,
-    makeServer: (agent) =>
-      createServer({ agent, client: keap, safety: live, logger: silentLogger, sandbox: true }),
-  });
+  live = { ...fx.safety };
+  ({ keap, http } = fx);
 });
 
 afterAll(async () => {
-  await http?.close();
-  await keap?.close();
-  safety?.audit.close();
-  db?.close();
-  await sandbox?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 interface Session {

@@ -12,15 +12,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeapClient } from '../../src/keap/client.js';
 import { silentLogger } from '../../src/logger.js';
 import { createSafety } from '../../src/safety/index.js';
-import type { RunningSandbox } from '../../src/sandbox/core/types.js';
-import { createServer } from '../../src/server.js';
 import { openStateDb } from '../../src/state/db.js';
 import { HttpConfigError, type RunningHttp, startHttp } from '../../src/transports/http.js';
+import { type HttpFixture, startHttpFixture } from '../helpers/http-server.js';
 import { INITIALIZE_BODY, MCP_POST_HEADERS } from '../helpers/mcp-http.js';
-import { data, SANDBOX_KEY, startTestSandbox } from './harness.js';
+import { data } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'src', 'index.js');
@@ -178,61 +176,25 @@ describe('stdio (spawned bin)', () => {
 });
 
 describe('Streamable HTTP (in-process, port 0)', () => {
-  let sandbox: RunningSandbox;
+  let fx: HttpFixture;
   let http: RunningHttp;
   const tokens = { reader: 'reader-token-123456', writer: 'writer-token-654321' };
-  let cleanup: () => Promise<void>;
   let auditPath = '';
 
   beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    const dir = mkdtempSync(join(tmpdir(), 'keap-mcp-http-'));
-    const policyFile = join(dir, 'policy.json');
-    writeFileSync(
-      policyFile,
-      JSON.stringify({
+    fx = await startHttpFixture({
+      policy: {
         default_agent: 'reader',
         agents: {
           reader: { token_sha256: sha(tokens.reader), grants: { '*': 'read' } },
           writer: { token_sha256: sha(tokens.writer), grants: { '*': 'write' } },
         },
-      }),
-    );
-    const db = openStateDb(undefined);
-    auditPath = join(dir, 'audit.jsonl');
-    const safety = createSafety({
-      policyFile,
-      readOnly: false,
-      sandbox: true,
-      db,
-      logger: silentLogger,
-      auditLogPath: auditPath,
+      },
     });
-    const keap = createKeapClient({
-      baseUrl: sandbox.baseUrl,
-      credential: { kind: 'pat', apiKey: SANDBOX_KEY },
-      logger: silentLogger,
-    });
-    http = await startHttp({
-      host: '127.0.0.1',
-      port: 0,
-      policy: safety.policy,
-      logger: silentLogger,
-      sandbox: true,
-      makeServer: (agent) =>
-        createServer({ agent, client: keap, safety, logger: silentLogger, sandbox: true }),
-    });
-    cleanup = async () => {
-      await http.close();
-      await keap.close();
-      safety.audit.close();
-      db.close();
-      await sandbox.close();
-      rmSync(dir, { recursive: true, force: true });
-    };
+    ({ http, auditPath } = fx);
   });
   afterAll(async () => {
-    await cleanup?.();
+    await fx?.close();
   });
 
   async function connect(token: string): Promise<Client> {
